@@ -1,0 +1,1 @@
+//! The desktop app's core: no Tauri dependency, tested headless against the real server.
