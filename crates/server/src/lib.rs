@@ -1,0 +1,120 @@
+//! The Switchboard server: REST and websockets (axum), SQL storage (SQLite or
+//! PostgreSQL), email out through a durable outbox, email in, the widget.
+
+pub mod auth;
+pub mod avatar;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod hub;
+pub mod json;
+pub mod mail;
+pub mod openapi;
+pub mod routes;
+pub mod services;
+pub mod state;
+pub mod store;
+pub mod throttle;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+pub use config::Config;
+use db::Db;
+use mail::sender::OutboxSender;
+use mail::Transport;
+use state::{AppState, SharedState};
+
+/// A server that is up: its address and its shared state.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub state: SharedState,
+    pub http: JoinHandle<()>,
+    pub background: Vec<JoinHandle<()>>,
+}
+
+impl RunningServer {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving (tests restart servers on the same data dir).
+    pub fn stop(self) {
+        self.http.abort();
+        for task in self.background {
+            task.abort();
+        }
+    }
+}
+
+/// Opens the database (running migrations) and builds the shared state.
+pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<SharedState> {
+    tokio::fs::create_dir_all(&config.data_dir)
+        .await
+        .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+    let db = Db::connect(&config.database_url).await?;
+    let hub = hub::Hub::start(db.clone()).await?;
+    let mail_from = config
+        .mail_from
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--mail-from {:?}: {e}", config.mail_from))?;
+    let dev_mailbox = config
+        .smtp_out
+        .is_none()
+        .then(|| config.data_dir.join("mailbox"));
+    Ok(Arc::new(AppState {
+        avatars_dir: config.data_dir.join("avatars"),
+        db,
+        public_url,
+        mail_from,
+        outbox_wake: Arc::new(Notify::new()),
+        hub,
+        login_throttle: throttle::Throttle::new(10, Duration::from_secs(15 * 60)),
+        dev_mailbox,
+        config,
+    }))
+}
+
+/// Binds the listener, starts the background workers and serves.
+pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
+    let listener = TcpListener::bind(config.http)
+        .await
+        .with_context(|| format!("binding the HTTP listener to {}", config.http))?;
+    let addr = listener.local_addr()?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let state = prepare(config, public_url).await?;
+
+    let transport =
+        Transport::from_config(state.config.smtp_out.as_deref(), &state.config.data_dir)?;
+    let sender = OutboxSender {
+        db: state.db.clone(),
+        transport,
+        wake: state.outbox_wake.clone(),
+        retry_base: state.config.outbox_retry_base,
+    };
+    let background = vec![tokio::spawn(sender.run())];
+
+    let app = routes::router(state.clone());
+    let http = tokio::spawn(async move {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        http,
+        background,
+    })
+}

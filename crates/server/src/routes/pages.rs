@@ -1,0 +1,80 @@
+//! Plain pages and files: health, the personal cabinet, avatars, the dev mailbox.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::avatar;
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+use crate::mail::dev_mailbox::{self, MailboxEntry};
+use crate::state::SharedState;
+
+#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "the server can serve"), (status = 503)))]
+pub async fn healthz(State(state): State<SharedState>) -> Response {
+    match sqlx::query("SELECT 1").execute(&state.db.pool).await {
+        Ok(_) => (StatusCode::OK, "ok").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
+    }
+}
+
+const CABINET_HTML: &str = include_str!("../../assets/cabinet.html");
+
+pub async fn cabinet() -> Html<&'static str> {
+    Html(CABINET_HTML)
+}
+
+pub async fn avatar_file(
+    State(state): State<SharedState>,
+    Path(file): Path<String>,
+) -> ApiResult<Response> {
+    let valid = file
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && !file.starts_with('.')
+        && (file.ends_with(".png") || file.ends_with(".jpg"));
+    if !valid {
+        return Err(ApiError::not_found("avatar"));
+    }
+    let bytes = tokio::fs::read(state.avatars_dir.join(&file))
+        .await
+        .map_err(|_| ApiError::not_found("avatar"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, avatar::content_type_of(&file)),
+            // Each upload gets a new file name, so a stored avatar never changes.
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/dev/mailbox", tag = "meta",
+    responses((status = 200, body = Vec<MailboxEntry>, description = "emails kept by the dev mailbox, newest first"),
+              (status = 404, description = "an SMTP relay is configured")))]
+pub async fn mailbox(State(state): State<SharedState>) -> ApiResult<Json<Vec<MailboxEntry>>> {
+    let dir = state
+        .dev_mailbox
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("dev mailbox"))?;
+    Ok(Json(dev_mailbox::list(dir).await?))
+}
+
+pub async fn mailbox_file(
+    State(state): State<SharedState>,
+    Path(file): Path<String>,
+) -> ApiResult<Response> {
+    let dir = state
+        .dev_mailbox
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("dev mailbox"))?;
+    let bytes = dev_mailbox::read(dir, &file)
+        .await
+        .ok_or_else(|| ApiError::not_found("email"))?;
+    Ok(([(header::CONTENT_TYPE, "message/rfc822")], bytes).into_response())
+}

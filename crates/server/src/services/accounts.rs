@@ -1,0 +1,150 @@
+//! Signing in and a member's own account.
+
+use switchboard_protocol::{LoginResponse, NotificationSettings, Role};
+
+use crate::db::now_ms;
+use crate::domain::email::EmailAddress;
+use crate::domain::password;
+use crate::error::{ApiError, ApiResult};
+use crate::state::SharedState;
+use crate::store::users::{self, AccountStatus, NewUser};
+use crate::store::{events, sessions};
+
+/// Runs argon2 off the async threads: it is deliberately slow.
+pub async fn hash_password(password: String) -> ApiResult<String> {
+    tokio::task::spawn_blocking(move || password::hash(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)
+}
+
+pub async fn verify_password(password: String, hash: String) -> bool {
+    tokio::task::spawn_blocking(move || password::verify(&password, &hash))
+        .await
+        .unwrap_or(false)
+}
+
+pub async fn login(
+    state: &SharedState,
+    email: &str,
+    password: &str,
+    client: &str,
+) -> ApiResult<LoginResponse> {
+    let email_key = format!("email:{}", email.trim().to_lowercase());
+    let client_key = format!("ip:{client}");
+    let keys = [email_key.as_str(), client_key.as_str()];
+    if let Some(wait) = state.login_throttle.locked(&keys) {
+        return Err(ApiError::too_many(
+            wait,
+            format!("too many failed sign-ins; try again in {wait} s"),
+        ));
+    }
+    let user = match EmailAddress::parse(email) {
+        Ok(email) => users::by_email(&state.db, &email).await?,
+        Err(_) => None,
+    }
+    .filter(|u| u.status != AccountStatus::Removed);
+    // Spend the same time on unknown emails, so timing does not tell who exists.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| DUMMY_HASH.clone());
+    let valid = verify_password(password.to_string(), hash).await;
+    let Some(user) = user.filter(|_| valid) else {
+        state.login_throttle.record_failure(&keys);
+        return Err(ApiError::unauthorized("wrong email or password"));
+    };
+    if user.password_expires_at.is_some_and(|t| t < now_ms()) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "password_expired",
+            "the emailed password has expired; ask an admin to send the invitation again",
+        ));
+    }
+    state.login_throttle.record_success(&keys);
+    let token = sessions::create(&state.db, user.id).await?;
+    Ok(LoginResponse {
+        token,
+        user: state.user_view(&user),
+    })
+}
+
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(password::unusable_hash);
+
+pub async fn change_password(
+    state: &SharedState,
+    user_id: i64,
+    token: &str,
+    current: &str,
+    new: &str,
+) -> ApiResult<()> {
+    let user = users::by_id(&state.db, user_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("user"))?;
+    if !verify_password(current.to_string(), user.password_hash.clone()).await {
+        return Err(ApiError::unprocessable(
+            "wrong_current_password",
+            "the current password is wrong",
+        ));
+    }
+    password::check_new(new).map_err(|m| ApiError::unprocessable("weak_password", m))?;
+    if new == current {
+        return Err(ApiError::unprocessable(
+            "same_password",
+            "choose a password different from the current one",
+        ));
+    }
+    let hash = hash_password(new.to_string()).await?;
+    let mut tx = state.db.begin_write().await?;
+    users::set_own_password(&mut tx.tx, user_id, &hash).await?;
+    // Anyone else holding a session of this account is signed out.
+    sessions::revoke_others(&mut tx.tx, user_id, token).await?;
+    let data = serde_json::json!({ "user_id": user_id });
+    events::append(
+        &mut tx.tx,
+        switchboard_protocol::event::TEAM_UPDATED,
+        None,
+        &data,
+    )
+    .await?;
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(())
+}
+
+/// `switchboard-server admin create`: an active admin with a chosen password.
+pub async fn create_admin(
+    state: &SharedState,
+    email: &str,
+    password_text: &str,
+    name: Option<&str>,
+) -> anyhow::Result<i64> {
+    let email = EmailAddress::parse(email).map_err(anyhow::Error::msg)?;
+    password::check_new(password_text).map_err(anyhow::Error::msg)?;
+    if users::by_email(&state.db, &email).await?.is_some() {
+        anyhow::bail!("{email} is already taken");
+    }
+    let hash = password::hash(password_text)?;
+    let mut tx = state.db.begin_write().await?;
+    let id = users::insert(
+        &mut tx.tx,
+        NewUser {
+            email: &email,
+            name: name.unwrap_or(""),
+            role: Role::Admin,
+            status: AccountStatus::Active,
+            password_hash: &hash,
+            must_change_password: false,
+            password_expires_at: None,
+            locale: "en",
+            notifications: NotificationSettings {
+                sound: true,
+                email: true,
+            },
+            invited_by: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(id)
+}

@@ -1,0 +1,4 @@
+//! Use cases: the rules of the product, apart from HTTP and SQL details.
+
+pub mod accounts;
+pub mod team;

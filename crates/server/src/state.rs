@@ -1,0 +1,65 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use lettre::message::Mailbox;
+use switchboard_protocol::{Presence, User, UserStatus};
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::hub::Hub;
+use crate::store::users::{AccountStatus, UserRecord};
+use crate::throttle::Throttle;
+
+pub type SharedState = Arc<AppState>;
+
+pub struct AppState {
+    pub db: Db,
+    pub config: Config,
+    /// Base of links in emails and the widget, without a trailing slash.
+    pub public_url: String,
+    pub mail_from: Mailbox,
+    pub outbox_wake: Arc<Notify>,
+    pub hub: Arc<Hub>,
+    pub login_throttle: Throttle,
+    /// Whether `/dev/mailbox` is served (no SMTP relay configured).
+    pub dev_mailbox: Option<std::path::PathBuf>,
+    pub avatars_dir: std::path::PathBuf,
+}
+
+impl AppState {
+    /// The API's view of a team member.
+    pub fn user_view(&self, user: &UserRecord) -> User {
+        let presence = if !self.hub.is_connected(user.id) {
+            Presence::Offline
+        } else if user.away {
+            Presence::Away
+        } else {
+            Presence::Online
+        };
+        User {
+            id: user.id,
+            email: user.email.clone(),
+            name: user.name.clone(),
+            role: user.role,
+            status: match user.status {
+                AccountStatus::Active => UserStatus::Active,
+                AccountStatus::Invited | AccountStatus::Removed => UserStatus::Invited,
+            },
+            presence,
+            avatar_url: self.avatar_url(user.avatar_file.as_deref()),
+            locale: user.locale.clone(),
+            must_change_password: user.must_change_password,
+            notifications: user.notifications,
+        }
+    }
+
+    pub fn avatar_url(&self, file: Option<&str>) -> Option<String> {
+        file.map(|f| format!("{}/avatars/{f}", self.public_url))
+    }
+
+    pub fn cabinet_url(&self) -> String {
+        format!("{}/cabinet", self.public_url)
+    }
+}

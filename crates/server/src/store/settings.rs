@@ -1,0 +1,52 @@
+//! Workspace settings: a small key → JSON table.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::db::Db;
+
+pub const TEAM_DEFAULTS: &str = "team_defaults";
+pub const SIGNING_KEY: &str = "signing_key";
+
+pub async fn get<T: DeserializeOwned>(db: &Db, key: &str) -> anyhow::Result<Option<T>> {
+    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(&db.pool)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(serde_json::from_str(
+            &row.try_get::<String, _>("value")?,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn put<T: Serialize>(db: &Db, key: &str, value: &T) -> anyhow::Result<()> {
+    sqlx::query(
+        "INSERT INTO settings (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(key)
+    .bind(serde_json::to_string(value)?)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Stores `value` unless the key already has one; returns what is stored.
+/// Several nodes starting at once agree on one value.
+pub async fn get_or_init<T: Serialize + DeserializeOwned>(
+    db: &Db,
+    key: &str,
+    value: &T,
+) -> anyhow::Result<T> {
+    sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+        .bind(key)
+        .bind(serde_json::to_string(value)?)
+        .execute(&db.pool)
+        .await?;
+    get(db, key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("setting {key} vanished"))
+}
