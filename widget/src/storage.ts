@@ -1,0 +1,60 @@
+// localStorage that never throws: with storage blocked (privacy modes, sandboxed
+// iframes) the widget keeps the values in memory for this page view.
+
+const memory = new Map<string, string>();
+
+export const KEY_TOKEN = 'switchboard.visitor_token';
+export const KEY_OUTBOX = 'switchboard.outbox';
+export const KEY_EMAIL = 'switchboard.contact_email';
+export const KEY_LAST_READ = 'switchboard.last_read';
+export const KEY_OPEN = 'switchboard.open';
+
+export function load(key: string): string | null {
+  try {
+    const v = window.localStorage.getItem(key);
+    if (v !== null) return v;
+  } catch {
+    /* fall through to memory */
+  }
+  return memory.has(key) ? (memory.get(key) as string) : null;
+}
+
+export function save(key: string, value: string | null): void {
+  if (value === null) memory.delete(key);
+  else memory.set(key, value);
+  try {
+    if (value === null) window.localStorage.removeItem(key);
+    else window.localStorage.setItem(key, value);
+  } catch {
+    /* memory only */
+  }
+}
+
+export interface OutboxItem {
+  client_id: string;
+  body: string;
+  at: number;
+}
+
+/** Messages typed but not yet acknowledged by the server (survive a reload). */
+export function loadOutbox(): OutboxItem[] {
+  const raw = load(KEY_OUTBOX);
+  if (!raw) return [];
+  try {
+    const v: unknown = JSON.parse(raw);
+    if (!Array.isArray(v)) return [];
+    return v.filter(
+      (x): x is OutboxItem =>
+        typeof x === 'object' &&
+        x !== null &&
+        typeof (x as OutboxItem).client_id === 'string' &&
+        typeof (x as OutboxItem).body === 'string',
+    );
+  } catch {
+    return [];
+  }
+}
+
+export function saveOutbox(items: OutboxItem[]): void {
+  save(KEY_OUTBOX, items.length ? JSON.stringify(items) : null);
+}
