@@ -99,9 +99,22 @@ export class Widget {
     const t = this.t;
 
     const root = host.attachShadow({ mode: 'open' });
-    const style = el('style');
-    style.textContent = css;
-    root.appendChild(style);
+    // A constructed stylesheet is not an inline <style>, so a shop's strict
+    // Content-Security-Policy (style-src without 'unsafe-inline') allows it.
+    let adopted = false;
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      root.adoptedStyleSheets = [sheet];
+      adopted = true;
+    } catch {
+      /* older browsers */
+    }
+    if (!adopted) {
+      const style = el('style');
+      style.textContent = css;
+      root.appendChild(style);
+    }
 
     this.wrap = el('div', 'sb');
     this.wrap.lang = opts.locale;
