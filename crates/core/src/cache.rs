@@ -1,0 +1,202 @@
+//! The on-disk cache of one account: the last known dialogs, messages, team, the stream
+//! position and the offline outbox. Plain JSON files written atomically (temp file, fsync,
+//! rename), so a crash leaves either the old or the new version, never half of one.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use switchboard_protocol::{Conversation, Message, User};
+
+use crate::error::Result;
+
+/// A message typed by the operator that the server has not confirmed yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxItem {
+    pub client_id: String,
+    pub conversation_id: i64,
+    pub body: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Set when the server refused it for good (e.g. the dialog is gone); kept so the
+    /// text is never lost.
+    #[serde(default)]
+    pub failed: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AccountState {
+    /// Sequence number of the last stream event applied to this cache.
+    pub seq: Option<i64>,
+    pub user: Option<User>,
+    #[serde(default)]
+    pub team: Vec<User>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct MessageLog {
+    /// Oldest first, unique by id.
+    pub items: Vec<Message>,
+    /// Cursor of the page before `items[0]`, `None` when the beginning is known.
+    pub next: Option<String>,
+    /// True once `next` reflects a real server answer.
+    #[serde(default)]
+    pub paged: bool,
+}
+
+impl MessageLog {
+    /// Adds messages, keeping the log sorted and unique. Returns the ones that were new.
+    pub fn merge(&mut self, msgs: impl IntoIterator<Item = Message>) -> Vec<Message> {
+        let mut added = Vec::new();
+        for m in msgs {
+            if let Some(existing) = self.items.iter_mut().find(|x| x.id == m.id) {
+                *existing = m;
+            } else {
+                added.push(m.clone());
+                self.items.push(m);
+            }
+        }
+        self.items.sort_by_key(|m| (m.created_at, m.id));
+        added
+    }
+}
+
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Cache> {
+        let dir = dir.into();
+        fs::create_dir_all(dir.join("messages"))?;
+        Ok(Cache { dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn load_state(&self) -> AccountState {
+        read_json(&self.dir.join("state.json")).unwrap_or_default()
+    }
+
+    pub fn save_state(&self, s: &AccountState) -> Result<()> {
+        write_json(&self.dir.join("state.json"), s)
+    }
+
+    pub fn load_conversations(&self) -> HashMap<i64, Conversation> {
+        let v: Vec<Conversation> =
+            read_json(&self.dir.join("conversations.json")).unwrap_or_default();
+        v.into_iter().map(|c| (c.id, c)).collect()
+    }
+
+    pub fn save_conversations(&self, convs: &HashMap<i64, Conversation>) -> Result<()> {
+        let mut v: Vec<&Conversation> = convs.values().collect();
+        v.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
+        write_json(&self.dir.join("conversations.json"), &v)
+    }
+
+    pub fn load_messages(&self, conversation_id: i64) -> MessageLog {
+        read_json(&self.messages_path(conversation_id)).unwrap_or_default()
+    }
+
+    pub fn save_messages(&self, conversation_id: i64, log: &MessageLog) -> Result<()> {
+        write_json(&self.messages_path(conversation_id), log)
+    }
+
+    pub fn clear_messages(&self) -> Result<()> {
+        let d = self.dir.join("messages");
+        if d.exists() {
+            fs::remove_dir_all(&d)?;
+        }
+        fs::create_dir_all(&d)?;
+        Ok(())
+    }
+
+    fn messages_path(&self, id: i64) -> PathBuf {
+        self.dir.join("messages").join(format!("{id}.json"))
+    }
+
+    pub fn load_outbox(&self) -> Vec<OutboxItem> {
+        read_json(&self.dir.join("outbox.json")).unwrap_or_default()
+    }
+
+    pub fn save_outbox(&self, items: &[OutboxItem]) -> Result<()> {
+        write_json(&self.dir.join("outbox.json"), &items)
+    }
+}
+
+pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Option<T> {
+    let bytes = fs::read(path).ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "ignoring unreadable cache file");
+            None
+        }
+    }
+}
+
+pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec(value)?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+    }
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_protocol::{Author, AuthorKind, Channel};
+
+    fn msg(id: i64, at: i64) -> Message {
+        Message {
+            id,
+            conversation_id: 1,
+            client_id: None,
+            author: Author {
+                kind: AuthorKind::Visitor,
+                id: None,
+                name: None,
+                avatar_url: None,
+            },
+            body: format!("m{id}"),
+            channel: Channel::Chat,
+            created_at: at,
+        }
+    }
+
+    #[test]
+    fn merge_dedupes_and_sorts() {
+        let mut log = MessageLog::default();
+        assert_eq!(log.merge([msg(2, 20), msg(1, 10)]).len(), 2);
+        assert_eq!(log.merge([msg(2, 20), msg(3, 30)]).len(), 1);
+        let ids: Vec<i64> = log.items.iter().map(|m| m.id).collect();
+        assert_eq!(ids, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn outbox_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cache::open(dir.path()).unwrap();
+        let item = OutboxItem {
+            client_id: "abc".into(),
+            conversation_id: 7,
+            body: "hello".into(),
+            created_at: 1,
+            failed: None,
+        };
+        c.save_outbox(std::slice::from_ref(&item)).unwrap();
+        drop(c);
+        let c = Cache::open(dir.path()).unwrap();
+        assert_eq!(c.load_outbox(), vec![item]);
+    }
+}

@@ -1,0 +1,702 @@
+//! The desktop core against the real `switchboard-server` binary and, inside
+//! `tests/desktop-env.sh`, the real keyring, audio path and notification bus.
+//!
+//!     cargo build -p switchboard-server
+//!     bash tests/desktop-env.sh cargo test -p switchboard-core --test core
+//!
+//! Without the desktop environment the keyring/sound/notification tests say so and
+//! pass vacuously; everything that only needs the server always runs.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::*;
+use switchboard_core::{
+    ConnState, Core, CoreEvent, Filter, LocalPrefs, Paths, SoundChoice, TokenStore,
+};
+use switchboard_protocol::{AuthorKind, ConversationStatus, UpdateConversation};
+
+/// A core with its own dirs and keyring service, alerts silenced (tests that check
+/// alerts switch them back on).
+fn new_core(root: &std::path::Path, service: &str) -> Core {
+    let core = Core::with_token_store(Paths::under(root), TokenStore::with_service(service));
+    core.set_prefs(LocalPrefs {
+        volume: 0.0,
+        native_notifications: false,
+        ..LocalPrefs::default()
+    })
+    .unwrap();
+    core
+}
+
+fn unique(prefix: &str) -> String {
+    use rand::Rng;
+    format!("{prefix}-{:08x}", rand::thread_rng().gen::<u32>())
+}
+
+/// Collects every event of a core.
+fn record(core: &Core) -> Arc<Mutex<Vec<CoreEvent>>> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut rx = core.subscribe();
+    let l = log.clone();
+    tokio::spawn(async move {
+        while let Ok(e) = rx.recv().await {
+            l.lock().unwrap().push(e);
+        }
+    });
+    log
+}
+
+async fn wait_online(core: &Core) {
+    let s = core.session().await.unwrap();
+    eventually("the stream to be online", 30, || {
+        s.connection() == ConnState::Online
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_refused_and_changes_nothing() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    let e = core
+        .sign_in(&server.url, ADMIN_EMAIL, "wrong password")
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), Some(401), "{e:?}");
+    assert!(core.session().await.is_err());
+    assert!(core.settings().accounts.is_empty());
+    let e = core
+        .sign_in("http://127.0.0.1:9", ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap_err();
+    assert!(e.is_network(), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_manages_the_team_and_the_invitation_email_is_sent() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    let info = core
+        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    assert_eq!(info.user.email, ADMIN_EMAIL);
+    let s = core.session().await.unwrap();
+
+    let invited = s.invite("olga@example.com", "operator").await.unwrap();
+    assert_eq!(invited.email, "olga@example.com");
+    let team = s.team().await.unwrap();
+    assert!(team.iter().any(|u| u.email == "olga@example.com"));
+    let mut mails = Vec::new();
+    for _ in 0..100 {
+        mails = server.mailbox().await;
+        if mails
+            .iter()
+            .any(|m| m["to"].as_str().unwrap_or("").contains("olga@example.com"))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        mails
+            .iter()
+            .any(|m| m["to"].as_str().unwrap_or("").contains("olga@example.com")),
+        "no invitation email in {mails:?}"
+    );
+
+    // bad input: a clear error and nothing changes
+    assert!(s.invite("not-an-email", "operator").await.is_err());
+    let e = s.invite("olga@example.com", "operator").await.unwrap_err();
+    assert_eq!(e.status(), Some(409), "{e:?}");
+    let e = s.invite("x@example.com", "boss").await.unwrap_err();
+    assert_eq!(e.status(), Some(422), "{e:?}");
+
+    s.resend_invitation(invited.id).await.unwrap();
+    let u = s.change_role(invited.id, "marketer").await.unwrap();
+    assert_eq!(u.role.as_str(), "marketer");
+    s.remove_member(invited.id).await.unwrap();
+    let team = s.team().await.unwrap();
+    assert!(!team.iter().any(|u| u.email == "olga@example.com"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn personal_data_avatar_and_notification_switches() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let s = core.session().await.unwrap();
+
+    let u = s
+        .update_me(Some("Анна Петрова".into()), None)
+        .await
+        .unwrap();
+    assert_eq!(u.name, "Анна Петрова");
+    assert!(s.update_me(Some("   ".into()), None).await.is_err());
+
+    // a real 1x1 PNG
+    let png: &[u8] = &[
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F,
+        0x15, 0xC4, 0x89, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0xF8,
+        0xCF, 0xC0, 0xF0, 0x1F, 0x00, 0x05, 0x00, 0x01, 0xFF, 0x89, 0x99, 0x3D, 0x1D, 0x00, 0x00,
+        0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    ];
+    let u = s.upload_avatar(png.to_vec()).await.unwrap();
+    let url = u.avatar_url.clone().expect("avatar url");
+    let got = server
+        .http()
+        .get(s.api().absolute(&url))
+        .send()
+        .await
+        .unwrap();
+    assert!(got.status().is_success());
+
+    // over 1 MB: refused before upload, the avatar stays
+    let mut big = png.to_vec();
+    big.resize(1_048_577, 0);
+    let e = s.upload_avatar(big).await.unwrap_err();
+    assert!(e.to_string().contains("1 MB"), "{e}");
+    assert_eq!(s.refresh_me().await.unwrap().avatar_url, Some(url));
+
+    let u = s
+        .set_notifications(switchboard_protocol::NotificationSettings {
+            sound: false,
+            email: false,
+        })
+        .await
+        .unwrap();
+    assert!(!u.notifications.sound && !u.notifications.email);
+    let u = s.delete_avatar().await.unwrap();
+    assert_eq!(u.avatar_url, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_live_then_resume_after_restart_with_cache() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = unique("sb-test");
+    let core = new_core(dir.path(), &service);
+    let events = record(&core);
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let s = core.session().await.unwrap();
+
+    let visitor = Visitor::new(&server).await;
+    visitor.contact("Boris", "boris@example.net").await;
+    let first = visitor.say("hello 1").await;
+    let cid = first.conversation_id;
+    eventually("the live message", 20, || {
+        s.conversations(Filter::All).iter().any(|c| {
+            c.id == cid
+                && c.last_message.as_ref().map(|m| m.body.as_str()) == Some("hello 1")
+                && c.unread == 1
+        })
+    })
+    .await;
+    assert!(s
+        .conversations(Filter::Unassigned)
+        .iter()
+        .any(|c| c.id == cid));
+    assert_eq!(s.unread_total(), 1);
+    let log = s.messages(cid).await.unwrap();
+    assert_eq!(log.items.iter().filter(|m| m.body == "hello 1").count(), 1);
+    let seq_before = s.seq().expect("a stream position");
+
+    // the app closes; the visitor keeps writing
+    core.stop().await;
+    drop(s);
+    visitor.say("hello 2").await;
+    visitor.say("hello 3").await;
+
+    // the app opens again: the cached dialogs are there at once, then the stream resumes
+    let core = new_core(dir.path(), &service);
+    let events2 = record(&core);
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let s = core.session().await.unwrap();
+    assert!(
+        s.conversations(Filter::All).iter().any(|c| c.id == cid),
+        "the cache did not open with the last known dialogs"
+    );
+    eventually("the missed messages", 20, || {
+        s.cached_messages(cid)
+            .items
+            .iter()
+            .any(|m| m.body == "hello 3")
+    })
+    .await;
+    wait_online(&core).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let log = s.cached_messages(cid);
+    for body in ["hello 1", "hello 2", "hello 3"] {
+        assert_eq!(
+            log.items.iter().filter(|m| m.body == body).count(),
+            1,
+            "{body} in {:?}",
+            log.items
+        );
+    }
+    // resumed with `since`, not reloaded
+    assert!(
+        !events2
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, CoreEvent::Reloaded)),
+        "the core reloaded instead of resuming"
+    );
+    let shown: usize = events2
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|e| matches!(e, CoreEvent::Message { message } if message.body == "hello 2"))
+        .count();
+    assert_eq!(shown, 1, "hello 2 shown {shown} times");
+    assert!(s.seq().unwrap() > seq_before);
+    assert_eq!(s.conversation(cid).unwrap().unread, 3);
+    let _ = events;
+
+    // reading clears the count
+    s.mark_read(cid).await.unwrap();
+    assert_eq!(s.unread_total(), 0);
+
+    // assign and close over REST; the list follows
+    let me = s.user().id;
+    s.update_conversation(
+        cid,
+        UpdateConversation {
+            status: None,
+            assignee_id: Some(Some(me)),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(s.conversations(Filter::Mine).iter().any(|c| c.id == cid));
+    s.update_conversation(
+        cid,
+        UpdateConversation {
+            status: Some(ConversationStatus::Closed),
+            assignee_id: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(s.conversations(Filter::Closed).iter().any(|c| c.id == cid));
+    assert!(!s.conversations(Filter::All).iter().any(|c| c.id == cid));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_reloads_over_rest() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = unique("sb-test");
+    let core = new_core(dir.path(), &service);
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let visitor = Visitor::new(&server).await;
+    let m = visitor.say("before reset").await;
+    let s = core.session().await.unwrap();
+    eventually("the message", 20, || {
+        s.conversation(m.conversation_id).is_some()
+    })
+    .await;
+    let cache_dir = s.cache().dir().to_path_buf();
+    core.stop().await;
+    drop(s);
+
+    // a position the server cannot resume from
+    let state_path = cache_dir.join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    state["seq"] = serde_json::json!(1_000_000_000i64);
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+    // and a stale dialog the server does not have
+    let conv_path = cache_dir.join("conversations.json");
+    let mut convs: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&conv_path).unwrap()).unwrap();
+    let mut ghost = convs[0].clone();
+    ghost["id"] = serde_json::json!(987654321);
+    convs.push(ghost);
+    std::fs::write(&conv_path, serde_json::to_vec(&convs).unwrap()).unwrap();
+
+    let m2 = visitor.say("after reset").await;
+    let core = new_core(dir.path(), &service);
+    let events = record(&core);
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let s = core.session().await.unwrap();
+    eventually("the reload", 20, || {
+        events
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|e| matches!(e, CoreEvent::Reloaded))
+    })
+    .await;
+    assert!(s.conversation(987654321).is_none(), "stale dialog kept");
+    let c = s.conversation(m2.conversation_id).unwrap();
+    assert_eq!(c.last_message.unwrap().body, "after reset");
+    assert!(s.seq().unwrap() < 1_000_000_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_outbox_is_delivered_exactly_once_across_a_restart() {
+    let mut server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = unique("sb-test");
+    let core = new_core(dir.path(), &service);
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let visitor = Visitor::new(&server).await;
+    let cid = visitor.say("are you there?").await.conversation_id;
+    let s = core.session().await.unwrap();
+    eventually("the dialog", 20, || s.conversation(cid).is_some()).await;
+
+    // the server goes away; the operator answers anyway
+    server.stop().await;
+    eventually("offline", 60, || s.connection() != ConnState::Online).await;
+    let item = s.send_message(cid, "typed offline").unwrap();
+    assert!(s.flush_outbox().await.unwrap_err().is_network());
+    assert_eq!(s.outbox().len(), 1);
+    // the app is closed before the network comes back
+    core.stop().await;
+    drop(s);
+    drop(core);
+    let outbox_file = std::fs::read_to_string(
+        walk(dir.path())
+            .into_iter()
+            .find(|p| p.ends_with("outbox.json"))
+            .expect("outbox on disk"),
+    )
+    .unwrap();
+    assert!(outbox_file.contains(&item.client_id));
+
+    server.restart().await;
+    let core = new_core(dir.path(), &service);
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let s = core.session().await.unwrap();
+    assert_eq!(
+        s.outbox().len(),
+        1,
+        "the outbox did not survive the restart"
+    );
+    eventually("the outbox to drain", 30, || s.outbox().is_empty()).await;
+    let seen = visitor.messages().await;
+    let copies: Vec<_> = seen.iter().filter(|m| m.body == "typed offline").collect();
+    assert_eq!(copies.len(), 1, "{seen:?}");
+    assert_eq!(copies[0].author.kind, AuthorKind::Operator);
+    assert_eq!(
+        copies[0].client_id.as_deref(),
+        Some(item.client_id.as_str())
+    );
+
+    // a crash after the POST but before the outbox was written: the same client_id
+    // goes again and the server answers with the first message, not a copy
+    let cache_dir = s.cache().dir().to_path_buf();
+    core.stop().await;
+    drop(s);
+    std::fs::write(
+        cache_dir.join("outbox.json"),
+        serde_json::to_vec(&vec![item.clone()]).unwrap(),
+    )
+    .unwrap();
+    let core = new_core(dir.path(), &service);
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    let s = core.session().await.unwrap();
+    eventually("the outbox to drain again", 30, || s.outbox().is_empty()).await;
+    let seen = visitor.messages().await;
+    assert_eq!(
+        seen.iter().filter(|m| m.body == "typed offline").count(),
+        1,
+        "{seen:?}"
+    );
+    assert_eq!(
+        s.cached_messages(cid)
+            .items
+            .iter()
+            .filter(|m| m.body == "typed offline")
+            .count(),
+        1
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+// ----- the real desktop: keyring, sound, notifications -------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keyring_round_trip_and_restore_without_password() {
+    if !real_desktop() {
+        eprintln!("SKIPPED: run inside tests/desktop-env.sh for the real keyring");
+        return;
+    }
+    // the store itself: a fresh Entry finds what another one saved (no mock)
+    let store = TokenStore::with_service(unique("sb-keyring"));
+    store.save("acct", "tok-123").unwrap();
+    let again = TokenStore::with_service(store_service(&store));
+    assert_eq!(again.load("acct").unwrap().as_deref(), Some("tok-123"));
+    again.delete("acct").unwrap();
+    assert_eq!(store.load("acct").unwrap(), None);
+
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let service = unique("sb-test");
+    let core = new_core(dir.path(), &service);
+    let info = core
+        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    assert!(info.token_saved);
+    core.stop().await;
+    drop(core);
+    // the token is in no file of the app
+    let token = TokenStore::with_service(&service)
+        .load(&info.account)
+        .unwrap()
+        .expect("token in the keyring");
+    for f in walk(dir.path()) {
+        let text = std::fs::read(&f).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&text).contains(&token),
+            "token written in plain text to {}",
+            f.display()
+        );
+    }
+    // a new start signs in with no password
+    let core = new_core(dir.path(), &service);
+    let restored = core.restore().await.unwrap().expect("restored session");
+    assert_eq!(restored.user.email, ADMIN_EMAIL);
+    wait_online(&core).await;
+    core.sign_out().await.unwrap();
+    assert_eq!(
+        TokenStore::with_service(&service)
+            .load(&info.account)
+            .unwrap(),
+        None
+    );
+    let core = new_core(dir.path(), &service);
+    assert!(core.restore().await.unwrap().is_none());
+}
+
+fn store_service(s: &TokenStore) -> String {
+    // TokenStore has no getter on purpose; Debug shows the service
+    let d = format!("{s:?}");
+    d.split('"').nth(1).unwrap().to_string()
+}
+
+fn capture_len() -> u64 {
+    std::fs::metadata(std::env::var("SWITCHBOARD_ALSA_CAPTURE").unwrap())
+        .map(|m| m.len())
+        .unwrap_or(0)
+}
+
+fn capture_nonzero_bytes_since(offset: u64) -> usize {
+    let bytes = std::fs::read(std::env::var("SWITCHBOARD_ALSA_CAPTURE").unwrap()).unwrap();
+    bytes
+        .get(offset as usize..)
+        .unwrap_or(&[])
+        .iter()
+        .filter(|b| **b != 0)
+        .count()
+}
+
+/// Records the Notify calls of the session bus.
+#[derive(Clone, Default)]
+struct Recorder {
+    calls: Arc<Mutex<Vec<(String, String, String)>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl Recorder {
+    #[allow(clippy::too_many_arguments)]
+    async fn notify(
+        &self,
+        app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut c = self.calls.lock().unwrap();
+        c.push((app_name, summary, body));
+        c.len() as u32
+    }
+
+    async fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "actions".into()]
+    }
+
+    async fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "recorder".into(),
+            "switchboard-tests".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    async fn close_notification(&self, _id: u32) {}
+}
+
+/// The one test that plays sound and shows notifications, so the capture file and the
+/// recorder see only its alerts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_play_sound_and_show_notifications_for_real() {
+    if !real_desktop() {
+        eprintln!("SKIPPED: run inside tests/desktop-env.sh for ALSA capture and D-Bus");
+        return;
+    }
+    let recorder = Recorder::default();
+    let _conn = zbus::connection::Builder::session()
+        .name("org.freedesktop.Notifications")
+        .serve_at("/org/freedesktop/Notifications", recorder.clone())
+        .build()
+        .await
+        .expect("own org.freedesktop.Notifications");
+
+    // the test button
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    let before = capture_len();
+    core.play_test_sound(SoundChoice::Knock, 1.0).await.unwrap();
+    assert!(
+        capture_nonzero_bytes_since(before) > 1000,
+        "the test sound did not reach the audio device"
+    );
+
+    // a visitor writes: one sound and one notification (summary: the visitor's name)
+    core.set_prefs(LocalPrefs {
+        sound: SoundChoice::Chime,
+        volume: 1.0,
+        native_notifications: true,
+        ..LocalPrefs::default()
+    })
+    .unwrap();
+    let server = Server::start().await;
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let visitor = Visitor::new(&server).await;
+    visitor.contact("Vera", "vera@example.org").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = capture_len();
+    let m = visitor.say("Где мой заказ №42?").await;
+    eventually("a Notify call", 20, || {
+        recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, _, body)| body == "Где мой заказ №42?")
+    })
+    .await;
+    let calls = recorder.calls.lock().unwrap().clone();
+    let (app, summary, _) = calls
+        .iter()
+        .find(|(_, _, b)| b == "Где мой заказ №42?")
+        .unwrap();
+    assert_eq!(app, "Switchboard");
+    assert_eq!(summary, "Vera");
+    let mut sound_ok = false;
+    for _ in 0..100 {
+        if capture_nonzero_bytes_since(before) > 1000 {
+            sound_ok = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sound_ok, "no alert sound reached the audio device");
+
+    // the dialog on screen in a focused window: no alert for it
+    core.set_view(switchboard_core::ViewState {
+        conversation: Some(m.conversation_id),
+        focused: true,
+    });
+    tokio::time::sleep(Duration::from_secs(4)).await; // past the burst window
+    let n = recorder.calls.lock().unwrap().len();
+    visitor.say("still there?").await;
+    let s = core.session().await.unwrap();
+    eventually("the message", 20, || {
+        s.cached_messages(m.conversation_id)
+            .items
+            .iter()
+            .any(|x| x.body == "still there?")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        recorder.calls.lock().unwrap().len(),
+        n,
+        "alerted for the open dialog"
+    );
+
+    // a burst: many messages, one notification each but one sound
+    core.set_view(switchboard_core::ViewState::default());
+    let before = capture_len();
+    for i in 0..5 {
+        visitor.say(&format!("burst {i}")).await;
+    }
+    eventually("five notifications", 20, || {
+        recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, b)| b.starts_with("burst "))
+            .count()
+            == 5
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // the chime at full volume is ~0.55 s; five of them would be several times longer
+    let grown = capture_len() - before;
+    let one = {
+        let b = capture_len();
+        core.play_test_sound(SoundChoice::Chime, 1.0).await.unwrap();
+        capture_len() - b
+    };
+    assert!(
+        grown < one * 3,
+        "a burst played more than one sound ({grown} bytes vs {one} for one)"
+    );
+}

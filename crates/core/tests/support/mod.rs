@@ -1,0 +1,241 @@
+//! Starts the real `switchboard-server` binary for the core's integration tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "correct horse battery";
+
+pub fn server_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SWITCHBOARD_SERVER_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../target").to_string());
+    let p = Path::new(&target).join("debug").join("switchboard-server");
+    assert!(
+        p.exists(),
+        "{} is missing: run `cargo build -p switchboard-server` first or set SWITCHBOARD_SERVER_BIN",
+        p.display()
+    );
+    p
+}
+
+pub struct Server {
+    pub url: String,
+    pub data_dir: tempfile::TempDir,
+    child: Option<Child>,
+    port: u16,
+}
+
+impl Server {
+    /// A fresh server with one admin.
+    pub async fn start() -> Server {
+        let data_dir = tempfile::tempdir().unwrap();
+        let out = Command::new(server_bin())
+            .args(["--data-dir"])
+            .arg(data_dir.path())
+            .args([
+                "--smtp-in",
+                "off",
+                "admin",
+                "create",
+                "--email",
+                ADMIN_EMAIL,
+            ])
+            .args(["--password", ADMIN_PASSWORD, "--name", "Anna Admin"])
+            .output()
+            .await
+            .expect("run switchboard-server admin create");
+        assert!(
+            out.status.success(),
+            "admin create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut s = Server {
+            url: String::new(),
+            data_dir,
+            child: None,
+            port: 0,
+        };
+        s.spawn("127.0.0.1:0").await;
+        s
+    }
+
+    async fn spawn(&mut self, addr: &str) {
+        let mut child = Command::new(server_bin())
+            .args(["--http", addr, "--data-dir"])
+            .arg(self.data_dir.path())
+            .args(["--smtp-in", "off"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn switchboard-server");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(u) = line.strip_prefix("switchboard-server listening on ") {
+                    return u.trim().to_string();
+                }
+            }
+            panic!("server exited before listening");
+        })
+        .await
+        .expect("server did not start within 60 s");
+        // keep draining stdout so the server never blocks on a full pipe
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        self.port = url.rsplit(':').next().unwrap().parse().unwrap();
+        self.url = url;
+        self.child = Some(child);
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill().await;
+            let _ = c.wait().await;
+        }
+    }
+
+    /// Starts the server again on the same port and data.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let addr = format!("127.0.0.1:{}", self.port);
+        for _ in 0..50 {
+            if std::net::TcpListener::bind(&addr).is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.spawn(&addr).await;
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+
+    pub async fn admin_token(&self) -> String {
+        let r: serde_json::Value = self
+            .http()
+            .post(format!("{}/api/v1/auth/login", self.url))
+            .json(&serde_json::json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        r["token"].as_str().unwrap().to_string()
+    }
+
+    /// The emails in the dev mailbox: `[{file, to, subject, date, url}]`.
+    pub async fn mailbox(&self) -> Vec<serde_json::Value> {
+        self.http()
+            .get(format!("{}/dev/mailbox", self.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+/// A visitor talking through the widget API.
+pub struct Visitor {
+    pub token: String,
+    base: String,
+}
+
+impl Visitor {
+    pub async fn new(server: &Server) -> Visitor {
+        let r: serde_json::Value = server
+            .http()
+            .post(format!("{}/api/v1/widget/session", server.url))
+            .json(&serde_json::json!({"locale": "en"}))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Visitor {
+            token: r["visitor_token"].as_str().unwrap().to_string(),
+            base: server.url.clone(),
+        }
+    }
+
+    pub async fn say(&self, body: &str) -> switchboard_protocol::Message {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/widget/messages", self.base))
+            .header("X-Visitor-Token", &self.token)
+            .json(&serde_json::json!({"body": body, "client_id": uuid_like()}))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    pub async fn contact(&self, name: &str, email: &str) {
+        reqwest::Client::new()
+            .put(format!("{}/api/v1/widget/contact", self.base))
+            .header("X-Visitor-Token", &self.token)
+            .json(&serde_json::json!({"name": name, "email": email}))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap();
+    }
+
+    pub async fn messages(&self) -> Vec<switchboard_protocol::Message> {
+        let r: serde_json::Value = reqwest::Client::new()
+            .get(format!("{}/api/v1/widget/messages", self.base))
+            .header("X-Visitor-Token", &self.token)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        serde_json::from_value(r["items"].clone()).unwrap()
+    }
+}
+
+fn uuid_like() -> String {
+    use rand::Rng;
+    format!("{:032x}", rand::thread_rng().gen::<u128>())
+}
+
+/// Whether the test runs inside tests/desktop-env.sh (private bus, keyring, ALSA file).
+pub fn real_desktop() -> bool {
+    std::env::var("SWITCHBOARD_REAL_DESKTOP").as_deref() == Ok("1")
+}
+
+/// Waits until `f` is true, polling.
+pub async fn eventually<F: FnMut() -> bool>(what: &str, secs: u64, mut f: F) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

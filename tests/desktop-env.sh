@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs a command inside a private desktop environment for the desktop core's tests:
+#   - a private D-Bus session bus (dbus-run-session),
+#   - gnome-keyring-daemon (Secret Service) unlocked with a throwaway password and a
+#     fresh HOME, waited for until org.freedesktop.secrets is owned on the bus,
+#   - ALSA's default PCM pointed at a raw capture file ($SWITCHBOARD_ALSA_CAPTURE),
+#     so sound tests can check that an alert really was played.
+#
+# Usage: bash tests/desktop-env.sh cargo test -p switchboard-core
+# Needs: dbus-run-session (dbus), gnome-keyring-daemon (gnome-keyring), libasound2.
+set -euo pipefail
+
+if [[ "${SWITCHBOARD_DESKTOP_ENV_INNER:-}" != "1" ]]; then
+  for tool in dbus-run-session gnome-keyring-daemon; do
+    command -v "$tool" >/dev/null || {
+      echo "desktop-env.sh: $tool is missing (apt-get install -y dbus gnome-keyring dbus-x11)" >&2
+      exit 2
+    }
+  done
+  work="$(mktemp -d /tmp/switchboard-desktop-env.XXXXXX)"
+  mkdir -p "$work/home" "$work/runtime"
+  chmod 700 "$work/runtime"
+  capture="$work/alsa-capture.raw"
+  : >"$capture"
+  cat >"$work/asound.conf" <<CONF
+pcm.!default {
+  type file
+  slave.pcm "null"
+  file "$capture"
+  format "raw"
+}
+CONF
+  export SWITCHBOARD_DESKTOP_ENV_INNER=1
+  export SWITCHBOARD_DESKTOP_ENV_DIR="$work"
+  export SWITCHBOARD_ALSA_CAPTURE="$capture"
+  export ALSA_CONFIG_PATH="/usr/share/alsa/alsa.conf:$work/asound.conf"
+  # keep cargo and rustup where they are even though HOME changes
+  export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
+  export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
+  export HOME="$work/home"
+  export XDG_RUNTIME_DIR="$work/runtime"
+  export XDG_DATA_HOME="$work/home/.local/share"
+  export XDG_CONFIG_HOME="$work/home/.config"
+  status=0
+  dbus-run-session -- bash "$0" "$@" || status=$?
+  rm -rf "$work"
+  exit "$status"
+fi
+
+# inside the private bus
+echo -n "switchboard-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+for _ in $(seq 1 100); do
+  if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+      org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
+      | grep -q "boolean true"; then
+    break
+  fi
+  sleep 0.1
+done
+if ! dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+    org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets | grep -q "boolean true"; then
+  echo "desktop-env.sh: gnome-keyring-daemon did not take org.freedesktop.secrets" >&2
+  exit 3
+fi
+export SWITCHBOARD_REAL_DESKTOP=1
+"$@"
