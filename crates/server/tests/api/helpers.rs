@@ -1,0 +1,270 @@
+//! Test harness: the real server on a random port with a fresh data dir, a real
+//! SMTP server receiving what it sends, and an HTTP client.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use mailin_embedded::{Handler, Response, Server, SslConfig};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use switchboard_server::{Config, RunningServer};
+use tokio::sync::mpsc;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const ADMIN_PASSWORD: &str = "admin-password-1";
+
+/// One email as the relay received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedMail {
+    pub to: Vec<String>,
+    pub raw: Vec<u8>,
+}
+
+impl ReceivedMail {
+    pub fn parsed(&self) -> mail_parser::Message<'_> {
+        mail_parser::MessageParser::default()
+            .parse(&self.raw)
+            .expect("a parseable email")
+    }
+    pub fn subject(&self) -> String {
+        self.parsed().subject().unwrap_or_default().to_string()
+    }
+    pub fn text(&self) -> String {
+        self.parsed().body_text(0).unwrap_or_default().into_owned()
+    }
+    pub fn html(&self) -> String {
+        self.parsed().body_html(0).unwrap_or_default().into_owned()
+    }
+    /// Reads "Label: value" off the plain-text body, as a person would.
+    pub fn field(&self, label: &str) -> String {
+        self.text()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(&format!("{label}: "))
+                    .map(|v| v.trim().to_string())
+            })
+            .unwrap_or_else(|| panic!("no {label:?} line in:\n{}", self.text()))
+    }
+}
+
+#[derive(Clone)]
+struct SinkHandler {
+    tx: mpsc::UnboundedSender<ReceivedMail>,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for SinkHandler {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin_embedded::response::OK
+    }
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+    fn data_end(&mut self) -> Response {
+        let mail = ReceivedMail {
+            to: std::mem::take(&mut self.to),
+            raw: std::mem::take(&mut self.data),
+        };
+        let _ = self.tx.send(mail);
+        mailin_embedded::response::OK
+    }
+}
+
+/// A real SMTP server (mailin) on loopback that hands every email to the test.
+pub struct SmtpSink {
+    pub port: u16,
+    rx: mpsc::UnboundedReceiver<ReceivedMail>,
+}
+
+impl SmtpSink {
+    pub fn start() -> SmtpSink {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(listener)
+    }
+
+    pub fn start_on(listener: TcpListener) -> SmtpSink {
+        let port = listener.local_addr().unwrap().port();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handler = SinkHandler {
+            tx,
+            to: vec![],
+            data: vec![],
+        };
+        std::thread::spawn(move || {
+            let mut server = Server::new(handler);
+            server
+                .with_name("sink.test")
+                .with_ssl(SslConfig::None)
+                .unwrap()
+                .with_tcp_listener(listener);
+            server.serve().unwrap();
+        });
+        SmtpSink { port, rx }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The next email, waiting up to 15 s.
+    pub async fn next(&mut self) -> ReceivedMail {
+        tokio::time::timeout(Duration::from_secs(15), self.rx.recv())
+            .await
+            .expect("an email within 15 s")
+            .expect("sink open")
+    }
+
+    /// Asserts no email arrives within `wait`.
+    pub async fn assert_quiet(&mut self, wait: Duration) {
+        if let Ok(Some(mail)) = tokio::time::timeout(wait, self.rx.recv()).await {
+            panic!("unexpected email: {}", mail.subject());
+        }
+    }
+}
+
+pub struct TestApp {
+    pub server: RunningServer,
+    pub url: String,
+    pub http: reqwest::Client,
+    pub data_dir: tempfile::TempDir,
+    pub admin_token: String,
+}
+
+pub fn test_config(data_dir: &std::path::Path, smtp_out: Option<String>) -> Config {
+    let mut config = Config::for_data_dir(data_dir);
+    config.smtp_out = smtp_out;
+    config.outbox_retry_base = Duration::from_millis(200);
+    config
+}
+
+pub async fn spawn_app_with(smtp_out: Option<String>) -> TestApp {
+    let data_dir = tempfile::tempdir().unwrap();
+    let server = switchboard_server::start(test_config(data_dir.path(), smtp_out))
+        .await
+        .unwrap();
+    switchboard_server::services::accounts::create_admin(
+        &server.state,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        Some("Ada Admin"),
+    )
+    .await
+    .unwrap();
+    let url = server.url();
+    let http = reqwest::Client::new();
+    let mut app = TestApp {
+        server,
+        url,
+        http,
+        data_dir,
+        admin_token: String::new(),
+    };
+    app.admin_token = app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    app
+}
+
+/// The server, sending its email to a fresh SMTP sink.
+pub async fn spawn_app() -> (TestApp, SmtpSink) {
+    let sink = SmtpSink::start();
+    let app = spawn_app_with(Some(sink.url())).await;
+    (app, sink)
+}
+
+impl TestApp {
+    pub fn api(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.url)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.http
+            .post(self.api("/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login_ok(&self, email: &str, password: &str) -> String {
+        let response = self.login(email, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {email}");
+        let body: Value = response.json().await.unwrap();
+        body["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
+        self.http
+            .get(self.api(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        self.http
+            .request(method, self.api(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn invite(&self, token: &str, email: &str, role: &str) -> reqwest::Response {
+        self.send_json(
+            reqwest::Method::POST,
+            token,
+            "/team/invitations",
+            json!({ "email": email, "role": role }),
+        )
+        .await
+    }
+
+    /// Invites a colleague, reads the password off the email, signs in and sets
+    /// their own password. Returns (user id, token).
+    pub async fn onboard(&self, sink: &mut SmtpSink, email: &str, role: &str) -> (i64, String) {
+        let response = self.invite(&self.admin_token, email, role).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let user: Value = response.json().await.unwrap();
+        let mail = sink.next().await;
+        let temporary = mail.field("Password");
+        let token = self.login_ok(email, &temporary).await;
+        let response = self
+            .send_json(
+                reqwest::Method::PUT,
+                &token,
+                "/me/password",
+                json!({ "current_password": temporary, "new_password": format!("{email}-own-pw") }),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        (user["id"].as_i64().unwrap(), token)
+    }
+}
+
+/// Asserts the status and the API's error shape; returns the error code.
+pub async fn expect_error(response: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.expect("a JSON error body");
+    let code = body["error"]["code"]
+        .as_str()
+        .expect("error.code")
+        .to_string();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "error.message"
+    );
+    code
+}
