@@ -1,5 +1,5 @@
 fn main() {
-    // tauri.conf.json lives at the workspace root (see ENGINEERING.md).
-    tauri_build::try_build(tauri_build::Attributes::new().config_path("../tauri.conf.json"))
-        .expect("tauri build script failed");
+    // The package root is the workspace root, where tauri.conf.json lives, so the
+    // defaults find it (see ENGINEERING.md and the root Cargo.toml).
+    tauri_build::build()
 }

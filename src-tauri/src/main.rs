@@ -1,8 +1,158 @@
 // Hide the console window on Windows release builds.
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+//! The Switchboard desktop shell: a thin Tauri layer over `switchboard-core`.
+//! Commands call the core; core events go to the UI as the `core` event and drive the
+//! tray (unread count and status).
+
+mod commands;
+mod tray;
+
+use std::sync::{Arc, Mutex};
+
+use switchboard_core::{Core, CoreEvent, Paths, ViewState};
+use tauri::{Emitter, Manager, WindowEvent};
+
+pub struct AppState {
+    pub core: Arc<Core>,
+    pub view: Mutex<ViewState>,
+}
+
+impl AppState {
+    pub fn update_view(&self, f: impl FnOnce(&mut ViewState)) {
+        let mut v = self.view.lock().unwrap();
+        f(&mut v);
+        self.core.set_view(*v);
+    }
+}
+
+pub fn show_main(app: &tauri::AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
+    }
+}
+
 fn main() {
+    tracing::info!("starting");
+    let paths = match std::env::var_os("SWITCHBOARD_DESKTOP_HOME") {
+        // tests and several side-by-side profiles
+        Some(dir) => Paths::under(std::path::PathBuf::from(dir)),
+        None => Paths::from_os().expect("no home directory to keep settings in"),
+    };
+    let core = Arc::new(Core::new(paths));
+
     tauri::Builder::default()
-        .run(tauri::generate_context!("../tauri.conf.json"))
-        .expect("error while running the Switchboard desktop app");
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            show_main(app);
+        }))
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--hidden"]),
+        ))
+        .manage(AppState {
+            core: core.clone(),
+            view: Mutex::new(ViewState::default()),
+        })
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            tray::create(&handle)?;
+            if std::env::args().any(|a| a == "--hidden") {
+                if let Some(w) = app.get_webview_window("main") {
+                    let _ = w.hide();
+                }
+            }
+            // core events → UI and tray
+            let mut rx = core.subscribe();
+            tauri::async_runtime::spawn(async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(ev) => {
+                            match &ev {
+                                CoreEvent::Unread { total } => tray::set_unread(&handle, *total),
+                                CoreEvent::Me { user } => {
+                                    tray::set_presence(&handle, user.presence)
+                                }
+                                CoreEvent::Connection { state } => {
+                                    tray::set_connection(&handle, *state)
+                                }
+                                CoreEvent::OpenConversation { .. } => show_main(&handle),
+                                _ => {}
+                            }
+                            let _ = handle.emit("core", &ev);
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(n, "UI lagged behind core events; asking it to reload");
+                            let _ = handle.emit("core", &CoreEvent::Reloaded);
+                        }
+                        Err(_) => break,
+                    }
+                }
+            });
+            Ok(())
+        })
+        .on_window_event(|window, event| match event {
+            WindowEvent::CloseRequested { api, .. } => {
+                let state = window.state::<AppState>();
+                if state.core.settings().prefs.close_to_tray {
+                    api.prevent_close();
+                    let _ = window.hide();
+                    state.update_view(|v| v.focused = false);
+                }
+            }
+            WindowEvent::Focused(f) => {
+                let state = window.state::<AppState>();
+                let visible = window.is_visible().unwrap_or(true);
+                state.update_view(|v| v.focused = *f && visible);
+            }
+            _ => {}
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_info,
+            commands::restore,
+            commands::sign_in,
+            commands::sign_out,
+            commands::switch_account,
+            commands::session_info,
+            commands::list_conversations,
+            commands::load_closed,
+            commands::get_conversation,
+            commands::cached_messages,
+            commands::get_messages,
+            commands::older_messages,
+            commands::send_message,
+            commands::outbox,
+            commands::retry_outbox,
+            commands::assign_conversation,
+            commands::set_conversation_status,
+            commands::mark_read,
+            commands::send_typing,
+            commands::set_view,
+            commands::me,
+            commands::update_me,
+            commands::change_password,
+            commands::upload_avatar,
+            commands::delete_avatar,
+            commands::set_notifications,
+            commands::set_presence,
+            commands::team,
+            commands::invite,
+            commands::resend_invitation,
+            commands::change_role,
+            commands::remove_member,
+            commands::get_prefs,
+            commands::set_prefs,
+            commands::play_test_sound,
+            commands::reconnect_now,
+            commands::quit,
+        ])
+        .build(tauri::generate_context!())
+        .expect("error while building the Switchboard desktop app")
+        .run(|app, event| {
+            if let tauri::RunEvent::Exit = event {
+                let core = app.state::<AppState>().core.clone();
+                tauri::async_runtime::block_on(async move { core.stop().await });
+            }
+        });
 }

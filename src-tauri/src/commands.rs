@@ -1,0 +1,340 @@
+//! Tauri commands: each one calls the core and turns errors into `UiError`.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use switchboard_core::cache::MessageLog;
+use switchboard_core::{
+    Account, ConnState, Filter, LocalPrefs, OutboxItem, SessionInfo, SoundChoice, UiError,
+};
+use switchboard_protocol::{
+    Conversation, ConversationStatus, NotificationSettings, Presence, UpdateConversation, User,
+};
+use tauri::{AppHandle, State};
+use tauri_plugin_autostart::ManagerExt;
+
+use crate::AppState;
+
+type R<T> = Result<T, UiError>;
+
+#[derive(Serialize)]
+pub struct AppInfo {
+    version: &'static str,
+    accounts: Vec<Account>,
+    current: Option<String>,
+    prefs: LocalPrefs,
+}
+
+#[tauri::command]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    let s = state.core.settings();
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION"),
+        accounts: s.accounts,
+        current: s.current,
+        prefs: s.prefs,
+    }
+}
+
+#[tauri::command]
+pub async fn restore(state: State<'_, AppState>) -> R<Option<SessionInfo>> {
+    Ok(state.core.restore().await?)
+}
+
+#[tauri::command]
+pub async fn sign_in(
+    state: State<'_, AppState>,
+    server: String,
+    email: String,
+    password: String,
+) -> R<SessionInfo> {
+    Ok(state.core.sign_in(&server, &email, &password).await?)
+}
+
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>) -> R<()> {
+    Ok(state.core.sign_out().await?)
+}
+
+#[tauri::command]
+pub async fn switch_account(state: State<'_, AppState>, key: String) -> R<Option<SessionInfo>> {
+    Ok(state.core.switch_account(&key).await?)
+}
+
+#[tauri::command]
+pub async fn session_info(state: State<'_, AppState>) -> R<Option<SessionInfo>> {
+    Ok(state.core.session_info().await)
+}
+
+#[derive(Serialize)]
+pub struct ConversationList {
+    items: Vec<Conversation>,
+    counts: HashMap<&'static str, i64>,
+    unread_total: i64,
+    connection: ConnState,
+}
+
+#[tauri::command]
+pub async fn list_conversations(state: State<'_, AppState>, filter: Filter) -> R<ConversationList> {
+    let s = state.core.session().await?;
+    Ok(ConversationList {
+        items: s.conversations(filter),
+        counts: s.unread_counts(),
+        unread_total: s.unread_total(),
+        connection: s.connection(),
+    })
+}
+
+#[tauri::command]
+pub async fn load_closed(state: State<'_, AppState>, more: bool) -> R<bool> {
+    Ok(state.core.session().await?.load_closed(more).await?)
+}
+
+#[tauri::command]
+pub async fn get_conversation(state: State<'_, AppState>, id: i64) -> R<Option<Conversation>> {
+    let s = state.core.session().await?;
+    if let Some(c) = s.conversation(id) {
+        return Ok(Some(c));
+    }
+    Ok(s.api().conversation(id).await.ok())
+}
+
+#[tauri::command]
+pub async fn cached_messages(state: State<'_, AppState>, id: i64) -> R<MessageLog> {
+    Ok(state.core.session().await?.cached_messages(id))
+}
+
+#[tauri::command]
+pub async fn get_messages(state: State<'_, AppState>, id: i64) -> R<MessageLog> {
+    Ok(state.core.session().await?.messages(id).await?)
+}
+
+#[tauri::command]
+pub async fn older_messages(state: State<'_, AppState>, id: i64) -> R<MessageLog> {
+    Ok(state.core.session().await?.older_messages(id).await?)
+}
+
+#[tauri::command]
+pub async fn send_message(
+    state: State<'_, AppState>,
+    conversation_id: i64,
+    body: String,
+) -> R<OutboxItem> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .send_message(conversation_id, &body)?)
+}
+
+#[tauri::command]
+pub async fn outbox(state: State<'_, AppState>) -> R<Vec<OutboxItem>> {
+    Ok(state.core.session().await?.outbox())
+}
+
+#[tauri::command]
+pub async fn retry_outbox(state: State<'_, AppState>, client_id: String, discard: bool) -> R<()> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .retry_outbox(&client_id, discard)?)
+}
+
+#[tauri::command]
+pub async fn assign_conversation(
+    state: State<'_, AppState>,
+    id: i64,
+    assignee_id: Option<i64>,
+) -> R<Conversation> {
+    let update = UpdateConversation {
+        status: None,
+        assignee_id: Some(assignee_id),
+    };
+    Ok(state
+        .core
+        .session()
+        .await?
+        .update_conversation(id, update)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn set_conversation_status(
+    state: State<'_, AppState>,
+    id: i64,
+    status: ConversationStatus,
+) -> R<Conversation> {
+    let update = UpdateConversation {
+        status: Some(status),
+        assignee_id: None,
+    };
+    Ok(state
+        .core
+        .session()
+        .await?
+        .update_conversation(id, update)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn mark_read(state: State<'_, AppState>, id: i64) -> R<()> {
+    Ok(state.core.session().await?.mark_read(id).await?)
+}
+
+#[tauri::command]
+pub async fn send_typing(state: State<'_, AppState>, id: i64) -> R<()> {
+    state.core.session().await?.send_typing(id);
+    Ok(())
+}
+
+#[tauri::command]
+pub fn set_view(state: State<'_, AppState>, conversation_id: Option<i64>) {
+    state.update_view(|v| v.conversation = conversation_id);
+}
+
+#[tauri::command]
+pub async fn me(state: State<'_, AppState>) -> R<User> {
+    let s = state.core.session().await?;
+    match s.refresh_me().await {
+        Ok(u) => Ok(u),
+        Err(e) if e.is_network() => Ok(s.user()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[tauri::command]
+pub async fn update_me(
+    state: State<'_, AppState>,
+    name: Option<String>,
+    locale: Option<String>,
+) -> R<User> {
+    Ok(state.core.session().await?.update_me(name, locale).await?)
+}
+
+#[tauri::command]
+pub async fn change_password(state: State<'_, AppState>, current: String, new: String) -> R<User> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .change_password(&current, &new)
+        .await?)
+}
+
+/// The image bytes come as the raw IPC body (no JSON array of a million numbers).
+#[tauri::command]
+pub async fn upload_avatar(
+    state: State<'_, AppState>,
+    request: tauri::ipc::Request<'_>,
+) -> R<User> {
+    let bytes = match request.body() {
+        tauri::ipc::InvokeBody::Raw(b) => b.clone(),
+        tauri::ipc::InvokeBody::Json(v) => {
+            serde_json::from_value::<Vec<u8>>(v.clone()).map_err(|e| UiError {
+                code: "invalid".into(),
+                status: None,
+                message: e.to_string(),
+            })?
+        }
+    };
+    Ok(state.core.session().await?.upload_avatar(bytes).await?)
+}
+
+#[tauri::command]
+pub async fn delete_avatar(state: State<'_, AppState>) -> R<User> {
+    Ok(state.core.session().await?.delete_avatar().await?)
+}
+
+#[tauri::command]
+pub async fn set_notifications(state: State<'_, AppState>, sound: bool, email: bool) -> R<User> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .set_notifications(NotificationSettings { sound, email })
+        .await?)
+}
+
+#[tauri::command]
+pub async fn set_presence(state: State<'_, AppState>, presence: Presence) -> R<User> {
+    Ok(state.core.session().await?.set_presence(presence).await?)
+}
+
+#[tauri::command]
+pub async fn team(state: State<'_, AppState>) -> R<Vec<User>> {
+    Ok(state.core.session().await?.team().await?)
+}
+
+#[tauri::command]
+pub async fn invite(state: State<'_, AppState>, email: String, role: String) -> R<User> {
+    Ok(state.core.session().await?.invite(&email, &role).await?)
+}
+
+#[tauri::command]
+pub async fn resend_invitation(state: State<'_, AppState>, user_id: i64) -> R<()> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .resend_invitation(user_id)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn change_role(state: State<'_, AppState>, user_id: i64, role: String) -> R<User> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .change_role(user_id, &role)
+        .await?)
+}
+
+#[tauri::command]
+pub async fn remove_member(state: State<'_, AppState>, user_id: i64) -> R<()> {
+    Ok(state.core.session().await?.remove_member(user_id).await?)
+}
+
+#[tauri::command]
+pub fn get_prefs(state: State<'_, AppState>) -> LocalPrefs {
+    state.core.settings().prefs
+}
+
+#[tauri::command]
+pub fn set_prefs(app: AppHandle, state: State<'_, AppState>, prefs: LocalPrefs) -> R<LocalPrefs> {
+    let before = state.core.settings().prefs;
+    let saved = state.core.set_prefs(prefs)?;
+    if saved.start_at_login != before.start_at_login {
+        let al = app.autolaunch();
+        let r = if saved.start_at_login {
+            al.enable()
+        } else {
+            al.disable()
+        };
+        if let Err(e) = r {
+            return Err(UiError {
+                code: "autostart".into(),
+                status: None,
+                message: e.to_string(),
+            });
+        }
+    }
+    Ok(saved)
+}
+
+#[tauri::command]
+pub async fn play_test_sound(state: State<'_, AppState>, sound: SoundChoice, volume: f32) -> R<()> {
+    Ok(state.core.play_test_sound(sound, volume).await?)
+}
+
+#[tauri::command]
+pub async fn reconnect_now(state: State<'_, AppState>) -> R<()> {
+    state.core.session().await?.reconnect_now();
+    Ok(())
+}
+
+#[tauri::command]
+pub fn quit(app: AppHandle) {
+    app.exit(0);
+}

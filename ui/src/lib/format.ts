@@ -1,0 +1,87 @@
+// Small pure helpers, unit tested.
+import type { Conversation, Message, OutboxItem } from './types';
+import type { Locale } from './i18n';
+
+export function visitorName(c: Conversation, fallback: string): string {
+  const n = c.visitor.name?.trim();
+  if (n) return n;
+  const e = c.visitor.email?.trim();
+  if (e) return e;
+  return `${fallback} #${c.visitor.id}`;
+}
+
+export function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  const first = parts[0]?.[0] ?? '?';
+  const second = parts.length > 1 ? (parts[parts.length - 1]?.[0] ?? '') : '';
+  return (first + second).toUpperCase();
+}
+
+/** "14:05" today, "yesterday", or a short date. */
+export function shortTime(ms: number, locale: Locale, now: Date = new Date(), yesterday = 'yesterday'): string {
+  const d = new Date(ms);
+  const sameDay = d.toDateString() === now.toDateString();
+  if (sameDay) return d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
+  const y = new Date(now);
+  y.setDate(now.getDate() - 1);
+  if (d.toDateString() === y.toDateString()) return yesterday;
+  return d.toLocaleDateString(locale, { day: 'numeric', month: 'short' });
+}
+
+export function preview(body: string, max = 80): string {
+  const one = body.replace(/\s+/g, ' ').trim();
+  return one.length > max ? one.slice(0, max - 1) + '…' : one;
+}
+
+/** Messages plus still-pending outbox items, without showing anything twice. */
+export interface Row {
+  key: string;
+  message: Message | null;
+  pending: OutboxItem | null;
+}
+
+export function mergeTimeline(messages: Message[], outbox: OutboxItem[], conversationId: number): Row[] {
+  const seen = new Set<number>();
+  const clientIds = new Set<string>();
+  const rows: Row[] = [];
+  const sorted = [...messages].sort((a, b) => a.created_at - b.created_at || a.id - b.id);
+  for (const m of sorted) {
+    if (seen.has(m.id)) continue;
+    seen.add(m.id);
+    if (m.client_id) clientIds.add(m.client_id);
+    rows.push({ key: `m${m.id}`, message: m, pending: null });
+  }
+  for (const o of outbox) {
+    if (o.conversation_id !== conversationId || clientIds.has(o.client_id)) continue;
+    rows.push({ key: `o${o.client_id}`, message: null, pending: o });
+  }
+  return rows;
+}
+
+/** Which rows of a fixed-height list are visible (with some overscan). */
+export function visibleRange(
+  scrollTop: number,
+  viewport: number,
+  rowHeight: number,
+  total: number,
+  overscan = 8,
+): { start: number; end: number } {
+  const start = Math.max(0, Math.floor(scrollTop / rowHeight) - overscan);
+  const end = Math.min(total, Math.ceil((scrollTop + viewport) / rowHeight) + overscan);
+  return { start, end };
+}
+
+export const MAX_AVATAR_BYTES = 1_048_576;
+export const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+
+export function checkAvatar(size: number, type: string): 'too_big' | 'bad_type' | null {
+  if (!AVATAR_TYPES.includes(type)) return 'bad_type';
+  if (size > MAX_AVATAR_BYTES) return 'too_big';
+  return null;
+}
+
+export function absoluteUrl(server: string, url: string | null): string | null {
+  if (!url) return null;
+  if (/^(https?:|data:|blob:)/.test(url)) return url;
+  return server.replace(/\/$/, '') + (url.startsWith('/') ? url : '/' + url);
+}

@@ -1,0 +1,278 @@
+// The UI's state, fed by commands and core events.
+import { api, onCoreEvent } from './api';
+import { pickLocale, translate, type Key, type Locale } from './i18n';
+import type {
+  AppInfo,
+  ConnState,
+  Conversation,
+  CoreEvent,
+  Filter,
+  LocalPrefs,
+  Message,
+  OutboxItem,
+  SessionInfo,
+  User,
+} from './types';
+import { isUiError } from './types';
+
+export type Screen = 'loading' | 'signin' | 'password' | 'main';
+export type View = 'dialogs' | 'settings';
+
+export interface Toast {
+  id: number;
+  text: string;
+  kind: 'error' | 'info';
+}
+
+class Store {
+  screen = $state<Screen>('loading');
+  view = $state<View>('dialogs');
+  info = $state<AppInfo | null>(null);
+  prefs = $state<LocalPrefs | null>(null);
+  session = $state<SessionInfo | null>(null);
+  user = $state<User | null>(null);
+  locale = $state<Locale>('en');
+  filter = $state<Filter>('all');
+  list = $state<Conversation[]>([]);
+  counts = $state<Record<Filter, number>>({ mine: 0, unassigned: 0, all: 0, closed: 0 });
+  unreadTotal = $state(0);
+  connection = $state<ConnState>({ state: 'connecting' });
+  selected = $state<number | null>(null);
+  messages = $state<Message[]>([]);
+  olderCursor = $state<string | null>(null);
+  outbox = $state<OutboxItem[]>([]);
+  team = $state<User[]>([]);
+  typing = $state<Record<number, number>>({});
+  toasts = $state<Toast[]>([]);
+  closedMore = $state(false);
+  private toastId = 0;
+  private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+
+  t = (key: Key, params: Record<string, string | number> = {}): string =>
+    translate(this.locale, key, params);
+
+  toast(text: string, kind: 'error' | 'info' = 'error'): void {
+    const id = ++this.toastId;
+    this.toasts = [...this.toasts, { id, text, kind }];
+    setTimeout(() => this.dismiss(id), kind === 'error' ? 9000 : 4000);
+  }
+
+  dismiss(id: number): void {
+    this.toasts = this.toasts.filter((t) => t.id !== id);
+  }
+
+  errorText(e: unknown): string {
+    if (isUiError(e)) return e.message;
+    return String(e);
+  }
+
+  fail(e: unknown): void {
+    this.toast(this.errorText(e));
+  }
+
+  applyLocale(): void {
+    const l = pickLocale(this.prefs?.locale ?? null, navigator.languages ?? [navigator.language]);
+    this.locale = l;
+    document.documentElement.lang = l;
+  }
+
+  async start(): Promise<void> {
+    await onCoreEvent((e) => this.onEvent(e));
+    this.info = await api.appInfo();
+    this.prefs = this.info.prefs;
+    this.applyLocale();
+    try {
+      const s = await api.restore();
+      if (s) {
+        this.enter(s);
+        return;
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+    this.screen = 'signin';
+  }
+
+  enter(s: SessionInfo): void {
+    this.session = s;
+    this.user = s.user;
+    this.screen = s.user.must_change_password ? 'password' : 'main';
+    if (!s.token_saved) this.toast(this.t('app.keyringMissing'), 'info');
+    void this.refreshList();
+    void api.outbox().then((o) => (this.outbox = o)).catch(() => {});
+  }
+
+  async signOut(): Promise<void> {
+    try {
+      await api.signOut();
+    } catch (e) {
+      this.fail(e);
+    }
+    this.session = null;
+    this.user = null;
+    this.selected = null;
+    this.messages = [];
+    this.list = [];
+    this.info = await api.appInfo();
+    this.screen = 'signin';
+  }
+
+  async refreshList(): Promise<void> {
+    if (!this.session) return;
+    try {
+      const l = await api.listConversations(this.filter);
+      this.list = l.items;
+      this.counts = l.counts;
+      this.unreadTotal = l.unread_total;
+      this.connection = l.connection;
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  scheduleRefresh(): void {
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = null;
+      void this.refreshList();
+    }, 150);
+  }
+
+  async setFilter(f: Filter): Promise<void> {
+    this.filter = f;
+    await this.refreshList();
+    if (f === 'closed') {
+      try {
+        this.closedMore = await api.loadClosed(false);
+        await this.refreshList();
+      } catch {
+        /* offline: the cached closed dialogs are shown */
+      }
+    }
+  }
+
+  async moreClosed(): Promise<void> {
+    try {
+      this.closedMore = await api.loadClosed(true);
+      await this.refreshList();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  async select(id: number | null): Promise<void> {
+    this.selected = id;
+    this.messages = [];
+    this.olderCursor = null;
+    void api.setView(id);
+    if (id === null) return;
+    try {
+      const cached = await api.cachedMessages(id);
+      if (this.selected === id) this.messages = cached.items;
+      const fresh = await api.getMessages(id);
+      if (this.selected === id) {
+        this.messages = fresh.items;
+        this.olderCursor = fresh.next;
+      }
+      await api.markRead(id);
+    } catch (e) {
+      if (this.selected === id) this.fail(e);
+    }
+  }
+
+  async older(): Promise<void> {
+    const id = this.selected;
+    if (id === null) return;
+    try {
+      const log = await api.olderMessages(id);
+      if (this.selected === id) {
+        this.messages = log.items;
+        this.olderCursor = log.next;
+      }
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  selectedConversation(): Conversation | null {
+    return this.list.find((c) => c.id === this.selected) ?? null;
+  }
+
+  onEvent(e: CoreEvent): void {
+    switch (e.type) {
+      case 'connection':
+        this.connection = e.state;
+        break;
+      case 'reloaded':
+        this.scheduleRefresh();
+        if (this.selected !== null) void this.select(this.selected);
+        break;
+      case 'conversation': {
+        const i = this.list.findIndex((c) => c.id === e.conversation.id);
+        if (i >= 0) this.list[i] = e.conversation;
+        this.scheduleRefresh();
+        break;
+      }
+      case 'message':
+        if (e.message.conversation_id === this.selected) {
+          if (!this.messages.some((m) => m.id === e.message.id)) {
+            this.messages = [...this.messages, e.message];
+          }
+          if (e.message.author.kind === 'visitor' && document.hasFocus()) {
+            void api.markRead(e.message.conversation_id).catch(() => {});
+          }
+          const tp = { ...this.typing };
+          delete tp[e.message.conversation_id];
+          this.typing = tp;
+        }
+        break;
+      case 'outbox':
+        this.outbox = e.items;
+        break;
+      case 'typing':
+        if (e.conversation_id !== null && e.data['user_id'] !== this.user?.id) {
+          this.typing = { ...this.typing, [e.conversation_id]: Date.now() + 5000 };
+        }
+        break;
+      case 'me':
+        this.user = e.user;
+        if (this.session) this.session = { ...this.session, user: e.user };
+        break;
+      case 'team':
+        this.team = e.members;
+        break;
+      case 'unread':
+        this.unreadTotal = e.total;
+        break;
+      case 'open_conversation':
+        this.view = 'dialogs';
+        void this.select(e.conversation_id);
+        break;
+      case 'warning':
+        this.toast(e.message, 'info');
+        break;
+      case 'signed_out':
+        this.toast(e.reason);
+        this.session = null;
+        this.screen = 'signin';
+        break;
+    }
+  }
+
+  async savePrefs(p: LocalPrefs): Promise<void> {
+    try {
+      this.prefs = await api.setPrefs(p);
+      this.applyLocale();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  memberName(id: number | null): string {
+    if (id === null) return this.t('dialog.unassigned');
+    const u = this.team.find((m) => m.id === id);
+    return u ? u.name || u.email : `#${id}`;
+  }
+}
+
+export const app = new Store();
