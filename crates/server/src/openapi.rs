@@ -16,6 +16,10 @@ use crate::routes;
         routes::me::delete_avatar, routes::me::put_notifications, routes::me::put_presence,
         routes::team::list, routes::team::invite, routes::team::resend, routes::team::change_role,
         routes::team::remove, routes::team::get_defaults, routes::team::put_defaults,
+        routes::conversations::list, routes::conversations::get, routes::conversations::patch,
+        routes::conversations::messages, routes::conversations::post_message, routes::conversations::read,
+        routes::widget::session, routes::widget::history, routes::widget::post_message, routes::widget::contact,
+        routes::widget::read,
     ),
     modifiers(&BearerAuth)
 )]

@@ -52,6 +52,7 @@ CREATE TABLE events (
     seq BIGSERIAL PRIMARY KEY,
     name TEXT NOT NULL,
     conversation_id BIGINT,
+    visitor_id BIGINT,                   -- whose conversation, for visitor streams
     data TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );

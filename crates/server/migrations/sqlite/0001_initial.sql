@@ -52,6 +52,7 @@ CREATE TABLE events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL,
     conversation_id INTEGER,
+    visitor_id INTEGER,                   -- whose conversation, for visitor streams
     data TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );

@@ -1,13 +1,18 @@
 //! The HTTP surface: one module per area, wired here.
 
 pub mod auth;
+pub mod conversations;
 pub mod me;
 pub mod pages;
+pub mod stream;
 pub mod team;
+pub mod widget;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderName, Method};
 use axum::routing::{get, patch, post, put};
 use axum::Router;
+use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::openapi;
@@ -17,6 +22,23 @@ use crate::state::SharedState;
 const JSON_BODY_LIMIT: usize = 64 * 1024;
 
 pub fn router(state: SharedState) -> Router {
+    // The widget runs on customers' sites: any origin may call its endpoints.
+    let widget_cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::OPTIONS])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-visitor-token"),
+        ])
+        .expose_headers([header::RETRY_AFTER]);
+    let widget_api = Router::new()
+        .route("/session", post(widget::session))
+        .route("/messages", get(widget::history).post(widget::post_message))
+        .route("/contact", put(widget::contact))
+        .route("/read", post(widget::read))
+        .route("/stream", get(stream::visitor_stream))
+        .layer(widget_cors);
+
     let api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/logout", post(auth::logout))
@@ -36,6 +58,18 @@ pub fn router(state: SharedState) -> Router {
             "/team/{user_id}",
             patch(team::change_role).delete(team::remove),
         )
+        .route("/conversations", get(conversations::list))
+        .route(
+            "/conversations/{id}",
+            get(conversations::get).patch(conversations::patch),
+        )
+        .route(
+            "/conversations/{id}/messages",
+            get(conversations::messages).post(conversations::post_message),
+        )
+        .route("/conversations/{id}/read", post(conversations::read))
+        .route("/stream", get(stream::operator_stream))
+        .nest("/widget", widget_api)
         .fallback(|| async { crate::error::ApiError::not_found("endpoint") });
 
     Router::new()
@@ -43,6 +77,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/api/openapi.json", get(openapi::serve))
         .route("/healthz", get(pages::healthz))
         .route("/cabinet", get(pages::cabinet))
+        .route("/widget.js", get(widget::widget_js))
+        .route("/demo", get(widget::demo))
         .route("/avatars/{file}", get(pages::avatar_file))
         .route("/dev/mailbox", get(pages::mailbox))
         .route("/dev/mailbox/{file}", get(pages::mailbox_file))

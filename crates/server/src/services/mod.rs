@@ -1,4 +1,5 @@
 //! Use cases: the rules of the product, apart from HTTP and SQL details.
 
 pub mod accounts;
+pub mod conversations;
 pub mod team;

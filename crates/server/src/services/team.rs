@@ -240,7 +240,7 @@ async fn enqueue_invitation(
     .render()?;
     outbox::enqueue(
         conn,
-        &state.mail_from.email.to_string(),
+        state.mail_from.email.as_ref(),
         email,
         &subject,
         &bytes,

@@ -12,6 +12,8 @@ pub struct StoredEvent {
     pub name: String,
     /// The conversation the event belongs to; None for team-wide events.
     pub conversation_id: Option<i64>,
+    /// The visitor whose conversation it is; their stream shows it.
+    pub visitor_id: Option<i64>,
     /// The JSON `data` of the frame, serialised once.
     pub data: String,
 }
@@ -22,11 +24,23 @@ pub async fn append(
     conversation_id: Option<i64>,
     data: &serde_json::Value,
 ) -> Result<i64, sqlx::Error> {
+    append_for(conn, name, None, conversation_id, data).await
+}
+
+/// An event of a visitor's conversation: their stream shows it too.
+pub async fn append_for(
+    conn: &mut AnyConnection,
+    name: &str,
+    visitor_id: Option<i64>,
+    conversation_id: Option<i64>,
+    data: &serde_json::Value,
+) -> Result<i64, sqlx::Error> {
     sqlx::query(
-        "INSERT INTO events (name, conversation_id, data, created_at) VALUES ($1, $2, $3, $4) RETURNING seq",
+        "INSERT INTO events (name, conversation_id, visitor_id, data, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
     )
     .bind(name)
     .bind(conversation_id)
+    .bind(visitor_id)
     .bind(data.to_string())
     .bind(now_ms())
     .fetch_one(conn)
@@ -39,6 +53,7 @@ fn from_row(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {
         seq: row.try_get("seq")?,
         name: row.try_get("name")?,
         conversation_id: row.try_get("conversation_id")?,
+        visitor_id: row.try_get("visitor_id")?,
         data: row.try_get("data")?,
     })
 }
@@ -46,7 +61,7 @@ fn from_row(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {
 /// Events after `seq`, oldest first, at most `limit`.
 pub async fn after(db: &Db, seq: i64, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT seq, name, conversation_id, data FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        "SELECT seq, name, conversation_id, visitor_id, data FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
     )
     .bind(seq)
     .bind(limit)

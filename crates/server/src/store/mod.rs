@@ -1,8 +1,11 @@
 //! SQL storage, one module per table family. Every query is written once in the
 //! dialect SQLite and PostgreSQL share (`$n` placeholders, BIGINT columns).
 
+pub mod conversations;
 pub mod events;
+pub mod messages;
 pub mod outbox;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod visitors;

@@ -1,0 +1,231 @@
+//! The visitor side: `/widget.js`, `/demo` and `/api/v1/widget/*`.
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use switchboard_protocol::{
+    Channel, MarkRead, Message, NewMessage, PublicOperator, WidgetContact, WidgetSession,
+    WidgetSessionRequest,
+};
+
+use crate::domain::email::EmailAddress;
+use crate::error::{ApiError, ApiResult};
+use crate::json::Json;
+use crate::services::conversations as service;
+use crate::state::SharedState;
+use crate::store::users::AccountStatus;
+use crate::store::visitors::{self, VisitorRecord};
+use crate::store::{conversations, messages, users};
+
+const WIDGET_JS: &str = include_str!("../../assets/widget.js");
+const DEMO_HTML: &str = include_str!("../../assets/demo.html");
+/// How much history the widget loads.
+const HISTORY_LIMIT: i64 = 200;
+
+pub async fn widget_js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        WIDGET_JS,
+    )
+}
+
+pub async fn demo() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        DEMO_HTML,
+    )
+}
+
+/// The visitor named by `X-Visitor-Token`.
+pub struct CurrentVisitor(pub VisitorRecord);
+
+impl FromRequestParts<SharedState> for CurrentVisitor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &SharedState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get("x-visitor-token")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                ApiError::unauthorized(
+                    "missing X-Visitor-Token: start with POST /api/v1/widget/session",
+                )
+            })?;
+        visitors::by_token(&state.db, token)
+            .await?
+            .map(CurrentVisitor)
+            .ok_or_else(|| ApiError::unauthorized("unknown visitor token: start a new session"))
+    }
+}
+
+fn visitor_locale(requested: Option<&str>) -> &'static str {
+    match requested {
+        Some(l) if l.to_ascii_lowercase().starts_with("ru") => "ru",
+        _ => "en",
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/session", tag = "widget", request_body = WidgetSessionRequest,
+    responses((status = 200, body = WidgetSession, description = "the same visitor when the token is known, else a new one")))]
+pub async fn session(
+    State(state): State<SharedState>,
+    Json(body): Json<WidgetSessionRequest>,
+) -> ApiResult<Json<WidgetSession>> {
+    let locale = visitor_locale(body.locale.as_deref());
+    let known = match body.visitor_token.as_deref() {
+        Some(token) => visitors::by_token(&state.db, token)
+            .await?
+            .map(|v| (v, token.to_string())),
+        None => None,
+    };
+    let (visitor, token) = match known {
+        Some((visitor, token)) => {
+            visitors::set_locale(&state.db, visitor.id, locale).await?;
+            (visitor, token)
+        }
+        None => visitors::create(&state.db, locale).await?,
+    };
+    let team = users::team(&state.db).await?;
+    let answering: Vec<_> = team
+        .iter()
+        .filter(|u| u.status == AccountStatus::Active && u.role.answers_visitors())
+        .collect();
+    let operators = answering
+        .iter()
+        .filter(|u| !u.name.is_empty())
+        .map(|u| PublicOperator {
+            name: u.name.clone(),
+            avatar_url: state.avatar_url(u.avatar_file.as_deref()),
+        })
+        .collect();
+    let online = answering
+        .iter()
+        .any(|u| !u.away && state.hub.is_connected(u.id));
+    Ok(Json(WidgetSession {
+        visitor_token: token,
+        visitor_id: visitor.id,
+        operators,
+        online,
+    }))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct History {
+    items: Vec<Message>,
+}
+
+#[utoipa::path(get, path = "/api/v1/widget/messages", tag = "widget",
+    responses((status = 200, body = History, description = "the visitor's conversation, oldest first"), (status = 401)))]
+pub async fn history(
+    State(state): State<SharedState>,
+    CurrentVisitor(visitor): CurrentVisitor,
+) -> ApiResult<Json<History>> {
+    let mut conn = state.db.pool.acquire().await?;
+    let items = match conversations::of_visitor(&mut conn, visitor.id).await? {
+        Some(c) => {
+            let mut rows = messages::page(&mut conn, c.id, None, HISTORY_LIMIT).await?;
+            rows.reverse();
+            rows.iter()
+                .map(|m| service::message_view(&state, m))
+                .collect()
+        }
+        None => Vec::new(),
+    };
+    Ok(Json(History { items }))
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/messages", tag = "widget", request_body = NewMessage,
+    responses((status = 201, body = Message), (status = 200, body = Message, description = "a retry with the same client_id"),
+              (status = 422, body = switchboard_protocol::ErrorBody)))]
+pub async fn post_message(
+    State(state): State<SharedState>,
+    CurrentVisitor(visitor): CurrentVisitor,
+    Json(body): Json<NewMessage>,
+) -> ApiResult<(StatusCode, Json<Message>)> {
+    let posted = service::post_as_visitor(
+        &state,
+        &visitor,
+        &body.body,
+        Some(&body.client_id),
+        Channel::Chat,
+        None,
+    )
+    .await?;
+    Ok((
+        if posted.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(posted.message),
+    ))
+}
+
+#[utoipa::path(put, path = "/api/v1/widget/contact", tag = "widget", request_body = WidgetContact,
+    responses((status = 204), (status = 422, body = switchboard_protocol::ErrorBody)))]
+pub async fn contact(
+    State(state): State<SharedState>,
+    CurrentVisitor(visitor): CurrentVisitor,
+    Json(body): Json<WidgetContact>,
+) -> ApiResult<StatusCode> {
+    let email = body
+        .email
+        .as_deref()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| EmailAddress::parse(e).map_err(|m| ApiError::unprocessable("invalid_email", m)))
+        .transpose()?;
+    let name = body
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 100 || n.chars().any(char::is_control)) {
+        return Err(ApiError::unprocessable(
+            "invalid_name",
+            "the name may have at most 100 printable characters",
+        ));
+    }
+    visitors::set_contact(
+        &state.db,
+        visitor.id,
+        email.as_ref().map(|e| e.as_str()),
+        name,
+    )
+    .await?;
+    // Operators see the new contact on the conversation.
+    let mut conn = state.db.pool.acquire().await?;
+    if let Some(c) = conversations::of_visitor(&mut conn, visitor.id).await? {
+        drop(conn);
+        let mut tx = state.db.begin_write().await?;
+        let view = service::conversation_view(&state, &mut tx.tx, &c).await?;
+        crate::store::events::append_for(
+            &mut tx.tx,
+            switchboard_protocol::event::CONVERSATION_UPDATED,
+            Some(visitor.id),
+            Some(c.id),
+            &serde_json::json!(view),
+        )
+        .await?;
+        tx.commit().await?;
+        state.hub.wake();
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/read", tag = "widget", request_body = MarkRead, responses((status = 204)))]
+pub async fn read(
+    State(state): State<SharedState>,
+    CurrentVisitor(visitor): CurrentVisitor,
+    Json(body): Json<MarkRead>,
+) -> ApiResult<StatusCode> {
+    service::visitor_read(&state, &visitor, body.message_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,407 @@
+//! Dialogs: visitors and operators writing, assigning, closing, reading, typing.
+//!
+//! Every change is stored together with its event in one transaction, before it
+//! is acknowledged; the hub then streams the event.
+
+use serde_json::json;
+use switchboard_protocol::{
+    event, Author, AuthorKind, Channel, Conversation, ConversationStatus, Message, VisitorRef,
+};
+
+use crate::auth::CurrentUser;
+use crate::error::{ApiError, ApiResult};
+use crate::state::SharedState;
+use crate::store::conversations::{self, ConversationRecord};
+use crate::store::messages::{self, MessageRecord, NewMessage};
+use crate::store::visitors::VisitorRecord;
+use crate::store::{events, users};
+
+pub const MAX_BODY_CHARS: usize = 10_000;
+const MAX_CLIENT_ID_CHARS: usize = 100;
+
+/// A message body as stored: trimmed, 1..=10,000 characters.
+pub fn parse_body(body: &str) -> ApiResult<&str> {
+    let body = body.trim();
+    if body.is_empty() {
+        return Err(ApiError::unprocessable(
+            "empty_body",
+            "the message is empty",
+        ));
+    }
+    if body.chars().count() > MAX_BODY_CHARS {
+        return Err(ApiError::unprocessable(
+            "body_too_long",
+            format!("a message may have at most {MAX_BODY_CHARS} characters"),
+        ));
+    }
+    Ok(body)
+}
+
+pub fn parse_client_id(client_id: &str) -> ApiResult<&str> {
+    let id = client_id.trim();
+    if id.is_empty() || id.chars().count() > MAX_CLIENT_ID_CHARS || id.chars().any(char::is_control)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_client_id",
+            format!("client_id must be 1..{MAX_CLIENT_ID_CHARS} printable characters, unique per message"),
+        ));
+    }
+    Ok(id)
+}
+
+pub fn message_view(state: &SharedState, m: &MessageRecord) -> Message {
+    Message {
+        id: m.id,
+        conversation_id: m.conversation_id,
+        client_id: m.client_id.clone(),
+        author: Author {
+            kind: m.author_kind,
+            id: m.author_id,
+            name: m.author_name.clone(),
+            avatar_url: state.avatar_url(m.author_avatar.as_deref()),
+        },
+        body: m.body.clone(),
+        channel: m.channel,
+        created_at: m.created_at,
+    }
+}
+
+pub async fn conversation_view(
+    state: &SharedState,
+    conn: &mut sqlx::AnyConnection,
+    c: &ConversationRecord,
+) -> ApiResult<Conversation> {
+    let last_message = match c.last_message_id {
+        Some(id) => messages::get(conn, id)
+            .await?
+            .map(|m| message_view(state, &m)),
+        None => None,
+    };
+    Ok(Conversation {
+        id: c.id,
+        status: c.status,
+        visitor: VisitorRef {
+            id: c.visitor_id,
+            name: c.visitor_name.clone(),
+            email: c.visitor_email.clone(),
+        },
+        assignee_id: c.assignee_id,
+        last_message,
+        unread: c.unread,
+        created_at: c.created_at,
+        updated_at: c.updated_at,
+    })
+}
+
+/// The outcome of a send: the message, and whether this call created it (a
+/// retry with the same `client_id` gets the first one back).
+pub struct Posted {
+    pub message: Message,
+    pub created: bool,
+}
+
+/// A visitor writes: the first message opens their conversation, a message after
+/// it was closed reopens it (a visitor has one conversation, so the whole
+/// correspondence stays in one place for both sides).
+pub async fn post_as_visitor(
+    state: &SharedState,
+    visitor: &VisitorRecord,
+    body: &str,
+    client_id: Option<&str>,
+    channel: Channel,
+    email: Option<(&str, &[u8])>,
+) -> ApiResult<Posted> {
+    let body = parse_body(body)?;
+    let client_id = client_id.map(parse_client_id).transpose()?;
+    let mut tx = state.db.begin_write().await?;
+    if let Some(client_id) = client_id {
+        if let Some(first) =
+            messages::by_client_id(&mut tx.tx, AuthorKind::Visitor, visitor.id, client_id).await?
+        {
+            return Ok(Posted {
+                message: message_view(state, &first),
+                created: false,
+            });
+        }
+    }
+    let (conversation_id, change) = match conversations::of_visitor(&mut tx.tx, visitor.id).await? {
+        None => (
+            conversations::create(&mut tx.tx, visitor.id).await?,
+            Some(event::CONVERSATION_CREATED),
+        ),
+        Some(c) if c.status == ConversationStatus::Closed => {
+            conversations::set_status(&mut tx.tx, c.id, ConversationStatus::Open).await?;
+            (c.id, Some(event::CONVERSATION_UPDATED))
+        }
+        Some(c) => (c.id, None),
+    };
+    let stored = messages::insert(
+        &mut tx.tx,
+        NewMessage {
+            conversation_id,
+            client_id,
+            author_kind: AuthorKind::Visitor,
+            author_id: Some(visitor.id),
+            body,
+            channel,
+            email_message_id: email.map(|e| e.0),
+            raw_email: email.map(|e| e.1),
+        },
+    )
+    .await?;
+    conversations::record_message(&mut tx.tx, conversation_id, stored.id, stored.created_at)
+        .await?;
+    let message = message_view(state, &stored);
+    if let Some(change) = change {
+        let c = conversations::get(&mut tx.tx, conversation_id, 0)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        let view = conversation_view(state, &mut tx.tx, &c).await?;
+        events::append_for(
+            &mut tx.tx,
+            change,
+            Some(visitor.id),
+            Some(conversation_id),
+            &json!(view),
+        )
+        .await?;
+    }
+    events::append_for(
+        &mut tx.tx,
+        event::MESSAGE_CREATED,
+        Some(visitor.id),
+        Some(conversation_id),
+        &json!(message),
+    )
+    .await?;
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(Posted {
+        message,
+        created: true,
+    })
+}
+
+/// An operator answers (from the app or, later, from their mailbox). An
+/// unassigned conversation becomes theirs.
+pub async fn post_as_operator(
+    state: &SharedState,
+    user: &CurrentUser,
+    conversation_id: i64,
+    body: &str,
+    client_id: Option<&str>,
+    channel: Channel,
+    email: Option<(&str, &[u8])>,
+) -> ApiResult<Posted> {
+    user.require_answering()?;
+    let body = parse_body(body)?;
+    let client_id = client_id.map(parse_client_id).transpose()?;
+    let mut tx = state.db.begin_write().await?;
+    if let Some(client_id) = client_id {
+        if let Some(first) =
+            messages::by_client_id(&mut tx.tx, AuthorKind::Operator, user.user.id, client_id)
+                .await?
+        {
+            if first.conversation_id != conversation_id {
+                return Err(ApiError::conflict(
+                    "client_id_reused",
+                    "this client_id was used for another conversation",
+                ));
+            }
+            return Ok(Posted {
+                message: message_view(state, &first),
+                created: false,
+            });
+        }
+    }
+    let c = conversations::get(&mut tx.tx, conversation_id, user.user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let stored = messages::insert(
+        &mut tx.tx,
+        NewMessage {
+            conversation_id,
+            client_id,
+            author_kind: AuthorKind::Operator,
+            author_id: Some(user.user.id),
+            body,
+            channel,
+            email_message_id: email.map(|e| e.0),
+            raw_email: email.map(|e| e.1),
+        },
+    )
+    .await?;
+    conversations::record_message(&mut tx.tx, conversation_id, stored.id, stored.created_at)
+        .await?;
+    // Answering is reading: the operator has seen everything up to their reply.
+    conversations::mark_read(&mut tx.tx, user.user.id, conversation_id, stored.id).await?;
+    let message = message_view(state, &stored);
+    events::append_for(
+        &mut tx.tx,
+        event::MESSAGE_CREATED,
+        Some(c.visitor_id),
+        Some(conversation_id),
+        &json!(message),
+    )
+    .await?;
+    if c.assignee_id.is_none() {
+        conversations::set_assignee(&mut tx.tx, conversation_id, Some(user.user.id)).await?;
+        let c = conversations::get(&mut tx.tx, conversation_id, 0)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        let view = conversation_view(state, &mut tx.tx, &c).await?;
+        events::append_for(
+            &mut tx.tx,
+            event::CONVERSATION_UPDATED,
+            Some(c.visitor_id),
+            Some(conversation_id),
+            &json!(view),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(Posted {
+        message,
+        created: true,
+    })
+}
+
+pub async fn update(
+    state: &SharedState,
+    user: &CurrentUser,
+    conversation_id: i64,
+    status: Option<ConversationStatus>,
+    assignee: Option<Option<i64>>,
+) -> ApiResult<Conversation> {
+    user.require_answering()?;
+    if let Some(Some(assignee_id)) = assignee {
+        let ok = users::by_id(&state.db, assignee_id)
+            .await?
+            .is_some_and(|u| {
+                u.status != crate::store::users::AccountStatus::Removed && u.role.answers_visitors()
+            });
+        if !ok {
+            return Err(ApiError::unprocessable(
+                "invalid_assignee",
+                "the assignee must be a team member who answers visitors (admin or operator)",
+            ));
+        }
+    }
+    let mut tx = state.db.begin_write().await?;
+    let c = conversations::get(&mut tx.tx, conversation_id, user.user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let mut changed = false;
+    if let Some(status) = status.filter(|s| *s != c.status) {
+        conversations::set_status(&mut tx.tx, c.id, status).await?;
+        changed = true;
+    }
+    if let Some(assignee) = assignee.filter(|a| *a != c.assignee_id) {
+        conversations::set_assignee(&mut tx.tx, c.id, assignee).await?;
+        changed = true;
+    }
+    let fresh = conversations::get(&mut tx.tx, c.id, user.user.id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    let view = conversation_view(state, &mut tx.tx, &fresh).await?;
+    if changed {
+        events::append_for(
+            &mut tx.tx,
+            event::CONVERSATION_UPDATED,
+            Some(c.visitor_id),
+            Some(c.id),
+            &json!(view),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if changed {
+        state.hub.wake();
+    }
+    Ok(view)
+}
+
+pub async fn mark_read(
+    state: &SharedState,
+    user: &CurrentUser,
+    conversation_id: i64,
+    message_id: i64,
+) -> ApiResult<()> {
+    let mut tx = state.db.begin_write().await?;
+    let c = conversations::get(&mut tx.tx, conversation_id, user.user.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let message = messages::get(&mut tx.tx, message_id)
+        .await?
+        .filter(|m| m.conversation_id == c.id);
+    if message.is_none() {
+        return Err(ApiError::unprocessable(
+            "invalid_message_id",
+            "the message is not in this conversation",
+        ));
+    }
+    conversations::mark_read(&mut tx.tx, user.user.id, c.id, message_id).await?;
+    let data = json!({ "conversation_id": c.id, "message_id": message_id,
+                       "reader": { "kind": "operator", "id": user.user.id, "name": user.user.name } });
+    events::append_for(
+        &mut tx.tx,
+        event::READ,
+        Some(c.visitor_id),
+        Some(c.id),
+        &data,
+    )
+    .await?;
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(())
+}
+
+/// A visitor has seen the operator's messages up to `message_id`.
+pub async fn visitor_read(
+    state: &SharedState,
+    visitor: &VisitorRecord,
+    message_id: i64,
+) -> ApiResult<()> {
+    let mut tx = state.db.begin_write().await?;
+    let c = conversations::of_visitor(&mut tx.tx, visitor.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    if messages::get(&mut tx.tx, message_id)
+        .await?
+        .filter(|m| m.conversation_id == c.id)
+        .is_none()
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_message_id",
+            "the message is not in your conversation",
+        ));
+    }
+    let data = json!({ "conversation_id": c.id, "message_id": message_id, "reader": { "kind": "visitor", "id": visitor.id } });
+    events::append_for(&mut tx.tx, event::READ, Some(visitor.id), Some(c.id), &data).await?;
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(())
+}
+
+/// Someone is typing in a conversation; `author` is the typing event's author.
+pub async fn typing(
+    state: &SharedState,
+    visitor_id: i64,
+    conversation_id: i64,
+    author: Author,
+) -> ApiResult<()> {
+    let mut tx = state.db.begin_write().await?;
+    let data = json!({ "conversation_id": conversation_id, "author": author });
+    events::append_for(
+        &mut tx.tx,
+        event::TYPING,
+        Some(visitor_id),
+        Some(conversation_id),
+        &data,
+    )
+    .await?;
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! Conversations (dialogs) and what each operator has read of them.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use switchboard_protocol::ConversationStatus;
+
+use crate::db::{now_ms, Db};
+
+#[derive(Debug, Clone)]
+pub struct ConversationRecord {
+    pub id: i64,
+    pub status: ConversationStatus,
+    pub visitor_id: i64,
+    pub visitor_name: Option<String>,
+    pub visitor_email: Option<String>,
+    pub assignee_id: Option<i64>,
+    pub last_message_id: Option<i64>,
+    /// Visitor messages the asking operator has not read.
+    pub unread: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Columns of a conversation as seen by operator `$1`.
+const SELECT: &str = "SELECT c.id, c.status, c.visitor_id, v.name AS visitor_name, v.email AS visitor_email, \
+    c.assignee_id, c.last_message_id, c.created_at, c.updated_at, \
+    (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'visitor' \
+       AND m.id > COALESCE((SELECT r.last_read_message_id FROM reads r WHERE r.user_id = $1 AND r.conversation_id = c.id), 0)) AS unread \
+    FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
+
+fn from_row(row: &AnyRow) -> Result<ConversationRecord, sqlx::Error> {
+    let status: String = row.try_get("status")?;
+    Ok(ConversationRecord {
+        id: row.try_get("id")?,
+        status: if status == "closed" {
+            ConversationStatus::Closed
+        } else {
+            ConversationStatus::Open
+        },
+        visitor_id: row.try_get("visitor_id")?,
+        visitor_name: row.try_get("visitor_name")?,
+        visitor_email: row.try_get("visitor_email")?,
+        assignee_id: row.try_get("assignee_id")?,
+        last_message_id: row.try_get("last_message_id")?,
+        unread: row.try_get("unread")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+pub async fn get(
+    conn: &mut AnyConnection,
+    id: i64,
+    viewer: i64,
+) -> Result<Option<ConversationRecord>, sqlx::Error> {
+    let row = sqlx::query(&format!("{SELECT} WHERE c.id = $2"))
+        .bind(viewer)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn of_visitor(
+    conn: &mut AnyConnection,
+    visitor_id: i64,
+) -> Result<Option<ConversationRecord>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "{SELECT} WHERE c.visitor_id = $2 ORDER BY c.id DESC LIMIT 1"
+    ))
+    .bind(0_i64)
+    .bind(visitor_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn create(conn: &mut AnyConnection, visitor_id: i64) -> Result<i64, sqlx::Error> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO conversations (visitor_id, status, created_at, updated_at) VALUES ($1, 'open', $2, $2) RETURNING id",
+    )
+    .bind(visitor_id)
+    .bind(now)
+    .fetch_one(conn)
+    .await?
+    .try_get("id")
+}
+
+pub async fn set_status(
+    conn: &mut AnyConnection,
+    id: i64,
+    status: ConversationStatus,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE conversations SET status = $1, updated_at = $2 WHERE id = $3")
+        .bind(status.as_str())
+        .bind(now_ms())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_assignee(
+    conn: &mut AnyConnection,
+    id: i64,
+    assignee: Option<i64>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE conversations SET assignee_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(assignee)
+        .bind(now_ms())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn record_message(
+    conn: &mut AnyConnection,
+    id: i64,
+    message_id: i64,
+    at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE conversations SET last_message_id = $1, updated_at = $2 WHERE id = $3")
+        .bind(message_id)
+        .bind(at)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Who a list shows.
+#[derive(Debug, Clone, Copy)]
+pub enum AssigneeFilter {
+    Any,
+    Nobody,
+    User(i64),
+}
+
+pub struct ListQuery {
+    pub viewer: i64,
+    pub status: Option<ConversationStatus>,
+    pub assignee: AssigneeFilter,
+    /// Newest first: only conversations updated before this (updated_at, id).
+    pub before: Option<(i64, i64)>,
+    pub limit: i64,
+}
+
+pub async fn list(db: &Db, q: &ListQuery) -> Result<Vec<ConversationRecord>, sqlx::Error> {
+    // Every filter is a fixed clause with its own placeholder, unused ones made
+    // true by their flag, so one statement serves every combination.
+    let sql = format!(
+        "{SELECT} WHERE ($2 = '' OR c.status = $2) \
+         AND ($3 = 0 OR ($3 = 1 AND c.assignee_id IS NULL) OR ($3 = 2 AND c.assignee_id = $4)) \
+         AND ($5 = 0 OR c.updated_at < $6 OR (c.updated_at = $6 AND c.id < $7)) \
+         ORDER BY c.updated_at DESC, c.id DESC LIMIT $8"
+    );
+    let (assignee_mode, assignee_id) = match q.assignee {
+        AssigneeFilter::Any => (0_i64, 0_i64),
+        AssigneeFilter::Nobody => (1, 0),
+        AssigneeFilter::User(id) => (2, id),
+    };
+    let (before_on, before_at, before_id) = match q.before {
+        Some((at, id)) => (1_i64, at, id),
+        None => (0, 0, 0),
+    };
+    let rows = sqlx::query(&sql)
+        .bind(q.viewer)
+        .bind(q.status.map(|s| s.as_str()).unwrap_or(""))
+        .bind(assignee_mode)
+        .bind(assignee_id)
+        .bind(before_on)
+        .bind(before_at)
+        .bind(before_id)
+        .bind(q.limit)
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Remembers that `user_id` has read up to `message_id` (never moves back).
+pub async fn mark_read(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    conversation_id: i64,
+    message_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO reads (user_id, conversation_id, last_read_message_id) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id, conversation_id) DO UPDATE SET last_read_message_id = \
+         CASE WHEN excluded.last_read_message_id > reads.last_read_message_id \
+              THEN excluded.last_read_message_id ELSE reads.last_read_message_id END",
+    )
+    .bind(user_id)
+    .bind(conversation_id)
+    .bind(message_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

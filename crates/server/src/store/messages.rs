@@ -1,0 +1,153 @@
+//! Messages of conversations, from visitors, operators or the system.
+
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use switchboard_protocol::{AuthorKind, Channel};
+
+use crate::db::now_ms;
+
+#[derive(Debug, Clone)]
+pub struct MessageRecord {
+    pub id: i64,
+    pub conversation_id: i64,
+    pub client_id: Option<String>,
+    pub author_kind: AuthorKind,
+    pub author_id: Option<i64>,
+    /// The author's current name (operators) or the name they left (visitors).
+    pub author_name: Option<String>,
+    pub author_avatar: Option<String>,
+    pub body: String,
+    pub channel: Channel,
+    pub created_at: i64,
+}
+
+const SELECT: &str = "SELECT m.id, m.conversation_id, m.client_id, m.author_kind, m.author_id, m.body, m.channel, m.created_at, \
+    CASE WHEN m.author_kind = 'operator' THEN u.name ELSE v.name END AS author_name, u.avatar_file AS author_avatar \
+    FROM messages m \
+    LEFT JOIN users u ON m.author_kind = 'operator' AND u.id = m.author_id \
+    LEFT JOIN visitors v ON m.author_kind = 'visitor' AND v.id = m.author_id";
+
+fn from_row(row: &AnyRow) -> Result<MessageRecord, sqlx::Error> {
+    let kind: String = row.try_get("author_kind")?;
+    let channel: String = row.try_get("channel")?;
+    Ok(MessageRecord {
+        id: row.try_get("id")?,
+        conversation_id: row.try_get("conversation_id")?,
+        client_id: row.try_get("client_id")?,
+        author_kind: match kind.as_str() {
+            "visitor" => AuthorKind::Visitor,
+            "operator" => AuthorKind::Operator,
+            _ => AuthorKind::System,
+        },
+        author_id: row.try_get("author_id")?,
+        author_name: row
+            .try_get::<Option<String>, _>("author_name")?
+            .filter(|n| !n.is_empty()),
+        author_avatar: row.try_get("author_avatar")?,
+        body: row.try_get("body")?,
+        channel: if channel == "email" {
+            Channel::Email
+        } else {
+            Channel::Chat
+        },
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn kind_str(kind: AuthorKind) -> &'static str {
+    match kind {
+        AuthorKind::Visitor => "visitor",
+        AuthorKind::Operator => "operator",
+        AuthorKind::System => "system",
+    }
+}
+
+pub struct NewMessage<'a> {
+    pub conversation_id: i64,
+    pub client_id: Option<&'a str>,
+    pub author_kind: AuthorKind,
+    pub author_id: Option<i64>,
+    pub body: &'a str,
+    pub channel: Channel,
+    pub email_message_id: Option<&'a str>,
+    pub raw_email: Option<&'a [u8]>,
+}
+
+pub async fn insert(
+    conn: &mut AnyConnection,
+    m: NewMessage<'_>,
+) -> Result<MessageRecord, sqlx::Error> {
+    let now = now_ms();
+    let id: i64 = sqlx::query(
+        "INSERT INTO messages (conversation_id, client_id, author_kind, author_id, body, channel, email_message_id, raw_email, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    )
+    .bind(m.conversation_id)
+    .bind(m.client_id)
+    .bind(kind_str(m.author_kind))
+    .bind(m.author_id)
+    .bind(m.body)
+    .bind(if m.channel == Channel::Email { "email" } else { "chat" })
+    .bind(m.email_message_id)
+    .bind(m.raw_email.map(<[u8]>::to_vec))
+    .bind(now)
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get("id")?;
+    get(conn, id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<MessageRecord>, sqlx::Error> {
+    let row = sqlx::query(&format!("{SELECT} WHERE m.id = $1"))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// The message an author already sent with this `client_id`, if any.
+pub async fn by_client_id(
+    conn: &mut AnyConnection,
+    kind: AuthorKind,
+    author_id: i64,
+    client_id: &str,
+) -> Result<Option<MessageRecord>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "{SELECT} WHERE m.author_kind = $1 AND m.author_id = $2 AND m.client_id = $3"
+    ))
+    .bind(kind_str(kind))
+    .bind(author_id)
+    .bind(client_id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+pub async fn by_email_message_id(
+    conn: &mut AnyConnection,
+    message_id: &str,
+) -> Result<Option<MessageRecord>, sqlx::Error> {
+    let row = sqlx::query(&format!("{SELECT} WHERE m.email_message_id = $1"))
+        .bind(message_id)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// A page of a conversation, newest first from the database; callers reverse it.
+pub async fn page(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<MessageRecord>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE m.conversation_id = $1 AND ($2 = 0 OR m.id < $2) ORDER BY m.id DESC LIMIT $3"
+    ))
+    .bind(conversation_id)
+    .bind(before.unwrap_or(0))
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every check and test of Switchboard: formatting, lints, the UI type checks,
+# the Rust tests (server black-box tests over real SMTP/HTTP/websockets, the
+# desktop core against the real server with a real keyring, ALSA capture and
+# D-Bus notification server), and the widget in headless Chromium.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/switchboard-target}"
+export CARGO_TERM_COLOR=never
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "type checks (widget, UI)"
+(cd widget && npm run --silent typecheck)
+[ -f ui/package.json ] && (cd ui && npm run --silent check)
+
+step "UI unit tests"
+if [ -f ui/package.json ] && grep -q '"test"' ui/package.json; then (cd ui && npm test --silent); fi
+
+step "Rust tests"
+cargo build -p switchboard-server
+if [ -f tests/desktop-env.sh ]; then
+  bash tests/desktop-env.sh cargo test --workspace
+else
+  cargo test --workspace
+fi
+
+step "widget end to end in headless Chromium"
+bash tests/widget/run.sh
