@@ -3,8 +3,9 @@
 #   - a private D-Bus session bus (dbus-run-session),
 #   - gnome-keyring-daemon (Secret Service) unlocked with a throwaway password and a
 #     fresh HOME, waited for until org.freedesktop.secrets is owned on the bus,
-#   - ALSA's default PCM pointed at a raw capture file ($SWITCHBOARD_ALSA_CAPTURE),
-#     so sound tests can check that an alert really was played.
+#   - ALSA's default PCM pointed at raw capture files ($SWITCHBOARD_ALSA_CAPTURE, then
+#     $SWITCHBOARD_ALSA_CAPTURE.0001, … one per opening of the device), so sound tests
+#     can check that an alert really was played, and how many.
 #
 # Usage: bash tests/desktop-env.sh cargo test -p switchboard-core
 # Needs: dbus-run-session (dbus), gnome-keyring-daemon (gnome-keyring), libasound2.
@@ -21,13 +22,15 @@ if [[ "${SWITCHBOARD_DESKTOP_ENV_INNER:-}" != "1" ]]; then
   mkdir -p "$work/home" "$work/runtime"
   chmod 700 "$work/runtime"
   capture="$work/alsa-capture.raw"
-  : >"$capture"
   cat >"$work/asound.conf" <<CONF
 pcm.!default {
   type file
   slave.pcm "null"
   file "$capture"
   format "raw"
+  # never overwrite: each opening of the device (one per alert) writes a new file,
+  # alsa-capture.raw, alsa-capture.raw.0001, …, so tests can count the sounds played
+  truncate false
 }
 CONF
   export SWITCHBOARD_DESKTOP_ENV_INNER=1

@@ -53,7 +53,23 @@ struct State {
     convs: HashMap<i64, Conversation>,
     outbox: Vec<OutboxItem>,
     closed_next: Option<String>,
+    /// Per dialog, the newest visitor message already counted in `unread`, so a
+    /// message announced both inside a conversation event and as `message.created`
+    /// counts once.
+    counted: HashMap<i64, i64>,
     dirty: bool,
+}
+
+impl State {
+    fn upsert(&mut self, c: Conversation, take_unread: bool) {
+        if take_unread {
+            if let Some(m) = &c.last_message {
+                let e = self.counted.entry(c.id).or_insert(m.id);
+                *e = (*e).max(m.id);
+            }
+        }
+        upsert(&mut self.convs, c, take_unread);
+    }
 }
 
 pub struct Session {
@@ -144,6 +160,7 @@ impl Session {
                 convs,
                 outbox,
                 closed_next: None,
+                counted: HashMap::new(),
                 dirty: false,
             }),
             conn: Mutex::new(ConnState::Connecting),
@@ -366,7 +383,7 @@ impl Session {
             .await?;
         let mut st = self.state.lock().unwrap();
         for c in page.items {
-            upsert(&mut st.convs, c, true);
+            st.upsert(c, true);
         }
         st.closed_next = page.next.clone();
         st.dirty = true;
@@ -480,7 +497,7 @@ impl Session {
         let c = self.api.update_conversation(id, &update).await?;
         {
             let mut st = self.state.lock().unwrap();
-            upsert(&mut st.convs, c.clone(), false);
+            st.upsert(c.clone(), false);
             st.dirty = true;
         }
         let c = self.conversation(id).unwrap_or(c);
@@ -848,6 +865,10 @@ impl Session {
         }
         {
             let mut st = self.state.lock().unwrap();
+            st.counted = convs
+                .values()
+                .filter_map(|c| c.last_message.as_ref().map(|m| (c.id, m.id)))
+                .collect();
             st.convs = convs;
             st.closed_next = closed.next;
             st.acct.team = team.clone();
@@ -872,7 +893,7 @@ impl Session {
                 let merged = {
                     let mut st = self.state.lock().unwrap();
                     let known = st.convs.contains_key(&c.id);
-                    upsert(&mut st.convs, c.clone(), !known);
+                    st.upsert(c.clone(), !known);
                     st.dirty = true;
                     st.convs.get(&c.id).cloned()
                 };
@@ -904,7 +925,7 @@ impl Session {
                 {
                     if let Ok(c) = self.api.conversation(m.conversation_id).await {
                         let mut st = self.state.lock().unwrap();
-                        upsert(&mut st.convs, c, true);
+                        st.upsert(c, true);
                     }
                 }
                 self.add_message(m, true);
@@ -959,16 +980,27 @@ impl Session {
         let view = *self.shared.view.lock().unwrap();
         let looking = view.focused && view.conversation == Some(m.conversation_id);
         let from_visitor = m.author.kind == AuthorKind::Visitor;
+        let mut fresh = false;
         let conv = {
-            let mut st = self.state.lock().unwrap();
+            let mut guard = self.state.lock().unwrap();
+            let st = &mut *guard;
             let c = st.convs.get_mut(&m.conversation_id).map(|c| {
+                let upto = st
+                    .counted
+                    .get(&c.id)
+                    .copied()
+                    .unwrap_or_else(|| c.last_message.as_ref().map(|l| l.id).unwrap_or(0));
+                if from_visitor && live && m.id > upto {
+                    fresh = true;
+                    if !looking {
+                        c.unread += 1;
+                    }
+                    st.counted.insert(c.id, m.id);
+                }
                 if c.last_message.as_ref().is_none_or(|l| l.id <= m.id) {
                     c.last_message = Some(m.clone());
                 }
                 c.updated_at = c.updated_at.max(m.created_at);
-                if from_visitor && live && !looking {
-                    c.unread += 1;
-                }
                 c.clone()
             });
             st.dirty = true;
@@ -980,7 +1012,8 @@ impl Session {
                 conversation: c.clone(),
             });
             self.emit_unread();
-            if from_visitor && live {
+            // a message already announced with its new conversation alerts once
+            if fresh {
                 let who = m
                     .author
                     .name

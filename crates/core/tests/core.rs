@@ -520,20 +520,38 @@ fn store_service(s: &TokenStore) -> String {
     d.split('"').nth(1).unwrap().to_string()
 }
 
-fn capture_len() -> u64 {
-    std::fs::metadata(std::env::var("SWITCHBOARD_ALSA_CAPTURE").unwrap())
-        .map(|m| m.len())
-        .unwrap_or(0)
+/// The capture files ALSA wrote so far, one per opening of the output device.
+fn capture_files() -> Vec<std::path::PathBuf> {
+    let base = std::path::PathBuf::from(std::env::var("SWITCHBOARD_ALSA_CAPTURE").unwrap());
+    let name = base.file_name().unwrap().to_string_lossy().to_string();
+    let mut v: Vec<_> = std::fs::read_dir(base.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(name.as_str())
+        })
+        .collect();
+    v.sort();
+    v
 }
 
-fn capture_nonzero_bytes_since(offset: u64) -> usize {
-    let bytes = std::fs::read(std::env::var("SWITCHBOARD_ALSA_CAPTURE").unwrap()).unwrap();
-    bytes
-        .get(offset as usize..)
-        .unwrap_or(&[])
+/// Non-zero bytes of each sound played after the first `before` ones.
+fn sounds_since(before: usize) -> Vec<usize> {
+    capture_files()
         .iter()
-        .filter(|b| **b != 0)
-        .count()
+        .skip(before)
+        .map(|p| {
+            std::fs::read(p)
+                .unwrap()
+                .iter()
+                .filter(|b| **b != 0)
+                .count()
+        })
+        .collect()
 }
 
 /// Records the Notify calls of the session bus.
@@ -596,11 +614,12 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
     // the test button
     let dir = tempfile::tempdir().unwrap();
     let core = new_core(dir.path(), &unique("sb-test"));
-    let before = capture_len();
+    let before = capture_files().len();
     core.play_test_sound(SoundChoice::Knock, 1.0).await.unwrap();
+    let played = sounds_since(before);
     assert!(
-        capture_nonzero_bytes_since(before) > 1000,
-        "the test sound did not reach the audio device"
+        played.len() == 1 && played[0] > 1000,
+        "the test sound did not reach the audio device: {played:?}"
     );
 
     // a visitor writes: one sound and one notification (summary: the visitor's name)
@@ -618,8 +637,9 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
     wait_online(&core).await;
     let visitor = Visitor::new(&server).await;
     visitor.contact("Vera", "vera@example.org").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let before = capture_len();
+    // past the burst window of any earlier alert
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let before = capture_files().len();
     let m = visitor.say("Где мой заказ №42?").await;
     eventually("a Notify call", 20, || {
         recorder
@@ -637,9 +657,21 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
         .unwrap();
     assert_eq!(app, "Switchboard");
     assert_eq!(summary, "Vera");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        recorder
+            .calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, _, b)| b == "Где мой заказ №42?")
+            .count(),
+        1,
+        "one message, one notification"
+    );
     let mut sound_ok = false;
     for _ in 0..100 {
-        if capture_nonzero_bytes_since(before) > 1000 {
+        if sounds_since(before).iter().any(|n| *n > 1000) {
             sound_ok = true;
             break;
         }
@@ -672,7 +704,7 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
 
     // a burst: many messages, one notification each but one sound
     core.set_view(switchboard_core::ViewState::default());
-    let before = capture_len();
+    let before = capture_files().len();
     for i in 0..5 {
         visitor.say(&format!("burst {i}")).await;
     }
@@ -687,16 +719,12 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
             == 5
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    // the chime at full volume is ~0.55 s; five of them would be several times longer
-    let grown = capture_len() - before;
-    let one = {
-        let b = capture_len();
-        core.play_test_sound(SoundChoice::Chime, 1.0).await.unwrap();
-        capture_len() - b
-    };
-    assert!(
-        grown < one * 3,
-        "a burst played more than one sound ({grown} bytes vs {one} for one)"
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let played = sounds_since(before);
+    assert_eq!(
+        played.len(),
+        1,
+        "a burst of five messages played {played:?}"
     );
+    assert!(played[0] > 1000);
 }
