@@ -268,3 +268,98 @@ pub async fn expect_error(response: reqwest::Response, status: StatusCode) -> St
     );
     code
 }
+
+/// A visitor of the widget API.
+pub struct Visitor {
+    pub token: String,
+    pub id: i64,
+}
+
+impl TestApp {
+    pub async fn visitor(&self) -> Visitor {
+        let session: Value = self
+            .http
+            .post(self.api("/widget/session"))
+            .json(&json!({ "locale": "en" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        Visitor {
+            token: session["visitor_token"].as_str().unwrap().into(),
+            id: session["visitor_id"].as_i64().unwrap(),
+        }
+    }
+
+    pub async fn visitor_says(
+        &self,
+        visitor: &Visitor,
+        body: &str,
+        client_id: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.api("/widget/messages"))
+            .header("x-visitor-token", &visitor.token)
+            .json(&json!({ "body": body, "client_id": client_id }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn operator_says(
+        &self,
+        token: &str,
+        conversation: i64,
+        body: &str,
+        client_id: &str,
+    ) -> reqwest::Response {
+        self.send_json(
+            reqwest::Method::POST,
+            token,
+            &format!("/conversations/{conversation}/messages"),
+            json!({ "body": body, "client_id": client_id }),
+        )
+        .await
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("{}/api/v1{path}", self.url.replacen("http://", "ws://", 1))
+    }
+}
+
+pub type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn connect(url: &str) -> Ws {
+    tokio_tungstenite::connect_async(url)
+        .await
+        .expect("websocket connects")
+        .0
+}
+
+/// The next JSON text frame, waiting up to 10 s.
+pub async fn next_frame(ws: &mut Ws) -> Value {
+    use futures_util::StreamExt;
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a frame within 10 s")
+            .expect("stream open")
+            .expect("no websocket error");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+/// The next `event` frame with this name, skipping others.
+pub async fn next_event(ws: &mut Ws, name: &str) -> Value {
+    loop {
+        let frame = next_frame(ws).await;
+        if frame["type"] == "event" && frame["event"] == name {
+            return frame;
+        }
+    }
+}

@@ -4,6 +4,8 @@
 mod helpers;
 
 mod accounts;
+mod conversations;
 mod outbox;
 mod profile;
+mod stream;
 mod team;

@@ -1,0 +1,257 @@
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures_util::SinkExt;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn operators_see_dialogs_live_and_visitors_see_answers() {
+    let (app, _sink) = spawn_app().await;
+    let mut ops = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
+    let ready = next_frame(&mut ops).await;
+    assert_eq!(ready["type"], "ready");
+    let start = ready["seq"].as_i64().unwrap();
+
+    let visitor = app.visitor().await;
+    let mut mine =
+        connect(&app.ws_url(&format!("/widget/stream?visitor_token={}", visitor.token))).await;
+    assert_eq!(next_frame(&mut mine).await["type"], "ready");
+    let other = app.visitor().await;
+    let mut theirs =
+        connect(&app.ws_url(&format!("/widget/stream?visitor_token={}", other.token))).await;
+    assert_eq!(next_frame(&mut theirs).await["type"], "ready");
+
+    app.visitor_says(&visitor, "hello <b>there</b>", "v1").await;
+    let created = next_event(&mut ops, "conversation.created").await;
+    assert!(created["seq"].as_i64().unwrap() > start);
+    assert_eq!(created["data"]["unread"], 1);
+    let message = next_event(&mut ops, "message.created").await;
+    assert_eq!(message["data"]["body"], "hello <b>there</b>");
+    assert!(message["seq"].as_i64() > created["seq"].as_i64());
+    let conversation = message["data"]["conversation_id"].as_i64().unwrap();
+
+    // The visitor's own message is echoed to their stream (other tabs), then the answer.
+    assert_eq!(
+        next_event(&mut mine, "message.created").await["data"]["body"],
+        "hello <b>there</b>"
+    );
+    ops.send(WsMessage::Text(
+        json!({ "type": "typing", "conversation_id": conversation })
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let typing = next_event(&mut mine, "typing").await;
+    assert_eq!(typing["data"]["author"]["kind"], "operator");
+    app.operator_says(&app.admin_token, conversation, "Hi! How can I help?", "o1")
+        .await;
+    let answer = next_event(&mut mine, "message.created").await;
+    assert_eq!(answer["data"]["author"]["kind"], "operator");
+    assert_eq!(answer["data"]["body"], "Hi! How can I help?");
+
+    // Visitor typing reaches operators.
+    mine.send(WsMessage::Text(
+        json!({ "type": "typing", "conversation_id": null })
+            .to_string()
+            .into(),
+    ))
+    .await
+    .unwrap();
+    let typing = next_event(&mut ops, "typing").await;
+    assert_eq!(typing["data"]["author"]["kind"], "visitor");
+    assert_eq!(typing["data"]["conversation_id"], conversation);
+
+    // The other visitor saw none of it.
+    app.visitor_says(&other, "ping", "p").await;
+    let first_seen = next_event(&mut theirs, "conversation.created").await;
+    assert_ne!(first_seen["data"]["id"], conversation);
+    assert_eq!(
+        next_event(&mut theirs, "message.created").await["data"]["body"],
+        "ping"
+    );
+}
+
+#[tokio::test]
+async fn resume_after_a_disconnect_misses_nothing_and_repeats_nothing_under_concurrent_writes() {
+    let (app, _sink) = spawn_app().await;
+    const VISITORS: usize = 4;
+    const EACH: usize = 60;
+    let mut visitors = Vec::new();
+    for _ in 0..VISITORS {
+        visitors.push(app.visitor().await);
+    }
+    let mut ops = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
+    let mut last_seq = next_frame(&mut ops).await["seq"].as_i64().unwrap();
+
+    // Writers keep sending while the operator's connection drops and resumes.
+    let writers: Vec<_> = visitors
+        .into_iter()
+        .enumerate()
+        .map(|(n, v)| {
+            let http = app.http.clone();
+            let url = app.api("/widget/messages");
+            tokio::spawn(async move {
+                let mut ids = Vec::new();
+                for i in 0..EACH {
+                    let response = http
+                        .post(&url)
+                        .header("x-visitor-token", &v.token)
+                        .json(&json!({ "body": format!("v{n} m{i}"), "client_id": format!("{n}-{i}") }))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(response.status(), StatusCode::CREATED);
+                    ids.push(response.json::<Value>().await.unwrap()["id"].as_i64().unwrap());
+                    if i % 7 == 0 {
+                        tokio::time::sleep(Duration::from_millis(3)).await;
+                    }
+                }
+                ids
+            })
+        })
+        .collect();
+
+    let mut seen = Vec::new();
+    let mut reconnects = 0;
+    while seen.len() < VISITORS * EACH {
+        let frame = next_frame(&mut ops).await;
+        assert_ne!(frame["type"], "reset");
+        if frame["type"] == "event" {
+            let seq = frame["seq"].as_i64().unwrap();
+            assert!(
+                seq > last_seq,
+                "seq strictly increasing: {seq} after {last_seq}"
+            );
+            last_seq = seq;
+            if frame["event"] == "message.created" {
+                seen.push(frame["data"]["id"].as_i64().unwrap());
+            }
+        }
+        // Drop the connection now and then, mid-stream, and resume.
+        if seen.len() % 50 == 25 && reconnects < 4 && frame["event"] == "message.created" {
+            drop(ops);
+            reconnects += 1;
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            ops = connect(&app.ws_url(&format!(
+                "/stream?token={}&since={last_seq}",
+                app.admin_token
+            )))
+            .await;
+            let ready = next_frame(&mut ops).await;
+            assert_eq!(ready["type"], "ready");
+        }
+    }
+    let mut sent = HashSet::new();
+    for writer in writers {
+        sent.extend(writer.await.unwrap());
+    }
+    let unique: HashSet<_> = seen.iter().copied().collect();
+    assert_eq!(unique.len(), seen.len(), "no message twice");
+    assert_eq!(unique, sent, "every accepted message arrived");
+    assert_eq!(reconnects, 4);
+}
+
+#[tokio::test]
+async fn a_since_the_server_does_not_know_gets_a_reset() {
+    let (app, _sink) = spawn_app().await;
+    let mut ops =
+        connect(&app.ws_url(&format!("/stream?token={}&since=999999", app.admin_token))).await;
+    assert_eq!(next_frame(&mut ops).await["type"], "ready");
+    assert_eq!(next_frame(&mut ops).await["type"], "reset");
+    // The connection goes on live after the reset.
+    let v = app.visitor().await;
+    app.visitor_says(&v, "after reset", "r").await;
+    assert_eq!(
+        next_event(&mut ops, "message.created").await["data"]["body"],
+        "after reset"
+    );
+}
+
+#[tokio::test]
+async fn streams_refuse_strangers() {
+    let (app, _sink) = spawn_app().await;
+    for url in [
+        app.ws_url("/stream"),
+        app.ws_url("/stream?token=sbt_not-a-token"),
+        app.ws_url("/widget/stream?visitor_token=sbv_forged"),
+        app.ws_url("/widget/stream"),
+    ] {
+        match tokio_tungstenite::connect_async(&url).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 401, "{url}")
+            }
+            other => panic!("{url} should be refused, got {:?}", other.map(|_| ())),
+        }
+    }
+    // A bearer header works where a browser is not involved.
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+            app.ws_url("/stream"),
+        )
+        .unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", app.admin_token).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(next_frame(&mut ws).await["type"], "ready");
+    // Garbage from a client is ignored, not fatal.
+    ws.send(WsMessage::Text("{not json".into())).await.unwrap();
+    let v = app.visitor().await;
+    app.visitor_says(&v, "still here", "s").await;
+    assert_eq!(
+        next_event(&mut ws, "message.created").await["data"]["body"],
+        "still here"
+    );
+}
+
+#[tokio::test]
+async fn presence_follows_live_streams() {
+    let (app, _sink) = spawn_app().await;
+    let me: Value = app.get(&app.admin_token, "/me").await.json().await.unwrap();
+    assert_eq!(me["presence"], "offline");
+    let session: Value = app
+        .http
+        .post(app.api("/widget/session"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["online"], false);
+    let mut ws = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
+    next_frame(&mut ws).await;
+    let me: Value = app.get(&app.admin_token, "/me").await.json().await.unwrap();
+    assert_eq!(me["presence"], "online");
+    let session: Value = app
+        .http
+        .post(app.api("/widget/session"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["online"], true);
+    let away: Value = app
+        .send_json(
+            reqwest::Method::PUT,
+            &app.admin_token,
+            "/me/presence",
+            json!({ "presence": "away" }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(away["presence"], "away");
+    drop(ws);
+}
