@@ -25,18 +25,23 @@ impl CurrentUser {
     }
 
     pub fn require_answering(&self) -> Result<(), ApiError> {
-        if self.user.role.answers_visitors() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!(
-                "a {} reads dialogs but does not answer visitors",
-                self.user.role.as_str()
-            )))
-        }
+        require_answering(&self.user)
     }
 
     pub fn role(&self) -> Role {
         self.user.role
+    }
+}
+
+/// Admins and operators answer visitors; marketers and analysts read.
+pub fn require_answering(user: &UserRecord) -> Result<(), ApiError> {
+    if user.role.answers_visitors() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "a {} reads dialogs but does not answer visitors",
+            user.role.as_str()
+        )))
     }
 }
 

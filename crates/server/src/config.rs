@@ -111,6 +111,8 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// How long the outbox waits after the first failed attempt; doubles each time.
     pub outbox_retry_base: std::time::Duration,
+    /// How long notification emails wait or collect (two minutes).
+    pub notify_window_ms: i64,
 }
 
 impl ServerOptions {
@@ -143,6 +145,7 @@ impl ServerOptions {
             ingress_secret: self.ingress_secret,
             nats_url: self.nats_url,
             outbox_retry_base: std::time::Duration::from_secs(5),
+            notify_window_ms: crate::services::notify::WINDOW_MS,
         })
     }
 }

@@ -21,8 +21,8 @@ pub struct Hub {
     ring: RwLock<VecDeque<Arc<StoredEvent>>>,
     latest: watch::Sender<i64>,
     wake: Notify,
-    /// Live operator streams per user on this node (presence).
-    connections: Mutex<HashMap<i64, usize>>,
+    /// Live streams per user or visitor on this node (presence).
+    connections: Mutex<HashMap<Party, usize>>,
 }
 
 impl Hub {
@@ -102,38 +102,55 @@ impl Hub {
         Ok(rows.into_iter().map(Arc::new).collect())
     }
 
-    pub fn connected(&self, user_id: i64) -> ConnectionGuard<'_> {
+    pub fn connected(&self, party: Party) -> ConnectionGuard<'_> {
         *self
             .connections
             .lock()
             .expect("presence poisoned")
-            .entry(user_id)
+            .entry(party)
             .or_default() += 1;
-        ConnectionGuard { hub: self, user_id }
+        ConnectionGuard { hub: self, party }
     }
 
+    /// Whether a team member has a live stream here.
     pub fn is_connected(&self, user_id: i64) -> bool {
+        self.has(Party::User(user_id))
+    }
+
+    /// Whether a visitor is on the site (their widget holds a stream).
+    pub fn visitor_present(&self, visitor_id: i64) -> bool {
+        self.has(Party::Visitor(visitor_id))
+    }
+
+    fn has(&self, party: Party) -> bool {
         self.connections
             .lock()
             .expect("presence poisoned")
-            .get(&user_id)
+            .get(&party)
             .is_some_and(|n| *n > 0)
     }
+}
+
+/// Who holds a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Party {
+    User(i64),
+    Visitor(i64),
 }
 
 /// Counts one live stream of a user until dropped.
 pub struct ConnectionGuard<'a> {
     hub: &'a Hub,
-    user_id: i64,
+    party: Party,
 }
 
 impl Drop for ConnectionGuard<'_> {
     fn drop(&mut self) {
         let mut map = self.hub.connections.lock().expect("presence poisoned");
-        if let Some(n) = map.get_mut(&self.user_id) {
+        if let Some(n) = map.get_mut(&self.party) {
             *n -= 1;
             if *n == 0 {
-                map.remove(&self.user_id);
+                map.remove(&self.party);
             }
         }
     }

@@ -35,6 +35,8 @@ use state::{AppState, SharedState};
 /// A server that is up: its address and its shared state.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The inbound SMTP listener's address, when it runs.
+    pub smtp_in: Option<SocketAddr>,
     pub state: SharedState,
     pub http: JoinHandle<()>,
     pub background: Vec<JoinHandle<()>>,
@@ -69,6 +71,14 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         .smtp_out
         .is_none()
         .then(|| config.data_dir.join("mailbox"));
+    let fresh_key = domain::secret::new_token("key");
+    let reply_key: String =
+        store::settings::get_or_init(&db, store::settings::SIGNING_KEY, &fresh_key).await?;
+    // Random per start unless configured; `serve` prints it.
+    let ingress_secret = config
+        .ingress_secret
+        .clone()
+        .unwrap_or_else(|| domain::secret::new_token("ing"));
     Ok(Arc::new(AppState {
         avatars_dir: config.data_dir.join("avatars"),
         db,
@@ -78,6 +88,8 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         hub,
         login_throttle: throttle::Throttle::new(10, Duration::from_secs(15 * 60)),
         dev_mailbox,
+        reply_key: reply_key.into_bytes(),
+        ingress_secret,
         config,
     }))
 }
@@ -102,7 +114,15 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         wake: state.outbox_wake.clone(),
         retry_base: state.config.outbox_retry_base,
     };
-    let background = vec![tokio::spawn(sender.run())];
+    let notifier = services::notify::NotificationWorker {
+        state: state.clone(),
+        window_ms: state.config.notify_window_ms,
+    };
+    let background = vec![tokio::spawn(sender.run()), tokio::spawn(notifier.run())];
+    let smtp_in = match state.config.smtp_in {
+        Some(addr) => Some(mail::smtp_in::start(state.clone(), addr)?),
+        None => None,
+    };
 
     let app = routes::router(state.clone());
     let http = tokio::spawn(async move {
@@ -113,6 +133,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     });
     Ok(RunningServer {
         addr,
+        smtp_in,
         state,
         http,
         background,

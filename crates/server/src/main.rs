@@ -43,6 +43,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Tests and scripts read this line to find the port.
             println!("switchboard-server listening on {}", server.url());
             tracing::info!(public_url = %server.state.public_url, data_dir = %server.state.config.data_dir.display(), "serving");
+            if server.state.config.ingress_secret.is_none() {
+                eprintln!(
+                    "switchboard-server: inbound email ingress secret (POST /api/v1/inbound/email): {}",
+                    server.state.ingress_secret
+                );
+            }
+            if let Some(addr) = server.smtp_in {
+                tracing::info!(%addr, reply_domain = %server.state.config.reply_domain, "inbound SMTP listener for replies");
+            }
             if let Some(dir) = &server.state.dev_mailbox {
                 tracing::info!(
                     "no --smtp-out: emails go to the dev mailbox {} (GET /dev/mailbox)",

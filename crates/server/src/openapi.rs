@@ -19,7 +19,7 @@ use crate::routes;
         routes::conversations::list, routes::conversations::get, routes::conversations::patch,
         routes::conversations::messages, routes::conversations::post_message, routes::conversations::read,
         routes::widget::session, routes::widget::history, routes::widget::post_message, routes::widget::contact,
-        routes::widget::read,
+        routes::widget::read, routes::inbound::receive,
     ),
     modifiers(&BearerAuth)
 )]
@@ -33,6 +33,15 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "ingress",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("--ingress-secret"))
+                    .build(),
+            ),
         );
     }
 }

@@ -26,6 +26,11 @@ pub struct AppState {
     /// Whether `/dev/mailbox` is served (no SMTP relay configured).
     pub dev_mailbox: Option<std::path::PathBuf>,
     pub avatars_dir: std::path::PathBuf,
+    /// Signs reply addresses; one per workspace, kept in the database so every
+    /// node agrees.
+    pub reply_key: Vec<u8>,
+    /// Bearer secret of `POST /api/v1/inbound/email`.
+    pub ingress_secret: String,
 }
 
 impl AppState {

@@ -2,4 +2,6 @@
 
 pub mod email;
 pub mod password;
+pub mod reply_text;
+pub mod reply_token;
 pub mod secret;

@@ -51,10 +51,10 @@ impl Outgoing {
         if let Some(refs) = self.references {
             builder = builder.references(refs);
         }
+        // Out-of-office responders should not answer any email of ours.
+        builder = builder.raw_header(raw("X-Auto-Response-Suppress", "All"));
         if self.automatic {
-            builder = builder
-                .raw_header(raw("Auto-Submitted", "auto-generated"))
-                .raw_header(raw("X-Auto-Response-Suppress", "All"));
+            builder = builder.raw_header(raw("Auto-Submitted", "auto-generated"));
         }
         let body = MultiPart::alternative()
             .singlepart(

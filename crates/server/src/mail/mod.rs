@@ -3,8 +3,11 @@
 
 pub mod compose;
 pub mod dev_mailbox;
+pub mod inbound;
 pub mod invitation;
+pub mod notification;
 pub mod sender;
+pub mod smtp_in;
 
 use std::path::PathBuf;
 use std::time::Duration;

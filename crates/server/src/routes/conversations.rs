@@ -198,7 +198,7 @@ pub async fn post_message(
 ) -> ApiResult<(StatusCode, Json<Message>)> {
     let posted = service::post_as_operator(
         &state,
-        &me,
+        &me.user,
         id,
         &body.body,
         Some(&body.client_id),

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod inbound;
 pub mod me;
 pub mod pages;
 pub mod stream;
@@ -69,6 +70,10 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/conversations/{id}/read", post(conversations::read))
         .route("/stream", get(stream::operator_stream))
+        .route(
+            "/inbound/email",
+            post(inbound::receive).layer(DefaultBodyLimit::disable()),
+        )
         .nest("/widget", widget_api)
         .fallback(|| async { crate::error::ApiError::not_found("endpoint") });
 

@@ -19,6 +19,7 @@ use tokio::time::{timeout, Instant};
 
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, ApiResult};
+use crate::hub::Party;
 use crate::services::conversations as service;
 use crate::state::SharedState;
 use crate::store::events::StoredEvent;
@@ -98,10 +99,10 @@ fn frame(f: &StreamFrame) -> String {
 }
 
 async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: Option<i64>) {
-    let _presence = match &viewer {
-        Viewer::Operator(me) => Some(state.hub.connected(me.user.id)),
-        Viewer::Visitor(_) => None,
-    };
+    let _presence = state.hub.connected(match &viewer {
+        Viewer::Operator(me) => Party::User(me.user.id),
+        Viewer::Visitor(v) => Party::Visitor(v.id),
+    });
     let mut latest = state.hub.subscribe();
     let ready_seq = state.hub.latest_seq();
     if !send(&mut socket, frame(&StreamFrame::Ready { seq: ready_seq })).await {

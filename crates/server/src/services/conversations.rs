@@ -13,6 +13,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::SharedState;
 use crate::store::conversations::{self, ConversationRecord};
 use crate::store::messages::{self, MessageRecord, NewMessage};
+use crate::store::users::UserRecord;
 use crate::store::visitors::VisitorRecord;
 use crate::store::{events, users};
 
@@ -186,21 +187,20 @@ pub async fn post_as_visitor(
 /// unassigned conversation becomes theirs.
 pub async fn post_as_operator(
     state: &SharedState,
-    user: &CurrentUser,
+    user: &UserRecord,
     conversation_id: i64,
     body: &str,
     client_id: Option<&str>,
     channel: Channel,
     email: Option<(&str, &[u8])>,
 ) -> ApiResult<Posted> {
-    user.require_answering()?;
+    crate::auth::require_answering(user)?;
     let body = parse_body(body)?;
     let client_id = client_id.map(parse_client_id).transpose()?;
     let mut tx = state.db.begin_write().await?;
     if let Some(client_id) = client_id {
         if let Some(first) =
-            messages::by_client_id(&mut tx.tx, AuthorKind::Operator, user.user.id, client_id)
-                .await?
+            messages::by_client_id(&mut tx.tx, AuthorKind::Operator, user.id, client_id).await?
         {
             if first.conversation_id != conversation_id {
                 return Err(ApiError::conflict(
@@ -214,7 +214,7 @@ pub async fn post_as_operator(
             });
         }
     }
-    let c = conversations::get(&mut tx.tx, conversation_id, user.user.id)
+    let c = conversations::get(&mut tx.tx, conversation_id, user.id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;
     let stored = messages::insert(
@@ -223,7 +223,7 @@ pub async fn post_as_operator(
             conversation_id,
             client_id,
             author_kind: AuthorKind::Operator,
-            author_id: Some(user.user.id),
+            author_id: Some(user.id),
             body,
             channel,
             email_message_id: email.map(|e| e.0),
@@ -234,7 +234,7 @@ pub async fn post_as_operator(
     conversations::record_message(&mut tx.tx, conversation_id, stored.id, stored.created_at)
         .await?;
     // Answering is reading: the operator has seen everything up to their reply.
-    conversations::mark_read(&mut tx.tx, user.user.id, conversation_id, stored.id).await?;
+    conversations::mark_read(&mut tx.tx, user.id, conversation_id, stored.id).await?;
     let message = message_view(state, &stored);
     events::append_for(
         &mut tx.tx,
@@ -245,7 +245,7 @@ pub async fn post_as_operator(
     )
     .await?;
     if c.assignee_id.is_none() {
-        conversations::set_assignee(&mut tx.tx, conversation_id, Some(user.user.id)).await?;
+        conversations::set_assignee(&mut tx.tx, conversation_id, Some(user.id)).await?;
         let c = conversations::get(&mut tx.tx, conversation_id, 0)
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;

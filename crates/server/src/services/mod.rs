@@ -2,4 +2,5 @@
 
 pub mod accounts;
 pub mod conversations;
+pub mod notify;
 pub mod team;

@@ -199,3 +199,21 @@ pub async fn mark_read(
     .await?;
     Ok(())
 }
+
+/// The last message `user_id` has read in a conversation (0: none).
+pub async fn last_read(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    conversation_id: i64,
+) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT last_read_message_id FROM reads WHERE user_id = $1 AND conversation_id = $2",
+    )
+    .bind(user_id)
+    .bind(conversation_id)
+    .fetch_optional(conn)
+    .await?;
+    row.map(|r| r.try_get("last_read_message_id"))
+        .transpose()
+        .map(|v| v.unwrap_or(0))
+}

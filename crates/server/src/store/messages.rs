@@ -151,3 +151,19 @@ pub async fn page(
     .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// Visitor messages of a conversation after `after_id`, oldest first.
+pub async fn visitor_messages_after(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    after_id: i64,
+) -> Result<Vec<MessageRecord>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "{SELECT} WHERE m.conversation_id = $1 AND m.author_kind = 'visitor' AND m.id > $2 ORDER BY m.id LIMIT 50"
+    ))
+    .bind(conversation_id)
+    .bind(after_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(from_row).collect()
+}

@@ -4,6 +4,7 @@
 pub mod conversations;
 pub mod events;
 pub mod messages;
+pub mod notifications;
 pub mod outbox;
 pub mod sessions;
 pub mod settings;

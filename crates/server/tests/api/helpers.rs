@@ -30,7 +30,10 @@ impl ReceivedMail {
         self.parsed().subject().unwrap_or_default().to_string()
     }
     pub fn text(&self) -> String {
-        self.parsed().body_text(0).unwrap_or_default().into_owned()
+        self.parsed()
+            .body_text(0)
+            .unwrap_or_default()
+            .replace("\r\n", "\n")
     }
     pub fn html(&self) -> String {
         self.parsed().body_html(0).unwrap_or_default().into_owned()
@@ -116,6 +119,17 @@ impl SmtpSink {
             .await
             .expect("an email within 15 s")
             .expect("sink open")
+    }
+
+    /// The next email to `address`, setting aside others (notifications of
+    /// other tests' steps) until then.
+    pub async fn next_to(&mut self, address: &str) -> ReceivedMail {
+        loop {
+            let mail = self.next().await;
+            if mail.to.iter().any(|t| t == address) {
+                return mail;
+            }
+        }
     }
 
     /// Asserts no email arrives within `wait`.
@@ -236,7 +250,7 @@ impl TestApp {
         let response = self.invite(&self.admin_token, email, role).await;
         assert_eq!(response.status(), StatusCode::CREATED);
         let user: Value = response.json().await.unwrap();
-        let mail = sink.next().await;
+        let mail = sink.next_to(email).await;
         let temporary = mail.field("Password");
         let token = self.login_ok(email, &temporary).await;
         let response = self

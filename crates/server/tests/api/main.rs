@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod conversations;
+mod email;
 mod outbox;
 mod profile;
 mod stream;

@@ -1,0 +1,262 @@
+//! Replies by email: whatever way they arrive (the SMTP listener or the HTTP
+//! ingress), they are checked here and posted to their conversation.
+//!
+//! A reply is posted only when it is a parseable message, not automatic, new
+//! (by Message-ID), addressed with a reply token that verifies, and sent by the
+//! very recipient the token was made for. Everything else is refused, logged
+//! with the reason and kept for audit; nothing is posted.
+
+use mail_parser::{HeaderValue, MessageParser};
+use sha2::{Digest, Sha256};
+use switchboard_protocol::Channel;
+
+use crate::domain::reply_text;
+use crate::domain::reply_token::{self, Recipient};
+use crate::services::conversations as service;
+use crate::state::SharedState;
+use crate::store::users::AccountStatus;
+use crate::store::{conversations, messages, notifications, users, visitors};
+
+/// The largest email we take (attachments included).
+pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Posted {
+        message_id: i64,
+        conversation_id: i64,
+    },
+    /// The same Message-ID was posted before.
+    Duplicate,
+    Refused(String),
+}
+
+pub async fn receive(
+    state: &SharedState,
+    raw: &[u8],
+    envelope_recipients: &[String],
+) -> anyhow::Result<Outcome> {
+    let outcome = check_and_post(state, raw, envelope_recipients).await?;
+    if let Outcome::Refused(reason) = &outcome {
+        let parsed = MessageParser::default().parse(raw);
+        let sender = parsed.as_ref().and_then(sender_address);
+        let message_id = parsed
+            .as_ref()
+            .and_then(|m| m.message_id().map(str::to_string));
+        tracing::warn!(
+            reason,
+            sender = sender.as_deref().unwrap_or("?"),
+            "refused an inbound email"
+        );
+        notifications::log_refused(
+            &state.db,
+            reason,
+            sender.as_deref(),
+            message_id.as_deref(),
+            raw,
+        )
+        .await?;
+    }
+    Ok(outcome)
+}
+
+fn refuse(reason: impl Into<String>) -> anyhow::Result<Outcome> {
+    Ok(Outcome::Refused(reason.into()))
+}
+
+fn sender_address(m: &mail_parser::Message) -> Option<String> {
+    m.from()?
+        .first()?
+        .address()
+        .map(|a| a.trim().to_lowercase())
+}
+
+/// Auto-replies, bounces, lists and out-of-office answers are never posted.
+fn automatic(m: &mail_parser::Message) -> Option<&'static str> {
+    let header = |name: &str| {
+        m.header(name).and_then(|h| match h {
+            HeaderValue::Text(t) => Some(t.to_lowercase()),
+            _ => m.header_raw(name).map(|r| r.trim().to_lowercase()),
+        })
+    };
+    if header("Auto-Submitted").is_some_and(|v| !v.starts_with("no")) {
+        return Some("automatic (Auto-Submitted)");
+    }
+    if header("Precedence").is_some_and(|v| {
+        ["bulk", "junk", "list", "auto_reply"]
+            .iter()
+            .any(|p| v.contains(p))
+    }) {
+        return Some("automatic (Precedence)");
+    }
+    if [
+        "X-Autoreply",
+        "X-Autorespond",
+        "X-Auto-Response-Suppress-Reply",
+    ]
+    .iter()
+    .any(|h| m.header(*h).is_some())
+    {
+        return Some("automatic (auto-reply header)");
+    }
+    if header("X-Autoreply").is_some() || m.header("List-Id").is_some() {
+        return Some("automatic (list or auto-reply)");
+    }
+    let subject = m.subject().unwrap_or_default().to_lowercase();
+    let ooo = [
+        "out of office",
+        "automatic reply",
+        "auto:",
+        "autoreply",
+        "автоответ",
+        "автоматический ответ",
+        "нет на месте",
+        "в отпуске",
+    ];
+    if ooo
+        .iter()
+        .any(|p| subject.starts_with(p) || subject.contains(p))
+    {
+        return Some("automatic (out of office)");
+    }
+    let from = sender_address(m).unwrap_or_default();
+    if from.starts_with("mailer-daemon@") || from.starts_with("postmaster@") || from.is_empty() {
+        return Some("a bounce or a message without a sender");
+    }
+    None
+}
+
+fn find_token(
+    state: &SharedState,
+    m: &mail_parser::Message,
+    envelope: &[String],
+    body: &str,
+) -> Option<String> {
+    let domain = &state.config.reply_domain;
+    let mut candidates: Vec<String> = envelope.to_vec();
+    for list in [m.to(), m.cc(), m.bcc()].into_iter().flatten() {
+        candidates.extend(list.iter().filter_map(|a| a.address().map(str::to_string)));
+    }
+    for name in ["Delivered-To", "X-Original-To"] {
+        if let Some(raw) = m.header_raw(name) {
+            candidates.push(raw.to_string());
+        }
+    }
+    candidates
+        .iter()
+        .find_map(|c| reply_token::find(c, domain))
+        // Providers that rewrite headers: the address is also in our body text.
+        .or_else(|| reply_token::find(body, domain))
+}
+
+async fn check_and_post(
+    state: &SharedState,
+    raw: &[u8],
+    envelope: &[String],
+) -> anyhow::Result<Outcome> {
+    if raw.len() > MAX_BYTES {
+        return refuse(format!("larger than {MAX_BYTES} bytes"));
+    }
+    let Some(m) = MessageParser::default().parse(raw) else {
+        return refuse("not a MIME message");
+    };
+    if m.from().is_none()
+        && m.subject().is_none()
+        && m.text_body.is_empty()
+        && m.html_body.is_empty()
+    {
+        return refuse("not a MIME message");
+    }
+    if let Some(why) = automatic(&m) {
+        return refuse(why);
+    }
+    let message_id = match m.message_id() {
+        Some(id) => format!("<{}>", id.trim_matches(['<', '>'])),
+        // Without a Message-ID, the content itself identifies a resend.
+        None => format!(
+            "<sha256.{}>",
+            Sha256::digest(raw)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        ),
+    };
+    {
+        let mut conn = state.db.pool.acquire().await?;
+        if messages::by_email_message_id(&mut conn, &message_id)
+            .await?
+            .is_some()
+        {
+            return Ok(Outcome::Duplicate);
+        }
+    }
+    let body = m.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
+    let Some(signed) = find_token(state, &m, envelope, &body) else {
+        return refuse("no reply address of ours");
+    };
+    let Some(token) = reply_token::verify(&state.reply_key, &signed) else {
+        return refuse("the reply token does not verify");
+    };
+    let Some(sender) = sender_address(&m) else {
+        return refuse("no sender");
+    };
+    let text = reply_text::extract(&body);
+    if text.is_empty() {
+        return refuse("no new text above the quoted history");
+    }
+    let conversation = {
+        let mut conn = state.db.pool.acquire().await?;
+        conversations::get(&mut conn, token.conversation_id, 0).await?
+    };
+    let Some(conversation) = conversation else {
+        return refuse("the conversation no longer exists");
+    };
+    let email = Some((message_id.as_str(), raw));
+    let posted = match token.recipient {
+        Recipient::User(user_id) => {
+            let Some(user) = users::by_id(&state.db, user_id).await? else {
+                return refuse("unknown team member");
+            };
+            if user.email != sender {
+                return refuse(format!(
+                    "sender {sender} is not the recipient the token was made for"
+                ));
+            }
+            if user.status == AccountStatus::Removed || !user.role.answers_visitors() {
+                return refuse("the team member may not answer visitors");
+            }
+            service::post_as_operator(
+                state,
+                &user,
+                conversation.id,
+                &text,
+                None,
+                Channel::Email,
+                email,
+            )
+            .await
+        }
+        Recipient::Visitor(visitor_id) => {
+            let Some(visitor) = visitors::by_id(&state.db, visitor_id).await? else {
+                return refuse("unknown visitor");
+            };
+            if visitor.email.as_deref() != Some(sender.as_str())
+                || conversation.visitor_id != visitor.id
+            {
+                return refuse(format!(
+                    "sender {sender} is not the recipient the token was made for"
+                ));
+            }
+            service::post_as_visitor(state, &visitor, &text, None, Channel::Email, email).await
+        }
+    };
+    match posted {
+        Ok(p) => Ok(Outcome::Posted {
+            message_id: p.message.id,
+            conversation_id: p.message.conversation_id,
+        }),
+        Err(e) if e.code == "internal" => Err(anyhow::anyhow!("posting the reply failed")),
+        // Two copies racing past the duplicate check: the unique index decides.
+        Err(e) => refuse(e.message),
+    }
+}

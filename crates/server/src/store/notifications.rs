@@ -1,0 +1,129 @@
+//! Pending notification emails (one per member and conversation at a time) and
+//! the log of refused inbound email.
+
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{now_ms, Db};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingKind {
+    FollowUp,
+    Delayed,
+}
+
+impl PendingKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            PendingKind::FollowUp => "followup",
+            PendingKind::Delayed => "delayed",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Pending {
+    pub user_id: i64,
+    pub conversation_id: i64,
+    pub kind: PendingKind,
+    pub after_message_id: i64,
+}
+
+pub async fn exists(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    conversation_id: i64,
+) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query(
+        "SELECT 1 AS one FROM pending_notifications WHERE user_id = $1 AND conversation_id = $2",
+    )
+    .bind(user_id)
+    .bind(conversation_id)
+    .fetch_optional(conn)
+    .await?
+    .is_some())
+}
+
+pub async fn schedule(
+    conn: &mut AnyConnection,
+    p: &Pending,
+    due_at: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO pending_notifications (user_id, conversation_id, kind, after_message_id, due_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, conversation_id) DO NOTHING",
+    )
+    .bind(p.user_id)
+    .bind(p.conversation_id)
+    .bind(p.kind.as_str())
+    .bind(p.after_message_id)
+    .bind(due_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// An operator answered: the next visitor message starts afresh (emailed at once).
+pub async fn clear_followups(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "DELETE FROM pending_notifications WHERE conversation_id = $1 AND kind = 'followup'",
+    )
+    .bind(conversation_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn take_due(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Pending>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT user_id, conversation_id, kind, after_message_id FROM pending_notifications \
+         WHERE due_at <= $1 ORDER BY due_at LIMIT $2",
+    )
+    .bind(now_ms())
+    .bind(limit)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut due = Vec::new();
+    for row in rows {
+        let kind: String = row.try_get("kind")?;
+        let p = Pending {
+            user_id: row.try_get("user_id")?,
+            conversation_id: row.try_get("conversation_id")?,
+            kind: if kind == "followup" {
+                PendingKind::FollowUp
+            } else {
+                PendingKind::Delayed
+            },
+            after_message_id: row.try_get("after_message_id")?,
+        };
+        sqlx::query(
+            "DELETE FROM pending_notifications WHERE user_id = $1 AND conversation_id = $2",
+        )
+        .bind(p.user_id)
+        .bind(p.conversation_id)
+        .execute(&mut *conn)
+        .await?;
+        due.push(p);
+    }
+    Ok(due)
+}
+
+pub async fn log_refused(
+    db: &Db,
+    reason: &str,
+    sender: Option<&str>,
+    message_id: Option<&str>,
+    raw: &[u8],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO refused_emails (reason, sender, message_id, raw, created_at) VALUES ($1, $2, $3, $4, $5)")
+        .bind(reason)
+        .bind(sender)
+        .bind(message_id)
+        .bind(raw.to_vec())
+        .bind(now_ms())
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}

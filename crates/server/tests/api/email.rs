@@ -1,0 +1,629 @@
+//! Chat and email are one: real SMTP both ways.
+
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+const VISITOR_EMAIL: &str = "anna.visitor@example.org";
+
+struct MailApp {
+    app: TestApp,
+    sink: SmtpSink,
+    smtp_in: u16,
+}
+
+async fn spawn_mail_app(window_ms: i64) -> MailApp {
+    let sink = SmtpSink::start();
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(data_dir.path(), Some(sink.url()));
+    config.smtp_in = Some("127.0.0.1:0".parse().unwrap());
+    config.notify_window_ms = window_ms;
+    config.ingress_secret = Some("test-ingress-secret".into());
+    let server = switchboard_server::start(config).await.unwrap();
+    switchboard_server::services::accounts::create_admin(
+        &server.state,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        Some("Ada Admin"),
+    )
+    .await
+    .unwrap();
+    let smtp_in = server.smtp_in.unwrap().port();
+    let url = server.url();
+    let mut app = TestApp {
+        server,
+        url,
+        http: reqwest::Client::new(),
+        data_dir,
+        admin_token: String::new(),
+    };
+    app.admin_token = app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    MailApp { app, sink, smtp_in }
+}
+
+async fn smtp_send(
+    port: u16,
+    from: &str,
+    to: &str,
+    raw: &[u8],
+) -> Result<(), lettre::transport::smtp::Error> {
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(port)
+        .build();
+    let envelope = Envelope::new(Some(from.parse().unwrap()), vec![to.parse().unwrap()]).unwrap();
+    transport.send_raw(&envelope, raw).await.map(|_| ())
+}
+
+fn reply_email(
+    from: &str,
+    to: &str,
+    message_id: &str,
+    in_reply_to: &str,
+    body: &str,
+    extra_headers: &str,
+) -> Vec<u8> {
+    format!(
+        "From: <{from}>\r\nTo: <{to}>\r\nSubject: Re: conversation\r\nMessage-ID: {message_id}\r\nIn-Reply-To: {in_reply_to}\r\n\
+         Date: Wed, 25 Nov 2026 15:04:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n{extra_headers}\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+fn header(mail: &ReceivedMail, name: &str) -> String {
+    mail.parsed()
+        .header_raw(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .trim()
+        .to_string()
+}
+
+fn reply_address(mail: &ReceivedMail) -> String {
+    let parsed = mail.parsed();
+    parsed
+        .reply_to()
+        .and_then(|r| r.first())
+        .and_then(|a| a.address())
+        .unwrap()
+        .to_string()
+}
+
+async fn conversation_messages(app: &TestApp, conversation: i64) -> Vec<Value> {
+    let page: Value = app
+        .get(
+            &app.admin_token,
+            &format!("/conversations/{conversation}/messages"),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+async fn leave_email(app: &TestApp, visitor: &Visitor, email: &str) {
+    let response = app
+        .http
+        .put(app.api("/widget/contact"))
+        .header("x-visitor-token", &visitor.token)
+        .json(&json!({ "email": email, "name": "Anna" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn the_lesson_both_ways_over_real_smtp() {
+    let MailApp {
+        app,
+        mut sink,
+        smtp_in,
+    } = spawn_mail_app(60_000).await;
+    let visitor = app.visitor().await;
+    leave_email(&app, &visitor, VISITOR_EMAIL).await;
+    let first: Value = app
+        .visitor_says(&visitor, "Do you ship to Kazan?", "v1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation = first["conversation_id"].as_i64().unwrap();
+
+    // The admin is not in the app: the notification is emailed at once.
+    let note = sink.next().await;
+    assert_eq!(note.to, vec![ADMIN_EMAIL.to_string()]);
+    assert!(note.subject().contains("Anna"), "{}", note.subject());
+    assert!(note.text().contains("Do you ship to Kazan?"));
+    assert!(note
+        .text()
+        .contains("-- Reply above this line to answer in the chat --"));
+    let reply_to = reply_address(&note);
+    assert!(
+        reply_to.starts_with(&format!("reply+c{conversation}-u"))
+            && reply_to.ends_with("@switchboard.localhost")
+    );
+    assert!(
+        note.text().contains(&reply_to),
+        "the reply address is in the body too"
+    );
+    assert_eq!(header(&note, "Auto-Submitted"), "auto-generated");
+    assert_eq!(header(&note, "X-Auto-Response-Suppress"), "All");
+    let root = format!("<conversation.{conversation}@switchboard.localhost>");
+    assert_eq!(header(&note, "In-Reply-To"), root);
+    assert_eq!(header(&note, "References"), root);
+    assert!(header(&note, "Message-ID").ends_with("@switchboard.localhost>"));
+    assert!(note.html().contains("Do you ship to Kazan?"));
+
+    // The visitor is on the site, watching the chat... then leaves.
+    let mut widget =
+        connect(&app.ws_url(&format!("/widget/stream?visitor_token={}", visitor.token))).await;
+    next_frame(&mut widget).await;
+    drop(widget);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // The admin answers from the mailbox, quoting as Gmail does.
+    let answer = reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<answer-1@mail.example.com>",
+        &header(&note, "Message-ID"),
+        &format!("Yes, we do: 3 days.\r\n\r\nOn Wed, Nov 25, 2026 at 3:04 PM Switchboard <{reply_to}> wrote:\r\n> Do you ship to Kazan?\r\n"),
+        "",
+    );
+    smtp_send(smtp_in, ADMIN_EMAIL, &reply_to, &answer)
+        .await
+        .unwrap();
+    let messages = conversation_messages(&app, conversation).await;
+    let posted = messages.last().unwrap();
+    assert_eq!(posted["body"], "Yes, we do: 3 days.");
+    assert_eq!(posted["channel"], "email");
+    assert_eq!(posted["author"]["kind"], "operator");
+    assert_eq!(posted["author"]["name"], "Ada Admin");
+
+    // ...and it reaches the visitor by email (they are not on the site).
+    let to_visitor = sink.next().await;
+    assert_eq!(to_visitor.to, vec![VISITOR_EMAIL.to_string()]);
+    assert!(to_visitor.text().starts_with("Yes, we do: 3 days."));
+    assert!(
+        to_visitor.parsed().header_raw("Auto-Submitted").is_none(),
+        "a person's answer"
+    );
+    let visitor_reply_to = reply_address(&to_visitor);
+    assert!(visitor_reply_to.starts_with(&format!("reply+c{conversation}-v{}", visitor.id)));
+
+    // The visitor replies by email: the operator gets it in the app and by email.
+    let mut ops = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
+    next_frame(&mut ops).await;
+    let back = reply_email(
+        VISITOR_EMAIL,
+        &visitor_reply_to,
+        "<visitor-1@example.org>",
+        &header(&to_visitor, "Message-ID"),
+        "Great, ordering now!\r\n\r\n> Yes, we do: 3 days.\r\n",
+        "",
+    );
+    smtp_send(smtp_in, VISITOR_EMAIL, &visitor_reply_to, &back)
+        .await
+        .unwrap();
+    let live = next_event(&mut ops, "message.created").await;
+    assert_eq!(live["data"]["body"], "Great, ordering now!");
+    assert_eq!(live["data"]["channel"], "email");
+    assert_eq!(live["data"]["author"]["kind"], "visitor");
+    // The admin has been answered since the last email, so this is news again,
+    // even though they are connected now? No: connected and online means the
+    // email waits for the window. Their presence decides; here they are online.
+    sink.assert_quiet(Duration::from_millis(500)).await;
+
+    // The widget history keeps the whole correspondence.
+    let history: Value = app
+        .http
+        .get(app.api("/widget/messages"))
+        .header("x-visitor-token", &visitor.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bodies: Vec<_> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        [
+            "Do you ship to Kazan?",
+            "Yes, we do: 3 days.",
+            "Great, ordering now!"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_operator_answer_from_the_app_is_emailed_to_an_absent_visitor_only() {
+    let MailApp { app, mut sink, .. } = spawn_mail_app(60_000).await;
+    let visitor = app.visitor().await;
+    let first: Value = app
+        .visitor_says(&visitor, "hello", "v1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    sink.next().await; // the admin's notification
+                       // No email address left: nothing to send.
+    app.operator_says(&app.admin_token, conversation, "hi there", "o1")
+        .await;
+    sink.assert_quiet(Duration::from_millis(400)).await;
+    // On the site: they read it in the chat.
+    leave_email(&app, &visitor, VISITOR_EMAIL).await;
+    let mut widget =
+        connect(&app.ws_url(&format!("/widget/stream?visitor_token={}", visitor.token))).await;
+    next_frame(&mut widget).await;
+    app.operator_says(&app.admin_token, conversation, "still there?", "o2")
+        .await;
+    sink.assert_quiet(Duration::from_millis(400)).await;
+    drop(widget);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    app.operator_says(&app.admin_token, conversation, "we'll email you", "o3")
+        .await;
+    let mail = sink.next().await;
+    assert_eq!(mail.to, vec![VISITOR_EMAIL.to_string()]);
+    assert!(mail.text().starts_with("we'll email you"));
+    assert!(mail.text().contains("hello"), "history below the separator");
+}
+
+#[tokio::test]
+async fn follow_ups_are_collected_and_skipped_when_read() {
+    let MailApp { app, mut sink, .. } = spawn_mail_app(1_500).await;
+    let visitor = app.visitor().await;
+    let first: Value = app
+        .visitor_says(&visitor, "one", "1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    assert!(sink.next().await.text().starts_with("one"));
+    app.visitor_says(&visitor, "two", "2").await;
+    app.visitor_says(&visitor, "three", "3").await;
+    // One follow-up with both, after the window.
+    let follow_up = sink.next().await;
+    let text = follow_up.text();
+    assert!(text.starts_with("two\n\nthree"), "{text}");
+    sink.assert_quiet(Duration::from_millis(2_000)).await;
+
+    // Silence again: the next one is immediate; a follow-up read in the app is skipped.
+    app.visitor_says(&visitor, "four", "4").await;
+    assert!(sink.next().await.text().starts_with("four"));
+    let five: Value = app
+        .visitor_says(&visitor, "five", "5")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let read = app
+        .send_json(
+            Method::POST,
+            &app.admin_token,
+            &format!("/conversations/{conversation}/read"),
+            json!({ "message_id": five["id"] }),
+        )
+        .await;
+    assert_eq!(read.status(), StatusCode::NO_CONTENT);
+    sink.assert_quiet(Duration::from_millis(2_500)).await;
+}
+
+#[tokio::test]
+async fn online_members_get_an_email_only_for_what_stays_unread() {
+    let MailApp { app, mut sink, .. } = spawn_mail_app(1_000).await;
+    let mut ops = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
+    next_frame(&mut ops).await;
+    let visitor = app.visitor().await;
+    app.visitor_says(&visitor, "are you there?", "1").await;
+    // Not at once: they may see it in the app.
+    sink.assert_quiet(Duration::from_millis(600)).await;
+    let mail = sink.next().await;
+    assert!(mail.text().starts_with("are you there?"));
+
+    // Read in time: no email.
+    let m: Value = app
+        .visitor_says(&visitor, "hello again", "2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.send_json(
+        Method::POST,
+        &app.admin_token,
+        &format!("/conversations/{}/read", m["conversation_id"]),
+        json!({ "message_id": m["id"] }),
+    )
+    .await;
+    sink.assert_quiet(Duration::from_millis(1_800)).await;
+    ops.close(None).await.ok();
+}
+
+#[tokio::test]
+async fn the_email_switch_and_the_assignee_decide_who_is_emailed() {
+    let MailApp { app, mut sink, .. } = spawn_mail_app(60_000).await;
+    let (op_id, op) = app.onboard(&mut sink, "op@example.com", "operator").await;
+    let (_, _analyst) = app.onboard(&mut sink, "an@example.com", "analyst").await;
+    app.send_json(
+        Method::PUT,
+        &app.admin_token,
+        "/me/notifications",
+        json!({ "sound": true, "email": false }),
+    )
+    .await;
+    let visitor = app.visitor().await;
+    let first: Value = app
+        .visitor_says(&visitor, "unassigned", "1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mail = sink.next().await;
+    assert_eq!(
+        mail.to,
+        vec!["op@example.com".to_string()],
+        "admins with the switch off and analysts get nothing"
+    );
+    sink.assert_quiet(Duration::from_millis(300)).await;
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    app.send_json(
+        Method::PUT,
+        &op,
+        "/me/notifications",
+        json!({ "sound": true, "email": true }),
+    )
+    .await;
+    app.send_json(
+        Method::PATCH,
+        &app.admin_token,
+        &format!("/conversations/{conversation}"),
+        json!({ "assignee_id": op_id }),
+    )
+    .await;
+    app.operator_says(&op, conversation, "hello", "o").await;
+    app.visitor_says(&visitor, "for my operator", "2").await;
+    let mail = sink.next().await;
+    assert_eq!(mail.to, vec!["op@example.com".to_string()]);
+    assert!(mail.text().starts_with("for my operator"));
+}
+
+/// Sends a reply to the listener and returns the conversation's message count after.
+async fn count_after(app: &TestApp, conversation: i64) -> usize {
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    conversation_messages(app, conversation).await.len()
+}
+
+#[tokio::test]
+async fn forged_tampered_automatic_duplicate_oversized_and_foreign_mail_is_refused() {
+    let MailApp {
+        app,
+        mut sink,
+        smtp_in,
+    } = spawn_mail_app(60_000).await;
+    let visitor = app.visitor().await;
+    let first: Value = app
+        .visitor_says(&visitor, "hello", "v")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    let note = sink.next().await;
+    let reply_to = reply_address(&note);
+    let baseline = count_after(&app, conversation).await;
+
+    // Forged sender: the right token, someone else's address.
+    let forged = reply_email(
+        "mallory@evil.example",
+        &reply_to,
+        "<f1@evil>",
+        "<x>",
+        "I am the admin",
+        "",
+    );
+    smtp_send(smtp_in, "mallory@evil.example", &reply_to, &forged)
+        .await
+        .unwrap();
+    assert_eq!(count_after(&app, conversation).await, baseline);
+
+    // Tampered token: moved to another conversation, or a flipped signature byte.
+    let other = reply_to.replacen(
+        &format!("reply+c{conversation}-"),
+        &format!("reply+c{}-", conversation + 1),
+        1,
+    );
+    let tampered = reply_email(ADMIN_EMAIL, &other, "<t1@mail>", "<x>", "moved token", "");
+    smtp_send(smtp_in, ADMIN_EMAIL, &other, &tampered)
+        .await
+        .unwrap();
+    let mut flipped = reply_to.clone();
+    let at = flipped.find('@').unwrap();
+    let last = flipped.as_bytes()[at - 1];
+    flipped.replace_range(at - 1..at, if last == b'0' { "1" } else { "0" });
+    let tampered = reply_email(
+        ADMIN_EMAIL,
+        &flipped,
+        "<t2@mail>",
+        "<x>",
+        "flipped token",
+        "",
+    );
+    smtp_send(smtp_in, ADMIN_EMAIL, &flipped, &tampered)
+        .await
+        .unwrap();
+    assert_eq!(count_after(&app, conversation).await, baseline);
+
+    // Automatic replies.
+    for (i, extra) in [
+        "Auto-Submitted: auto-replied\r\n",
+        "Precedence: bulk\r\n",
+        "X-Autoreply: yes\r\n",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let auto = reply_email(
+            ADMIN_EMAIL,
+            &reply_to,
+            &format!("<auto{i}@mail>"),
+            "<x>",
+            "I am away until Monday",
+            extra,
+        );
+        smtp_send(smtp_in, ADMIN_EMAIL, &reply_to, &auto)
+            .await
+            .unwrap();
+    }
+    let ooo = String::from_utf8(reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<ooo@mail>",
+        "<x>",
+        "Away",
+        "",
+    ))
+    .unwrap()
+    .replace(
+        "Subject: Re: conversation",
+        "Subject: Out of Office: Re: conversation",
+    );
+    smtp_send(smtp_in, ADMIN_EMAIL, &reply_to, ooo.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(count_after(&app, conversation).await, baseline);
+
+    // The same Message-ID twice is posted once.
+    let genuine = reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<once@mail>",
+        "<x>",
+        "Posted once",
+        "",
+    );
+    smtp_send(smtp_in, ADMIN_EMAIL, &reply_to, &genuine)
+        .await
+        .unwrap();
+    smtp_send(smtp_in, ADMIN_EMAIL, &reply_to, &genuine)
+        .await
+        .unwrap();
+    assert_eq!(count_after(&app, conversation).await, baseline + 1);
+
+    // Oversized: refused at the end of DATA.
+    let huge = reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<huge@mail>",
+        "<x>",
+        &"x".repeat(11 * 1024 * 1024),
+        "",
+    );
+    let err = smtp_send(smtp_in, ADMIN_EMAIL, &reply_to, &huge)
+        .await
+        .unwrap_err();
+    assert!(err.is_permanent(), "{err}");
+    // Mail for a foreign domain: refused at RCPT.
+    let foreign = reply_email(
+        ADMIN_EMAIL,
+        "someone@gmail.com",
+        "<foreign@mail>",
+        "<x>",
+        "relay me",
+        "",
+    );
+    let err = smtp_send(smtp_in, ADMIN_EMAIL, "someone@gmail.com", &foreign)
+        .await
+        .unwrap_err();
+    assert!(err.is_permanent(), "{err}");
+    assert_eq!(count_after(&app, conversation).await, baseline + 1);
+    let refused: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refused_emails")
+        .fetch_one(&app.server.state.db.pool)
+        .await
+        .unwrap();
+    assert!(refused >= 7, "refusals are logged: {refused}");
+}
+
+#[tokio::test]
+async fn the_http_ingress_takes_raw_mime_with_its_secret() {
+    let MailApp { app, mut sink, .. } = spawn_mail_app(60_000).await;
+    let visitor = app.visitor().await;
+    let first: Value = app
+        .visitor_says(&visitor, "hello", "v")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    let reply_to = reply_address(&sink.next().await);
+    let url = app.api("/inbound/email");
+    let raw = reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<ingress@mail>",
+        "<x>",
+        "Via the ingress",
+        "",
+    );
+
+    let no_secret = app.http.post(&url).body(raw.clone()).send().await.unwrap();
+    assert_eq!(
+        expect_error(no_secret, StatusCode::UNAUTHORIZED).await,
+        "unauthorized"
+    );
+    let wrong = app
+        .http
+        .post(&url)
+        .bearer_auth("nope")
+        .body(raw.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let garbage = app
+        .http
+        .post(&url)
+        .bearer_auth("test-ingress-secret")
+        .body(vec![0u8, 159, 146, 150])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        expect_error(garbage, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "malformed_email"
+    );
+
+    let ok = app
+        .http
+        .post(&url)
+        .bearer_auth("test-ingress-secret")
+        .body(raw.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::ACCEPTED);
+    assert_eq!(ok.json::<Value>().await.unwrap()["status"], "posted");
+    let again = app
+        .http
+        .post(&url)
+        .bearer_auth("test-ingress-secret")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.json::<Value>().await.unwrap()["status"], "duplicate");
+    let messages = conversation_messages(&app, conversation).await;
+    assert_eq!(messages.last().unwrap()["body"], "Via the ingress");
+}
