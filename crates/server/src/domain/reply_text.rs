@@ -58,6 +58,19 @@ fn starts_quote(line: &str, next: Option<&str>) -> bool {
     false
 }
 
+/// "On … wrote:", "… пишет:", "<date>, Name <addr>:" and the like.
+fn is_attribution(lower: &str) -> bool {
+    let ends = [
+        "wrote:",
+        "написал(а):",
+        "написал:",
+        "написала:",
+        "пишет:",
+        "writes:",
+    ];
+    ends.iter().any(|e| lower.ends_with(e)) || (lower.ends_with(">:") && lower.contains('@'))
+}
+
 fn has_digit(s: &str) -> bool {
     s.chars().any(|c| c.is_ascii_digit())
 }
@@ -68,8 +81,10 @@ fn wrapped_attribution(line: &str, next: Option<&str>) -> bool {
     match next {
         Some(n) => {
             let joined = format!("{l} {}", n.trim().to_lowercase());
+            // Only an attribution split in two, never a line of text that
+            // merely precedes a quote start.
             (l.starts_with("on ") || has_digit(&l))
-                && starts_quote(&joined, None)
+                && is_attribution(&joined)
                 && !starts_quote(&l, None)
         }
         None => false,
@@ -88,10 +103,23 @@ fn is_signature_start(line: &str) -> bool {
         || lower.starts_with("отправлено из ")
 }
 
-/// The new text of a reply; empty when nothing new was written.
+/// The new text of a reply; empty when nothing new was written. Top-posted
+/// replies are the usual case; a reply written below the quote is found too.
 pub fn extract(body: &str) -> String {
     let normalized = body.replace("\r\n", "\n").replace('\u{a0}', " ");
     let lines: Vec<&str> = normalized.lines().collect();
+    let above = text_above_quote(&lines);
+    if !above.is_empty() {
+        return above;
+    }
+    // Bottom-posting: the new text follows the last quoted line.
+    match lines.iter().rposition(|l| l.trim_start().starts_with('>')) {
+        Some(last_quoted) => text_above_quote(&lines[last_quoted + 1..]),
+        None => String::new(),
+    }
+}
+
+fn text_above_quote(lines: &[&str]) -> String {
     let mut end = lines.len();
     for i in 0..lines.len() {
         let next = lines.get(i + 1).copied();
@@ -110,6 +138,49 @@ pub fn extract(body: &str) -> String {
     }
     let kept: Vec<&str> = lines[..end].iter().map(|l| l.trim_end()).collect();
     kept.join("\n").trim().to_string()
+}
+
+/// Undoes `format=flowed` (RFC 3676): a line ending in a space continues on
+/// the next one. The signature separator `-- ` is a hard line.
+pub fn unflow(text: &str, delsp: bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.replace("\r\n", "\n").split('\n') {
+        // Space-stuffing: a leading space was added by the sender.
+        let line = line.strip_prefix(' ').unwrap_or(line);
+        if line.ends_with(' ') && line != "-- " {
+            out.push_str(if delsp { &line[..line.len() - 1] } else { line });
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Text of an HTML-only reply: quoted `<blockquote>`s are dropped and block
+/// elements become lines before mail-parser's HTML-to-text conversion.
+pub fn html_to_text(html: &str) -> String {
+    let mut kept = String::with_capacity(html.len());
+    let lower = html.to_ascii_lowercase();
+    let (mut i, mut depth) = (0, 0usize);
+    while i < html.len() {
+        if lower[i..].starts_with("<blockquote") {
+            depth += 1;
+        } else if lower[i..].starts_with("</blockquote") && depth > 0 {
+            depth -= 1;
+            i += lower[i..].find('>').map_or(html.len() - i, |p| p + 1);
+            continue;
+        }
+        let c = html[i..].chars().next().expect("in bounds");
+        if depth == 0 {
+            kept.push(c);
+        }
+        i += c.len_utf8();
+    }
+    let blocks = kept
+        .replace("</div>", "</div><br>")
+        .replace("</DIV>", "</DIV><br>");
+    mail_parser::decoders::html::html_to_text(&blocks)
 }
 
 #[cfg(test)]
@@ -148,6 +219,10 @@ mod tests {
                 "Answer",
             ),
             (
+                "Call me at 5\n-- Reply above this line to answer in the chat --\nold",
+                "Call me at 5",
+            ),
+            (
                 "Gmail\n\nOn Wed, Nov 25, 2026 at 3:04 PM Switchboard <\nreply+x@y.z> wrote:\n> a",
                 "Gmail",
             ),
@@ -155,6 +230,21 @@ mod tests {
         for (input, expected) in cases {
             assert_eq!(extract(input), expected, "for {input:?}");
         }
+    }
+
+    #[test]
+    fn finds_bottom_posted_replies() {
+        let text =
+            "On Wed, Switchboard wrote:\n> question\n>\n> more\n\nMy answer\nhere\n\n-- \nJohn";
+        assert_eq!(extract(text), "My answer\nhere");
+    }
+
+    #[test]
+    fn unflows_and_reads_html() {
+        assert_eq!(unflow("one \ntwo\n-- \nsig", false), "one two\n-- \nsig\n");
+        let html =
+            "<div>Hello</div><div>there</div><blockquote><div>old <b>text</b></div></blockquote>";
+        assert_eq!(extract(&html_to_text(html)), "Hello\nthere");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! very recipient the token was made for. Everything else is refused, logged
 //! with the reason and kept for audit; nothing is posted.
 
-use mail_parser::{HeaderValue, MessageParser};
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 use switchboard_protocol::Channel;
 
@@ -126,6 +126,33 @@ fn automatic(m: &mail_parser::Message) -> Option<&'static str> {
     None
 }
 
+/// The reply as plain text: the text/plain part (format=flowed undone), else
+/// the HTML part converted without its quoted blocks.
+fn reply_body(m: &mail_parser::Message) -> String {
+    let plain = m
+        .text_body
+        .iter()
+        .filter_map(|i| m.part(*i))
+        .find(|p| matches!(p.body, PartType::Text(_)));
+    if let Some(part) = plain {
+        let text = part.text_contents().unwrap_or_default();
+        let ct = part.content_type();
+        let attr = |name: &str| {
+            ct.and_then(|c| c.attribute(name))
+                .map(|v| v.eq_ignore_ascii_case("yes") || v.eq_ignore_ascii_case("flowed"))
+        };
+        return if attr("format") == Some(true) {
+            reply_text::unflow(text, attr("delsp") == Some(true))
+        } else {
+            text.to_string()
+        };
+    }
+    match m.body_html(0) {
+        Some(html) => reply_text::html_to_text(&html),
+        None => String::new(),
+    }
+}
+
 fn find_token(
     state: &SharedState,
     m: &mail_parser::Message,
@@ -190,7 +217,7 @@ async fn check_and_post(
             return Ok(Outcome::Duplicate);
         }
     }
-    let body = m.body_text(0).map(|b| b.into_owned()).unwrap_or_default();
+    let body = reply_body(&m);
     let Some(signed) = find_token(state, &m, envelope, &body) else {
         return refuse("no reply address of ours");
     };

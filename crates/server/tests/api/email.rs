@@ -627,3 +627,102 @@ async fn the_http_ingress_takes_raw_mime_with_its_secret() {
     let messages = conversation_messages(&app, conversation).await;
     assert_eq!(messages.last().unwrap()["body"], "Via the ingress");
 }
+
+/// Every reply in tests/email-corpus (one per client style and charset) goes in
+/// through the ingress and must come out as exactly its expected text.
+#[tokio::test]
+async fn the_reply_corpus_extracts_what_people_wrote() {
+    let MailApp { app, mut sink, .. } = spawn_mail_app(60_000).await;
+    let visitor = app.visitor().await;
+    app.visitor_says(&visitor, "Hello, is the green tea in stock?", "v")
+        .await;
+    let reply_to = reply_address(&sink.next().await);
+    let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/email-corpus");
+    let mut names: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .filter_map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".eml"))
+                .map(str::to_string)
+        })
+        .collect();
+    names.sort();
+    assert!(names.len() >= 13, "the corpus is there: {names:?}");
+    let mut failures = Vec::new();
+    for name in &names {
+        let raw = std::fs::read(corpus.join(format!("{name}.eml"))).unwrap();
+        let expected =
+            std::fs::read_to_string(corpus.join(format!("{name}.expected.txt"))).unwrap();
+        let raw = replace_bytes(
+            &raw,
+            &[
+                ("{{FROM}}", ADMIN_EMAIL),
+                ("{{REPLY_TO}}", &reply_to),
+                ("{{MESSAGE_ID}}", &format!("<corpus-{name}@test.example>")),
+                ("{{IN_REPLY_TO}}", "<conversation.1@switchboard.localhost>"),
+            ],
+        );
+        let response = app
+            .http
+            .post(app.api("/inbound/email"))
+            .bearer_auth("test-ingress-secret")
+            .body(raw)
+            .send()
+            .await
+            .unwrap();
+        let result: Value = response.json().await.unwrap();
+        if result["status"] != "posted" {
+            failures.push(format!("{name}: {result}"));
+            continue;
+        }
+        let id = result["message_id"].as_i64().unwrap();
+        let conversation: Value = app
+            .get(&app.admin_token, "/conversations")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let c = conversation["items"][0]["id"].as_i64().unwrap();
+        let posted = conversation_messages(&app, c)
+            .await
+            .into_iter()
+            .find(|m| m["id"] == id)
+            .unwrap();
+        if posted["body"].as_str().unwrap() != expected.trim() {
+            failures.push(format!(
+                "{name}:\n--- expected\n{}\n--- got\n{}",
+                expected.trim(),
+                posted["body"].as_str().unwrap()
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} replies came out wrong:\n{}",
+        failures.len(),
+        names.len(),
+        failures.join("\n\n")
+    );
+}
+
+fn replace_bytes(raw: &[u8], pairs: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = raw.to_vec();
+    for (from, to) in pairs {
+        let (from, to) = (from.as_bytes(), to.as_bytes());
+        let mut next = Vec::with_capacity(out.len());
+        let mut i = 0;
+        while i < out.len() {
+            if out[i..].starts_with(from) {
+                next.extend_from_slice(to);
+                i += from.len();
+            } else {
+                next.push(out[i]);
+                i += 1;
+            }
+        }
+        out = next;
+    }
+    out
+}
