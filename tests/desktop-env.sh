@@ -46,7 +46,9 @@ CONF
   export XDG_CONFIG_HOME="$work/home/.config"
   status=0
   dbus-run-session -- bash "$0" "$@" || status=$?
-  rm -rf "$work"
+  # a document portal started by GTK may leave a FUSE mount under the runtime dir
+  fusermount -u "$work/runtime/doc" 2>/dev/null || true
+  rm -rf "$work" 2>/dev/null || true
   exit "$status"
 fi
 

@@ -1,0 +1,176 @@
+// Drives the real Switchboard window through tauri-driver (W3C WebDriver over HTTP, no
+// client library) while a visitor talks through the widget API. Run by run.sh.
+import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+const { SERVER_URL, WEBDRIVER_URL, APP_BIN, SCREENSHOTS, AVATAR } = process.env;
+const ADMIN = { email: 'admin@example.com', password: 'correct horse battery' };
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+async function wd(method, path, body) {
+  const r = await fetch(WEBDRIVER_URL + path, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j).slice(0, 400)}`);
+  return j.value;
+}
+
+let sid;
+const s = (p) => `/session/${sid}${p}`;
+
+async function find(css, { timeout = 15000, all = false } = {}) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await wd('POST', s(all ? '/elements' : '/element'), { using: 'css selector', value: css });
+      if (!all) return v[ELEMENT];
+      if (v.length) return v.map((e) => e[ELEMENT]);
+    } catch (e) {
+      last = e;
+    }
+    await sleep(150);
+  }
+  throw new Error(`no element ${css}: ${last?.message ?? 'none'}`);
+}
+const click = async (css) => wd('POST', s(`/element/${await find(css)}/click`), {});
+const text = async (css) => wd('GET', s(`/element/${await find(css)}/text`));
+async function type(css, value, clear = true) {
+  const el = await find(css);
+  if (clear) await wd('POST', s(`/element/${el}/clear`), {});
+  await wd('POST', s(`/element/${el}/value`), { text: value });
+}
+async function until(what, f, timeout = 20000) {
+  const end = Date.now() + timeout;
+  let last;
+  while (Date.now() < end) {
+    try {
+      const v = await f();
+      if (v) return v;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(200);
+  }
+  throw new Error(`timed out: ${what} ${last ? '(' + last.message + ')' : ''}`);
+}
+async function shot(name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await sleep(400);
+  // the whole X display (ImageMagick): WebKitWebDriver's own screenshot is unreliable here
+  const [w, h] = await js('return [window.innerWidth, window.innerHeight]');
+  execFileSync('import', ['-window', 'root', '-crop', `${w}x${h}+0+0`, join(SCREENSHOTS, `${name}.png`)]);
+  console.log(`screenshot ${name}.png`);
+}
+const js = (script, args = []) => wd('POST', s('/execute/sync'), { script, args });
+
+async function api(method, path, { token, visitor, body } = {}) {
+  const headers = { 'content-type': 'application/json' };
+  if (token) headers.authorization = `Bearer ${token}`;
+  if (visitor) headers['x-visitor-token'] = visitor;
+  const r = await fetch(SERVER_URL + path, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const t = await r.text();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${t}`);
+  return t ? JSON.parse(t) : null;
+}
+
+const step = (m) => console.log(`• ${m}`);
+let ok = false;
+try {
+  const t0 = Date.now();
+  sid = (await wd('POST', '/session', {
+    capabilities: { alwaysMatch: { 'tauri:options': { application: APP_BIN } } },
+  })).sessionId;
+  step(`session in ${Date.now() - t0} ms`);
+
+  // 1. sign in
+  await find('[data-testid=signin]');
+  await shot('01-sign-in');
+  await type('input[name=server]', SERVER_URL);
+  await type('input[name=email]', ADMIN.email);
+  await type('input[name=password]', ADMIN.password);
+  await click('[data-testid=signin] button[type=submit]');
+  await find('[data-testid=conversation-list]');
+  await until('online', async () => (await text('[data-testid=connection]')).length > 0 &&
+    (await js('return document.querySelector("[data-testid=connection]").className')).includes('online'));
+  step('signed in, stream online');
+
+  // 2. a visitor writes; the message shows up live with an unread badge
+  const v = await api('POST', '/api/v1/widget/session', { body: { locale: 'ru' } });
+  await api('PUT', '/api/v1/widget/contact', { visitor: v.visitor_token, body: { name: 'Мария', email: 'maria@example.net' } });
+  const first = await api('POST', '/api/v1/widget/messages', {
+    visitor: v.visitor_token, body: { body: 'Здравствуйте! Где мой заказ?', client_id: 'e2e-1' },
+  });
+  await until('the live dialog', async () => (await find('[data-testid=conversation]', { all: true })).length > 0);
+  await until('unread badge', async () => (await text('[data-testid=unread-total]')) === '1');
+  step('visitor message arrived live');
+  await shot('02-dialogs');
+
+  // 3. open it and answer
+  await click(`[data-testid=conversation][data-id="${first.conversation_id}"]`);
+  await until('history', async () => (await text('[data-testid=history]')).includes('Где мой заказ?'));
+  const email = await text('[data-testid=visitor-email]');
+  if (!email.includes('maria@example.net')) throw new Error(`visitor email not shown: ${email}`);
+  await type('[data-testid=composer]', 'Добрый день! Заказ уже в пути.', false);
+  await click('[data-testid=send]');
+  await until('reply reached the visitor', async () => {
+    const m = await api('GET', '/api/v1/widget/messages', { visitor: v.visitor_token });
+    return m.items.filter((x) => x.body === 'Добрый день! Заказ уже в пути.').length === 1;
+  });
+  await until('reply in the window', async () => (await text('[data-testid=history]')).includes('Заказ уже в пути'));
+  step('operator answer reached the visitor exactly once');
+  await shot('03-dialog');
+
+  // 4. Settings → Administrators: invite a colleague, the email arrives
+  await click('[data-testid=nav-settings]');
+  await find('[data-testid=invite-form]');
+  await type('input[name=invite-email]', 'olga@example.com');
+  await click('[data-testid=invite]');
+  await until('colleague in the list', async () =>
+    (await find('[data-testid=member][data-email="olga@example.com"]', { timeout: 1000 })) !== undefined);
+  await until('invitation email', async () => {
+    const mails = await api('GET', '/dev/mailbox');
+    return mails.some((m) => String(m.to).includes('olga@example.com'));
+  });
+  step('invitation sent and emailed');
+  await shot('04-settings-administrators');
+
+  // 5. Personal data: avatar with preview, uploaded
+  await click('[data-testid=tab-personal]');
+  const file = await find('[data-testid=avatar-file]');
+  await wd('POST', s(`/element/${file}/value`), { text: AVATAR });
+  await until('upload enabled', async () =>
+    !(await js('return document.querySelector("[data-testid=avatar-upload]").disabled')));
+  await click('[data-testid=avatar-upload]');
+  const { token } = await api('POST', '/api/v1/auth/login', { body: ADMIN });
+  await until('avatar stored', async () => (await api('GET', '/api/v1/me', { token })).avatar_url);
+  step('avatar uploaded');
+  await shot('05-settings-personal');
+
+  // 6. Notifications tab
+  await click('[data-testid=tab-notifications]');
+  await find('[data-testid=test-sound]');
+  await shot('06-settings-notifications');
+
+  ok = true;
+  console.log('desktop e2e: all steps passed');
+} catch (e) {
+  console.error('desktop e2e FAILED:', e.message);
+  try {
+    console.error('title:', await wd('GET', s('/title')));
+    console.error('source:', String(await wd('GET', s('/source'))).slice(0, 3000));
+  } catch (e2) {
+    console.error('no page source:', e2.message);
+  }
+  try {
+    await shot('failure');
+  } catch {}
+} finally {
+  if (sid) await wd('DELETE', `/session/${sid}`).catch(() => {});
+}
+process.exit(ok ? 0 : 1);

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# End-to-end test of the desktop app in a real window: Xvfb + tauri-driver +
+# WebKitWebDriver, against the real server, inside tests/desktop-env.sh (private D-Bus,
+# unlocked gnome-keyring, ALSA capture). Screenshots go to docs/screenshots/.
+#
+# Usage (from the repository root):  bash tests/desktop-e2e/run.sh
+# Needs: Xvfb, WebKitWebDriver (webkit2gtk-driver), tauri-driver
+#        (cargo install tauri-driver --locked), node >= 20, imagemagick (import).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
+
+if [[ "${SWITCHBOARD_DESKTOP_ENV_INNER:-}" != "1" ]]; then
+  for tool in Xvfb WebKitWebDriver node; do
+    command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 2; }
+  done
+  command -v tauri-driver >/dev/null || [[ -x "$HOME/.cargo/bin/tauri-driver" ]] || {
+    echo "run.sh: tauri-driver is missing: cargo install tauri-driver --locked" >&2; exit 2; }
+  if [[ "${SKIP_BUILD:-}" != "1" ]]; then
+    (cd ui && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; } && npm run build)
+    cargo build -p switchboard-server
+    cargo build -p switchboard-desktop
+  fi
+  exec bash tests/desktop-env.sh bash "$0" "$@"
+fi
+
+export PATH="$PATH:${CARGO_HOME:-$HOME/.cargo}/bin"
+work="$(mktemp -d /tmp/switchboard-e2e.XXXXXX)"
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# a display
+display=":$((90 + RANDOM % 9))"
+Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$work/xvfb.log" 2>&1 &
+pids+=($!)
+export DISPLAY="$display"
+for _ in $(seq 1 50); do [[ -e "/tmp/.X11-unix/X${display#:}" ]] && break; sleep 0.1; done
+
+# the server, with an admin
+server_bin="${SWITCHBOARD_SERVER_BIN:-$CARGO_TARGET_DIR/debug/switchboard-server}"
+"$server_bin" --data-dir "$work/server" --smtp-in off admin create \
+  --email admin@example.com --password "correct horse battery" --name "Anna Admin" >/dev/null
+"$server_bin" --http 127.0.0.1:0 --data-dir "$work/server" --smtp-in off \
+  >"$work/server.out" 2>"$work/server.log" &
+pids+=($!)
+for _ in $(seq 1 100); do grep -q "listening on" "$work/server.out" 2>/dev/null && break; sleep 0.1; done
+server_url="$(sed -n 's/^switchboard-server listening on //p' "$work/server.out" | head -1)"
+[[ -n "$server_url" ]] || { cat "$work/server.log" >&2; echo "server did not start" >&2; exit 1; }
+
+# the app's own profile (settings, cache) in a scratch dir; the token goes to the keyring
+export SWITCHBOARD_DESKTOP_HOME="$work/app"
+export WEBKIT_DISABLE_COMPOSITING_MODE=1
+port=$((4444 + RANDOM % 500))
+tauri-driver --port "$port" --native-port $((port + 1000)) >"$work/driver.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do curl -s "http://127.0.0.1:$port/status" >/dev/null 2>&1 && break; sleep 0.1; done
+
+status=0
+SERVER_URL="$server_url" WEBDRIVER_URL="http://127.0.0.1:$port" \
+  APP_BIN="$CARGO_TARGET_DIR/debug/switchboard-desktop" \
+  SCREENSHOTS="$root/docs/screenshots" AVATAR="$root/icons/128x128.png" \
+  node tests/desktop-e2e/e2e.mjs || status=$?
+if [[ $status -ne 0 ]]; then
+  echo "--- tauri-driver log" >&2; tail -30 "$work/driver.log" >&2
+  echo "--- server log" >&2; tail -30 "$work/server.log" >&2
+fi
+exit $status
