@@ -3,7 +3,9 @@
 # WebKitWebDriver, against the real server, inside tests/desktop-env.sh (private D-Bus,
 # unlocked gnome-keyring, ALSA capture). Screenshots go to docs/screenshots/.
 #
-# Usage (from the repository root):  bash tests/desktop-e2e/run.sh
+# Usage (from the repository root):  bash tests/desktop-e2e/run.sh [bench]
+#   bench: startup time and memory with 1,000 cached dialogs instead of the flows.
+#   SKIP_BUILD=1 uses the binaries already built.
 # Needs: Xvfb, WebKitWebDriver (webkit2gtk-driver), tauri-driver
 #        (cargo install tauri-driver --locked), node >= 20, imagemagick (import).
 set -euo pipefail
@@ -65,7 +67,7 @@ status=0
 SERVER_URL="$server_url" WEBDRIVER_URL="http://127.0.0.1:$port" \
   APP_BIN="$CARGO_TARGET_DIR/debug/switchboard-desktop" \
   SCREENSHOTS="$root/docs/screenshots" AVATAR="$root/icons/128x128.png" \
-  node tests/desktop-e2e/e2e.mjs || status=$?
+  node "tests/desktop-e2e/$([[ "${1:-}" == bench ]] && echo bench || echo e2e).mjs" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "--- tauri-driver log" >&2; tail -30 "$work/driver.log" >&2
   echo "--- server log" >&2; tail -30 "$work/server.log" >&2
