@@ -61,10 +61,12 @@ async function until(what, f, timeout = 20000) {
 }
 async function shot(name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
+  await js('const t = document.querySelector(".toasts"); if (t) t.style.visibility = "hidden"');
   await sleep(400);
   // the whole X display (ImageMagick): WebKitWebDriver's own screenshot is unreliable here
   const [w, h] = await js('return [window.innerWidth, window.innerHeight]');
   execFileSync('import', ['-window', 'root', '-crop', `${w}x${h}+0+0`, join(SCREENSHOTS, `${name}.png`)]);
+  await js('const t = document.querySelector(".toasts"); if (t) t.style.visibility = ""');
   console.log(`screenshot ${name}.png`);
 }
 const js = (script, args = []) => wd('POST', s('/execute/sync'), { script, args });
@@ -156,6 +158,51 @@ try {
   await click('[data-testid=tab-notifications]');
   await find('[data-testid=test-sound]');
   await shot('06-settings-notifications');
+
+  // 7. the invited colleague signs in with the emailed password and must set their own
+  const mails = await api('GET', '/dev/mailbox');
+  const inv = mails.find((m) => String(m.to).includes('olga@example.com'));
+  const raw = await (await fetch(SERVER_URL + inv.url)).text();
+  const unfolded = raw.replace(/=\r?\n/g, '');
+  const pw = (unfolded.match(/(?:Password|Пароль): (\S+)/) ?? [])[1];
+  if (!pw) throw new Error('no password in the invitation email');
+  await click('[data-testid=sign-out]');
+  await find('[data-testid=signin]');
+  await type('input[name=server]', SERVER_URL);
+  await type('input[name=email]', 'olga@example.com');
+  await type('input[name=password]', pw);
+  await click('[data-testid=signin] button[type=submit]');
+  await find('[data-testid=change-password]');
+  await shot('07-forced-password-change');
+  await type('input[name=current]', pw);
+  await type('input[name=new]', 'olga-own-password-1');
+  await type('input[name=repeat]', 'olga-own-password-1');
+  await click('[data-testid=change-password] button[type=submit]');
+  // with no name yet she lands on Personal data
+  await find('[data-testid=save-name]');
+  await type('input[name=name]', 'Ольга Смирнова');
+  await click('[data-testid=save-name]');
+  await until('name saved', async () =>
+    String(await js('return document.querySelector("header .me")?.textContent ?? ""')).includes('Ольга'));
+  step('invited colleague signed in, set her own password and her name');
+  await api('POST', '/api/v1/auth/login', { body: { email: 'olga@example.com', password: 'olga-own-password-1' } });
+
+  // an operator sees no Administrators tab; the app speaks Russian when asked
+  await click('[data-testid=nav-settings]');
+  await find('[data-testid=tab-personal]');
+  const tabs = await js('return [...document.querySelectorAll("[role=tab]")].map((t) => t.dataset.testid)');
+  if (tabs.includes('tab-admins')) throw new Error('an operator sees the Administrators tab');
+  await click('[data-testid=tab-personal]');
+  const lang = await find('[data-testid=language]');
+  await js('const s = document.querySelector("[data-testid=language]"); s.value = "ru"; s.dispatchEvent(new Event("change", { bubbles: true }))');
+  void lang;
+  await until('Russian', async () =>
+    String(await js('return document.querySelector("[data-testid=nav-dialogs]").textContent')).includes('Диалоги'));
+  await click('[data-testid=nav-dialogs]');
+  await click(`[data-testid=conversation][data-id="${first.conversation_id}"]`);
+  await until('history', async () => (await text('[data-testid=history]')).includes('Заказ уже в пути'));
+  await shot('08-dialog-ru');
+  step('operator view in Russian');
 
   ok = true;
   console.log('desktop e2e: all steps passed');

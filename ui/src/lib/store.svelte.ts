@@ -96,6 +96,10 @@ class Store {
   enter(s: SessionInfo): void {
     this.session = s;
     this.user = s.user;
+    this.view = 'dialogs';
+    this.filter = 'all';
+    this.selected = null;
+    this.messages = [];
     this.screen = s.user.must_change_password ? 'password' : 'main';
     if (!s.token_saved) this.toast(this.t('app.keyringMissing'), 'info');
     void this.refreshList();
