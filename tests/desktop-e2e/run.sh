@@ -5,7 +5,8 @@
 #
 # Usage (from the repository root):  bash tests/desktop-e2e/run.sh [bench]
 #   bench: startup time and memory with 1,000 cached dialogs instead of the flows.
-#   SKIP_BUILD=1 uses the binaries already built.
+#   SKIP_BUILD=1 uses the binaries already built; SWITCHBOARD_DESKTOP_BIN picks the app
+#   binary (e.g. the release one from src-tauri/bundle-deb.sh).
 # Needs: Xvfb, WebKitWebDriver (webkit2gtk-driver), tauri-driver
 #        (cargo install tauri-driver --locked), node >= 20, imagemagick (import).
 set -euo pipefail
@@ -65,7 +66,7 @@ for _ in $(seq 1 50); do curl -s "http://127.0.0.1:$port/status" >/dev/null 2>&1
 
 status=0
 SERVER_URL="$server_url" WEBDRIVER_URL="http://127.0.0.1:$port" \
-  APP_BIN="$CARGO_TARGET_DIR/debug/switchboard-desktop" \
+  APP_BIN="${SWITCHBOARD_DESKTOP_BIN:-$CARGO_TARGET_DIR/debug/switchboard-desktop}" \
   SCREENSHOTS="$root/docs/screenshots" AVATAR="$root/icons/128x128.png" \
   node "tests/desktop-e2e/$([[ "${1:-}" == bench ]] && echo bench || echo e2e).mjs" || status=$?
 if [[ $status -ne 0 ]]; then

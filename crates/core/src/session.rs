@@ -931,10 +931,17 @@ impl Session {
                 self.add_message(m, true);
             }
             event::READ => {
+                // {conversation_id, message_id, reader: {kind, id}}: this operator read the
+                // dialog elsewhere (another device), so the count clears here too
                 let cid = data.get("conversation_id").and_then(|v| v.as_i64());
-                let uid = data.get("user_id").and_then(|v| v.as_i64());
+                let reader = data.get("reader");
+                let kind = reader.and_then(|r| r.get("kind")).and_then(|v| v.as_str());
+                let uid = reader
+                    .and_then(|r| r.get("id"))
+                    .and_then(|v| v.as_i64())
+                    .or_else(|| data.get("user_id").and_then(|v| v.as_i64()));
                 if let (Some(cid), Some(uid)) = (cid, uid) {
-                    if uid == self.account.user_id {
+                    if kind != Some("visitor") && uid == self.account.user_id {
                         let c = {
                             let mut st = self.state.lock().unwrap();
                             st.convs.get_mut(&cid).map(|c| {

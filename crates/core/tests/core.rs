@@ -269,9 +269,22 @@ async fn sync_live_then_resume_after_restart_with_cache() {
     assert_eq!(s.conversation(cid).unwrap().unread, 3);
     let _ = events;
 
-    // reading clears the count
+    // the same operator on a second computer: reading on one clears the count on both
+    let dir2 = tempfile::tempdir().unwrap();
+    let other = new_core(dir2.path(), &unique("sb-test"));
+    other
+        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    wait_online(&other).await;
+    let s2 = other.session().await.unwrap();
+    assert_eq!(s2.conversation(cid).unwrap().unread, 3);
     s.mark_read(cid).await.unwrap();
     assert_eq!(s.unread_total(), 0);
+    eventually("the read on the other computer", 20, || {
+        s2.conversation(cid).is_some_and(|c| c.unread == 0)
+    })
+    .await;
 
     // assign and close over REST; the list follows
     let me = s.user().id;

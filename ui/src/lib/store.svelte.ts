@@ -42,7 +42,7 @@ class Store {
   olderCursor = $state<string | null>(null);
   outbox = $state<OutboxItem[]>([]);
   team = $state<User[]>([]);
-  typing = $state<Record<number, number>>({});
+  typing = $state<Record<number, { until: number; name: string | null }>>({});
   toasts = $state<Toast[]>([]);
   closedMore = $state(false);
   private toastId = 0;
@@ -234,8 +234,12 @@ class Store {
         this.outbox = e.items;
         break;
       case 'typing':
-        if (e.conversation_id !== null && e.data['user_id'] !== this.user?.id) {
-          this.typing = { ...this.typing, [e.conversation_id]: Date.now() + 5000 };
+        if (e.conversation_id !== null) {
+          // {conversation_id, author: {kind, id, name}}; our own typing is not shown
+          const author = (e.data['author'] ?? {}) as { kind?: string; id?: number | null; name?: string | null };
+          if (author.kind === 'operator' && author.id === this.user?.id) break;
+          const name = author.kind === 'visitor' ? null : (author.name ?? null);
+          this.typing = { ...this.typing, [e.conversation_id]: { until: Date.now() + 5000, name } };
         }
         break;
       case 'me':
