@@ -1,7 +1,7 @@
 // Drives the real Switchboard window through tauri-driver (W3C WebDriver over HTTP, no
 // client library) while a visitor talks through the widget API. Run by run.sh.
 import { mkdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 const { SERVER_URL, WEBDRIVER_URL, APP_BIN, SCREENSHOTS, AVATAR } = process.env;
@@ -101,6 +101,12 @@ try {
   await until('online', async () => (await text('[data-testid=connection]')).length > 0 &&
     (await js('return document.querySelector("[data-testid=connection]").className')).includes('online'));
   step('signed in, stream online');
+
+  // single instance: a second start hands over to the running app and exits
+  const second = spawnSync(APP_BIN, [], { timeout: 15000, encoding: 'utf8' });
+  if (second.status === null) throw new Error('a second instance kept running');
+  await find('[data-testid=conversation-list]');
+  step(`a second start exited (status ${second.status}); the first window stays`);
 
   // 2. a visitor writes; the message shows up live with an unread badge
   const v = await api('POST', '/api/v1/widget/session', { body: { locale: 'ru' } });
