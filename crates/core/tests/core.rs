@@ -617,7 +617,7 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
         return;
     }
     let recorder = Recorder::default();
-    let _conn = zbus::connection::Builder::session()
+    let conn = zbus::connection::Builder::session()
         .name("org.freedesktop.Notifications")
         .serve_at("/org/freedesktop/Notifications", recorder.clone())
         .build()
@@ -682,6 +682,29 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
         1,
         "one message, one notification"
     );
+    // clicking the notification opens that dialog
+    let events = record(&core);
+    let id = calls
+        .iter()
+        .position(|(_, _, b)| b == "Где мой заказ №42?")
+        .unwrap() as u32
+        + 1;
+    conn.emit_signal(
+        None::<&str>,
+        "/org/freedesktop/Notifications",
+        "org.freedesktop.Notifications",
+        "ActionInvoked",
+        &(id, "default"),
+    )
+    .await
+    .unwrap();
+    eventually("the dialog to open from the notification", 10, || {
+        events.lock().unwrap().iter().any(|e| {
+            matches!(e, CoreEvent::OpenConversation { conversation_id } if *conversation_id == m.conversation_id)
+        })
+    })
+    .await;
+
     let mut sound_ok = false;
     for _ in 0..100 {
         if sounds_since(before).iter().any(|n| *n > 1000) {
@@ -740,4 +763,38 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
         "a burst of five messages played {played:?}"
     );
     assert!(played[0] > 1000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_pages_back_without_gaps_or_repeats() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let visitor = Visitor::new(&server).await;
+    let mut cid = 0;
+    for i in 0..120 {
+        cid = visitor.say(&format!("line {i:03}")).await.conversation_id;
+    }
+    let s = core.session().await.unwrap();
+    eventually("all live messages", 30, || {
+        s.conversation(cid)
+            .and_then(|c| c.last_message)
+            .is_some_and(|m| m.body == "line 119")
+    })
+    .await;
+    let mut log = s.messages(cid).await.unwrap();
+    let mut guard = 0;
+    while log.next.is_some() {
+        log = s.older_messages(cid).await.unwrap();
+        guard += 1;
+        assert!(guard < 20, "paging does not end");
+    }
+    let bodies: Vec<&str> = log.items.iter().map(|m| m.body.as_str()).collect();
+    let want: Vec<String> = (0..120).map(|i| format!("line {i:03}")).collect();
+    assert_eq!(bodies, want.iter().map(|s| s.as_str()).collect::<Vec<_>>());
+    assert_eq!(s.conversation(cid).unwrap().unread, 120);
 }
