@@ -16,6 +16,8 @@ use tauri::{Emitter, Manager, WindowEvent};
 pub struct AppState {
     pub core: Arc<Core>,
     pub view: Mutex<ViewState>,
+    /// Whether the tray icon exists (closing to the tray needs one).
+    pub tray: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -35,7 +37,14 @@ pub fn show_main(app: &tauri::AppHandle) {
 }
 
 fn main() {
-    tracing::info!("starting");
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,switchboard_core=info,switchboard_desktop=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");
     let paths = match std::env::var_os("SWITCHBOARD_DESKTOP_HOME") {
         // tests and several side-by-side profiles
         Some(dir) => Paths::under(std::path::PathBuf::from(dir)),
@@ -54,10 +63,19 @@ fn main() {
         .manage(AppState {
             core: core.clone(),
             view: Mutex::new(ViewState::default()),
+            tray: std::sync::atomic::AtomicBool::new(false),
         })
         .setup(move |app| {
             let handle = app.handle().clone();
-            tray::create(&handle)?;
+            // no tray host (or no appindicator library): the app still works, the
+            // window just can't hide into a tray
+            match tray::create(&handle) {
+                Ok(()) => app
+                    .state::<AppState>()
+                    .tray
+                    .store(true, std::sync::atomic::Ordering::SeqCst),
+                Err(e) => tracing::warn!(error = %e, "no tray icon"),
+            }
             if std::env::args().any(|a| a == "--hidden") {
                 if let Some(w) = app.get_webview_window("main") {
                     let _ = w.hide();
@@ -95,7 +113,8 @@ fn main() {
         .on_window_event(|window, event| match event {
             WindowEvent::CloseRequested { api, .. } => {
                 let state = window.state::<AppState>();
-                if state.core.settings().prefs.close_to_tray {
+                let has_tray = state.tray.load(std::sync::atomic::Ordering::SeqCst);
+                if has_tray && state.core.settings().prefs.close_to_tray {
                     api.prevent_close();
                     let _ = window.hide();
                     state.update_view(|v| v.focused = false);
