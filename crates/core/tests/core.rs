@@ -798,3 +798,65 @@ async fn history_pages_back_without_gaps_or_repeats() {
     assert_eq!(bodies, want.iter().map(|s| s.as_str()).collect::<Vec<_>>());
     assert_eq!(s.conversation(cid).unwrap().unread, 120);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reconnects_by_itself_and_resumes_after_the_server_comes_back() {
+    let mut server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    let events = record(&core);
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let s = core.session().await.unwrap();
+    let visitor = Visitor::new(&server).await;
+    let cid = visitor.say("first").await.conversation_id;
+    eventually("the first message", 20, || s.conversation(cid).is_some()).await;
+
+    server.stop().await;
+    eventually("offline with a retry scheduled", 60, || {
+        matches!(s.connection(), ConnState::Offline { .. })
+    })
+    .await;
+    // cached dialogs stay readable offline
+    assert!(s.conversations(Filter::All).iter().any(|c| c.id == cid));
+    assert!(s
+        .cached_messages(cid)
+        .items
+        .iter()
+        .any(|m| m.body == "first"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    server.restart().await;
+    // the visitor writes while the app is still waiting out its backoff
+    visitor.say("while you were away").await;
+    eventually("reconnected and resumed", 60, || {
+        s.cached_messages(cid)
+            .items
+            .iter()
+            .any(|m| m.body == "while you were away")
+    })
+    .await;
+    assert_eq!(s.connection(), ConnState::Online);
+    let ev = events.lock().unwrap();
+    let retries: Vec<u64> = ev
+        .iter()
+        .filter_map(|e| match e {
+            CoreEvent::Connection {
+                state: ConnState::Offline { retry_in_ms },
+            } => Some(*retry_in_ms),
+            _ => None,
+        })
+        .collect();
+    assert!(!retries.is_empty());
+    assert!(retries.iter().all(|r| *r <= 30_000), "{retries:?}");
+    // one reload at sign-in; the reconnect resumed with `since`
+    assert_eq!(
+        ev.iter()
+            .filter(|e| matches!(e, CoreEvent::Reloaded))
+            .count(),
+        1,
+        "reloaded after the reconnect instead of resuming"
+    );
+}
