@@ -260,9 +260,10 @@ class Store {
         this.toast(e.message, 'info');
         break;
       case 'signed_out':
+        // the server no longer accepts the token (removed, logged out elsewhere):
+        // forget it so the next start asks for the password instead of failing again
         this.toast(e.reason);
-        this.session = null;
-        this.screen = 'signin';
+        void this.signOut();
         break;
     }
   }
