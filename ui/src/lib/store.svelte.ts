@@ -62,7 +62,12 @@ class Store {
   }
 
   errorText(e: unknown): string {
-    if (isUiError(e)) return e.message;
+    if (isUiError(e)) {
+      if (e.code === 'network') return this.t('signin.unreachable');
+      if (e.status === 403) return this.t('error.forbidden');
+      if (e.status === 429) return this.t('error.tooMany');
+      return e.message;
+    }
     return String(e);
   }
 
