@@ -1,10 +1,12 @@
 // Drives the real Switchboard window through tauri-driver (W3C WebDriver over HTTP, no
 // client library) while a visitor talks through the widget API. Run by run.sh.
 import { mkdirSync } from 'node:fs';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 
-const { SERVER_URL, WEBDRIVER_URL, APP_BIN, SCREENSHOTS, AVATAR } = process.env;
+const { SERVER_URL, WEBDRIVER_URL, APP_BIN, SCREENSHOTS, AVATAR, SERVER_BIN, SERVER_DATA, SERVER_PID, EXTRA_PIDS } =
+  process.env;
 const ADMIN = { email: 'admin@example.com', password: 'correct horse battery' };
 const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -133,6 +135,31 @@ try {
   await until('reply in the window', async () => (await text('[data-testid=history]')).includes('Заказ уже в пути'));
   step('operator answer reached the visitor exactly once');
   await shot('03-dialog');
+
+  // offline: the server goes away, the operator answers anyway; the message waits on
+  // disk, shows as sending, and reaches the visitor once the server is back
+  process.kill(Number(SERVER_PID), 'SIGKILL');
+  await until('offline shown', async () =>
+    !String(await js('return document.querySelector("[data-testid=connection]").className')).includes('online'), 60000);
+  await type('[data-testid=composer]', 'Отвечу, как только связь вернётся.', false);
+  await click('[data-testid=send]');
+  await find('[data-testid=pending]');
+  await shot('03b-offline-pending');
+  const port = new URL(SERVER_URL).port;
+  const log = openSync(`${SERVER_DATA}/restarted.log`, 'a');
+  const again = spawn(SERVER_BIN, ['--http', `127.0.0.1:${port}`, '--data-dir', SERVER_DATA, '--smtp-in', 'off'], {
+    stdio: ['ignore', log, log],
+    detached: true,
+  });
+  appendFileSync(EXTRA_PIDS, `${again.pid}\n`);
+  again.unref();
+  await until('the queued reply reached the visitor', async () => {
+    const m = await api('GET', '/api/v1/widget/messages', { visitor: v.visitor_token });
+    return m.items.filter((x) => x.body === 'Отвечу, как только связь вернётся.').length === 1;
+  }, 60000);
+  await until('no pending message left', async () =>
+    (await js('return document.querySelectorAll("[data-testid=pending]").length')) === 0);
+  step('a reply typed offline was delivered once after the server came back');
 
   // 4. Settings → Administrators: invite a colleague, the email arrives
   await click('[data-testid=nav-settings]');

@@ -33,6 +33,10 @@ work="$(mktemp -d /tmp/switchboard-e2e.XXXXXX)"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  # servers the test itself restarted
+  if [[ -f "$work/extra-pids" ]]; then
+    while read -r p; do kill "$p" 2>/dev/null || true; done <"$work/extra-pids"
+  fi
   wait 2>/dev/null || true
   rm -rf "$work"
 }
@@ -51,7 +55,8 @@ server_bin="${SWITCHBOARD_SERVER_BIN:-$CARGO_TARGET_DIR/debug/switchboard-server
   --email admin@example.com --password "correct horse battery" --name "Anna Admin" >/dev/null
 "$server_bin" --http 127.0.0.1:0 --data-dir "$work/server" --smtp-in off \
   >"$work/server.out" 2>"$work/server.log" &
-pids+=($!)
+server_pid=$!
+pids+=($server_pid)
 for _ in $(seq 1 100); do grep -q "listening on" "$work/server.out" 2>/dev/null && break; sleep 0.1; done
 server_url="$(sed -n 's/^switchboard-server listening on //p' "$work/server.out" | head -1)"
 [[ -n "$server_url" ]] || { cat "$work/server.log" >&2; echo "server did not start" >&2; exit 1; }
@@ -66,6 +71,8 @@ for _ in $(seq 1 50); do curl -s "http://127.0.0.1:$port/status" >/dev/null 2>&1
 
 status=0
 SERVER_URL="$server_url" WEBDRIVER_URL="http://127.0.0.1:$port" \
+  SERVER_BIN="$server_bin" SERVER_DATA="$work/server" SERVER_PID="$server_pid" \
+  EXTRA_PIDS="$work/extra-pids" \
   APP_BIN="${SWITCHBOARD_DESKTOP_BIN:-$CARGO_TARGET_DIR/debug/switchboard-desktop}" \
   SCREENSHOTS="$root/docs/screenshots" AVATAR="$root/icons/128x128.png" \
   node "tests/desktop-e2e/$([[ "${1:-}" == bench ]] && echo bench || echo e2e).mjs" || status=$?
