@@ -319,6 +319,10 @@ impl Core {
     ) -> Result<SessionInfo> {
         self.stop().await;
         let session = Session::start(self.shared.clone(), account, token, user, token_saved)?;
+        // the cached count at once (tray badge), before the stream is even up
+        self.shared.emit(CoreEvent::Unread {
+            total: session.unread_total(),
+        });
         let info = session.info();
         *self.session.lock().await = Some(session);
         Ok(info)
