@@ -2,7 +2,7 @@
 // client library) while a visitor talks through the widget API. Run by run.sh.
 import { mkdirSync } from 'node:fs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, openSync } from 'node:fs';
+import { appendFileSync, existsSync, openSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const { SERVER_URL, WEBDRIVER_URL, APP_BIN, SCREENSHOTS, AVATAR, SERVER_BIN, SERVER_DATA, SERVER_PID, EXTRA_PIDS } =
@@ -191,6 +191,15 @@ try {
   await click('[data-testid=tab-notifications]');
   await find('[data-testid=test-sound]');
   await shot('06-settings-notifications');
+  // start at login (opt-in) writes the XDG autostart entry, and removes it again
+  const autostartDir = join(process.env.XDG_CONFIG_HOME ?? join(process.env.HOME, '.config'), 'autostart');
+  const entries = () => (existsSync(autostartDir) ? readdirSync(autostartDir).filter((f) => f.endsWith('.desktop')) : []);
+  if (entries().length) throw new Error('autostart enabled before opting in');
+  await click('[data-testid=start-at-login]');
+  await until('autostart entry', async () => entries().length === 1);
+  await click('[data-testid=start-at-login]');
+  await until('autostart entry removed', async () => entries().length === 0);
+  step('start at login: opt-in writes and removes the autostart entry');
 
   // 7. the invited colleague signs in with the emailed password and must set their own
   const mails = await api('GET', '/dev/mailbox');
