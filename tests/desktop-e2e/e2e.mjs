@@ -2,7 +2,7 @@
 // client library) while a visitor talks through the widget API. Run by run.sh.
 import { mkdirSync } from 'node:fs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, openSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 const { SERVER_URL, WEBDRIVER_URL, APP_BIN, SCREENSHOTS, AVATAR, SERVER_BIN, SERVER_DATA, SERVER_PID, EXTRA_PIDS } =
@@ -84,6 +84,34 @@ async function api(method, path, { token, visitor, body } = {}) {
 }
 
 const step = (m) => console.log(`• ${m}`);
+
+/** The tray item the app registered with the test's StatusNotifierWatcher. */
+function trayItem() {
+  const lines = readFileSync(process.env.SNI_ITEMS, 'utf8').trim().split('\n').filter(Boolean);
+  if (!lines.length) throw new Error('the app registered no tray icon');
+  const [service, path] = lines[lines.length - 1].split(' ');
+  return { service, path };
+}
+/** The colour of the tray icon's unread dot (top right) or status dot (bottom right). */
+function trayColor(which) {
+  const icon = trayProp('IconName').match(/'([^']+)'/)[1];
+  const [w] = execFileSync('identify', ['-format', '%w %h', icon], { encoding: 'utf8' }).split(' ').map(Number);
+  const r = w * 0.2;
+  const x = Math.round(w - r - 1);
+  const y = Math.round(which === 'unread' ? r + 1 : w - r - 1);
+  const px = execFileSync('convert', [icon, '-format', `%[pixel:p{${x},${y}}]`, 'info:'], { encoding: 'utf8' });
+  const [R, G, B] = (px.match(/\d+(\.\d+)?/g) ?? []).map(Number);
+  if (R > 200 && G < 80 && B < 80) return 'red';
+  if (R < 80 && G > 150 && B < 120) return 'green';
+  if (R > 200 && G > 140 && B < 60) return 'amber';
+  if (Math.abs(R - 150) < 10 && Math.abs(G - 150) < 10 && Math.abs(B - 150) < 10) return 'grey';
+  return px.trim();
+}
+function trayProp(name) {
+  const { service, path } = trayItem();
+  return execFileSync('gdbus', ['call', '--session', '--dest', service, '--object-path', path, '--method',
+    'org.freedesktop.DBus.Properties.Get', 'org.kde.StatusNotifierItem', name], { encoding: 'utf8' }).trim();
+}
 let ok = false;
 try {
   const t0 = Date.now();
@@ -119,11 +147,18 @@ try {
   await until('the live dialog', async () => (await find('[data-testid=conversation]', { all: true })).length > 0);
   await until('unread badge', async () => (await text('[data-testid=unread-total]')) === '1');
   step('visitor message arrived live');
+  // the tray, as a panel sees it: the count as the label, red unread dot, green status dot
+  await until('tray label 1', async () => trayProp('XAyatanaLabel').includes("<'1'>"));
+  await until('tray icon: unread and online', async () => trayColor('unread') === 'red' && trayColor('status') === 'green');
+  step('tray shows 1 unread and online');
   await shot('02-dialogs');
 
   // 3. open it and answer
   await click(`[data-testid=conversation][data-id="${first.conversation_id}"]`);
   await until('history', async () => (await text('[data-testid=history]')).includes('Где мой заказ?'));
+  // read: the count stays until the dialog is read, then leaves the tray
+  await until('tray cleared', async () => trayProp('XAyatanaLabel').includes("<''>") && trayColor('unread') !== 'red');
+  step('reading the dialog cleared the tray count');
   const email = await text('[data-testid=visitor-email]');
   if (!email.includes('maria@example.net')) throw new Error(`visitor email not shown: ${email}`);
   await type('[data-testid=composer]', 'Добрый день! Заказ уже в пути.', false);
@@ -141,6 +176,7 @@ try {
   process.kill(Number(SERVER_PID), 'SIGKILL');
   await until('offline shown', async () =>
     !String(await js('return document.querySelector("[data-testid=connection]").className')).includes('online'), 60000);
+  await until('tray status grey', async () => trayColor('status') === 'grey');
   await type('[data-testid=composer]', 'Отвечу, как только связь вернётся.', false);
   await click('[data-testid=send]');
   await find('[data-testid=pending]');
@@ -160,6 +196,20 @@ try {
   await until('no pending message left', async () =>
     (await js('return document.querySelectorAll("[data-testid=pending]").length')) === 0);
   step('a reply typed offline was delivered once after the server came back');
+
+  // status by hand: away shows on the server and in the tray, then back online
+  const setPresence = (p) =>
+    js(`const s = document.querySelector("[data-testid=presence]"); s.value = "${p}"; s.dispatchEvent(new Event("change", { bubbles: true }))`);
+  await until('tray online again', async () => trayColor('status') === 'green', 30000);
+  await setPresence('away');
+  await until('tray away', async () => trayColor('status') === 'amber');
+  const { token: t1 } = await api('POST', '/api/v1/auth/login', { body: ADMIN });
+  if ((await api('GET', '/api/v1/team', { token: t1 })).find((u) => u.email === ADMIN.email)?.presence !== 'away') {
+    throw new Error('away not on the server');
+  }
+  await setPresence('online');
+  await until('tray online', async () => trayColor('status') === 'green');
+  step('away and back online, in the tray and on the server');
 
   // 4. Settings → Administrators: invite a colleague, the email arrives
   await click('[data-testid=nav-settings]');

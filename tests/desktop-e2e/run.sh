@@ -7,7 +7,7 @@
 #   bench: startup time and memory with 1,000 cached dialogs instead of the flows.
 #   SKIP_BUILD=1 uses the binaries already built; SWITCHBOARD_DESKTOP_BIN picks the app
 #   binary (e.g. the release one from src-tauri/bundle-deb.sh).
-# Needs: Xvfb, WebKitWebDriver (webkit2gtk-driver), tauri-driver
+# Needs: Xvfb, WebKitWebDriver (webkit2gtk-driver), tauri-driver, python3-gi (tray host),
 #        (cargo install tauri-driver --locked), node >= 20, imagemagick (import).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -64,6 +64,11 @@ server_url="$(sed -n 's/^switchboard-server listening on //p' "$work/server.out"
 # the app's own profile (settings, cache) in a scratch dir; the token goes to the keyring
 export SWITCHBOARD_DESKTOP_HOME="$work/app"
 export WEBKIT_DISABLE_COMPOSITING_MODE=1
+# a tray host: records the tray items that register, so the test can read them
+/usr/bin/python3 tests/desktop-e2e/sni_watcher.py "$work/sni-items" >"$work/sni.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 1 50); do [[ -e "$work/sni-items" ]] && break; sleep 0.1; done
+
 port=$((4444 + RANDOM % 500))
 tauri-driver --port "$port" --native-port $((port + 1000)) >"$work/driver.log" 2>&1 &
 pids+=($!)
@@ -72,7 +77,7 @@ for _ in $(seq 1 50); do curl -s "http://127.0.0.1:$port/status" >/dev/null 2>&1
 status=0
 SERVER_URL="$server_url" WEBDRIVER_URL="http://127.0.0.1:$port" \
   SERVER_BIN="$server_bin" SERVER_DATA="$work/server" SERVER_PID="$server_pid" \
-  EXTRA_PIDS="$work/extra-pids" \
+  EXTRA_PIDS="$work/extra-pids" SNI_ITEMS="$work/sni-items" \
   APP_BIN="${SWITCHBOARD_DESKTOP_BIN:-$CARGO_TARGET_DIR/debug/switchboard-desktop}" \
   SCREENSHOTS="$root/docs/screenshots" AVATAR="$root/icons/128x128.png" \
   node "tests/desktop-e2e/$([[ "${1:-}" == bench ]] && echo bench || echo e2e).mjs" || status=$?
