@@ -32,5 +32,15 @@ else
   cargo test --workspace
 fi
 
+step "the same server suite against PostgreSQL (store conformance)"
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start 2>/dev/null || true
+  sleep 2
+fi
+# Databases of earlier runs go first; each test makes its own.
+psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datname LIKE 'sb_test_%'" 2>/dev/null \
+  | while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
+SWITCHBOARD_TEST_DATABASE=postgres cargo test -p switchboard-server --test api
+
 step "widget end to end in headless Chromium"
 bash tests/widget/run.sh

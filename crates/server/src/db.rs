@@ -91,7 +91,16 @@ impl Db {
             // that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT)
             // when a single-statement write slipped in between.
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
+            Backend::Postgres => {
+                let mut tx = self.pool.begin().await?;
+                // One writer at a time across every node: events then commit in
+                // `seq` order, so a stream reading "after seq n" can never miss
+                // a lower seq that commits later.
+                sqlx::query("SELECT pg_advisory_xact_lock(7261)")
+                    .execute(&mut *tx)
+                    .await?;
+                tx
+            }
         };
         Ok(WriteTx { tx, _guard: guard })
     }

@@ -15,12 +15,17 @@ use crate::db::Db;
 use crate::store::events::{self, StoredEvent};
 
 const RING_CAPACITY: usize = 4096;
+const NATS_SUBJECT: &str = "switchboard.events";
 
 pub struct Hub {
     db: Db,
     ring: RwLock<VecDeque<Arc<StoredEvent>>>,
     latest: watch::Sender<i64>,
     wake: Notify,
+    /// Other nodes, when running several (`--nats-url`). NATS only wakes them
+    /// up: the events themselves are read from the shared database, so a lost
+    /// NATS message delays an event by at most the poll interval, never loses it.
+    nats: std::sync::OnceLock<async_nats::Client>,
     /// Live streams per user or visitor on this node (presence).
     connections: Mutex<HashMap<Party, usize>>,
 }
@@ -33,15 +38,45 @@ impl Hub {
             ring: RwLock::new(VecDeque::with_capacity(RING_CAPACITY)),
             latest: watch::channel(latest).0,
             wake: Notify::new(),
+            nats: std::sync::OnceLock::new(),
             connections: Mutex::new(HashMap::new()),
         });
         tokio::spawn(hub.clone().follow_log());
         Ok(hub)
     }
 
-    /// Tells the hub that events were committed (here or, via NATS, on another node).
+    /// Tells the hubs of every node that events were committed.
     pub fn wake(&self) {
         self.wake.notify_one();
+        if let Some(nats) = self.nats.get() {
+            let nats = nats.clone();
+            tokio::spawn(async move {
+                if let Err(e) = nats.publish(NATS_SUBJECT, bytes::Bytes::new()).await {
+                    tracing::warn!(error = %e, "nats: publishing a wake-up failed (other nodes poll)");
+                }
+            });
+        }
+    }
+
+    /// Joins the other nodes: their wake-ups wake this hub.
+    pub async fn connect_nats(self: &Arc<Self>, url: &str) -> anyhow::Result<()> {
+        let client = async_nats::connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting to NATS at {url}: {e}"))?;
+        let mut wakeups = client
+            .subscribe(NATS_SUBJECT)
+            .await
+            .map_err(|e| anyhow::anyhow!("subscribing on NATS: {e}"))?;
+        let _ = self.nats.set(client);
+        let hub = self.clone();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            while wakeups.next().await.is_some() {
+                hub.wake.notify_one();
+            }
+            tracing::warn!("nats: subscription ended; falling back to polling");
+        });
+        Ok(())
     }
 
     pub fn latest_seq(&self) -> i64 {

@@ -63,6 +63,9 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
     let db = Db::connect(&config.database_url).await?;
     let hub = hub::Hub::start(db.clone()).await?;
+    if let Some(url) = &config.nats_url {
+        hub.connect_nats(url).await?;
+    }
     let mail_from = config
         .mail_from
         .parse()

@@ -20,3 +20,9 @@ CREATE TABLE refused_emails (
     raw BYTEA NOT NULL,
     created_at BIGINT NOT NULL
 );
+
+-- Messages whose notifications a node has taken on: with several nodes, each
+-- message is handled by exactly one of them.
+CREATE TABLE notified_messages (
+    message_id BIGINT PRIMARY KEY
+);

@@ -108,7 +108,7 @@ pub fn start(state: SharedState, addr: SocketAddr) -> anyhow::Result<SocketAddr>
             let mut server = Server::new(handler);
             server
                 .with_name(name)
-                .with_num_threads(8)
+                .with_num_threads(32)
                 .with_tcp_listener(listener);
             if let Err(e) = server.with_ssl(SslConfig::None) {
                 tracing::error!(error = %e, "smtp-in: setting up the listener failed");

@@ -86,6 +86,9 @@ impl NotificationWorker {
     }
 
     async fn on_message(&self, message: &Message) -> anyhow::Result<()> {
+        if !notifications::claim_message(&self.state.db, message.id).await? {
+            return Ok(()); // another node handles it
+        }
         match message.author.kind {
             AuthorKind::Visitor => self.on_visitor_message(message).await,
             AuthorKind::Operator => self.on_operator_message(message).await,

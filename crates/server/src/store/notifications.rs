@@ -127,3 +127,12 @@ pub async fn log_refused(
         .await?;
     Ok(())
 }
+
+/// Takes on the notifications of a message; false when another node has.
+pub async fn claim_message(db: &Db, message_id: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("INSERT INTO notified_messages (message_id) VALUES ($1) ON CONFLICT (message_id) DO NOTHING")
+        .bind(message_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}

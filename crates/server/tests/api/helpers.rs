@@ -148,8 +148,41 @@ pub struct TestApp {
     pub admin_token: String,
 }
 
-pub fn test_config(data_dir: &std::path::Path, smtp_out: Option<String>) -> Config {
+/// SQLite in the data dir, or, with `SWITCHBOARD_TEST_DATABASE=postgres`, a
+/// PostgreSQL database of its own on the loopback server (one per data dir, so
+/// a restarted server finds its data): the same suite checks both stores.
+pub async fn test_config(data_dir: &std::path::Path, smtp_out: Option<String>) -> Config {
     let mut config = Config::for_data_dir(data_dir);
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let base = std::env::var("SWITCHBOARD_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let name = format!(
+            "sb_test_{}",
+            data_dir
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_lowercase()
+                .replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        );
+        let mut admin = sqlx::AnyConnection::connect(&format!("{base}/postgres"))
+            .await
+            .expect("PostgreSQL on loopback");
+        let exists = sqlx::query("SELECT 1 FROM pg_database WHERE datname = $1")
+            .bind(&name)
+            .fetch_optional(&mut admin)
+            .await
+            .unwrap();
+        if exists.is_none() {
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .unwrap();
+        }
+        config.database_url = format!("{base}/{name}");
+    }
     config.smtp_out = smtp_out;
     config.outbox_retry_base = Duration::from_millis(200);
     config
@@ -157,7 +190,7 @@ pub fn test_config(data_dir: &std::path::Path, smtp_out: Option<String>) -> Conf
 
 pub async fn spawn_app_with(smtp_out: Option<String>) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
-    let server = switchboard_server::start(test_config(data_dir.path(), smtp_out))
+    let server = switchboard_server::start(test_config(data_dir.path(), smtp_out).await)
         .await
         .unwrap();
     switchboard_server::services::accounts::create_admin(

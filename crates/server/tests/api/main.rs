@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod conversations;
 mod email;
+mod nodes;
 mod outbox;
 mod profile;
 mod stream;

@@ -1,0 +1,351 @@
+//! Delivery benchmark (prints figures, asserts nothing):
+//! visitor → operator latency and throughput through the full server (HTTP send,
+//! SQLite write, event log, hub, websocket), next to a bare websocket relay
+//! measured in the same run on the same machine, and the latency of an emailed
+//! reply from the SMTP listener to the operator's stream.
+//!
+//! Run: cargo bench -p switchboard-server --bench delivery [-- VISITORS MESSAGES_EACH]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message as AxMsg, WebSocketUpgrade};
+use axum::extract::State;
+use axum::routing::get;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+type Sent = Arc<Mutex<HashMap<String, Instant>>>;
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let visitors = args.first().copied().unwrap_or(300);
+    let each = args.get(1).copied().unwrap_or(10);
+    println!(
+        "delivery benchmark: {visitors} concurrent visitors × {each} messages, 1 operator stream\n"
+    );
+
+    let bare = bare_relay(visitors, each).await;
+    let full = full_server(visitors, each).await;
+    println!(
+        "{:<34} {:>9} {:>9} {:>9} {:>10}",
+        "", "p50 ms", "p99 ms", "max ms", "msg/s"
+    );
+    print_row("bare websocket relay (baseline)", &bare);
+    print_row("switchboard (HTTP → SQLite → ws)", &full);
+    println!(
+        "\nratio full/bare: p50 ×{:.1}, p99 ×{:.1}, throughput ×{:.2}",
+        pct(&full.0, 50.0) / pct(&bare.0, 50.0).max(0.001),
+        pct(&full.0, 99.0) / pct(&bare.0, 99.0).max(0.001),
+        full.1 / bare.1
+    );
+    let email = email_replies(100).await;
+    println!(
+        "\nemailed reply, SMTP DATA sent → operator stream, {} replies:",
+        email.len()
+    );
+    println!(
+        "  p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(&email, 50.0),
+        pct(&email, 99.0),
+        pct(&email, 100.0)
+    );
+}
+
+fn pct(samples: &[f64], p: f64) -> f64 {
+    let mut s = samples.to_vec();
+    s.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if s.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((p / 100.0) * (s.len() - 1) as f64).round() as usize;
+    s[idx.min(s.len() - 1)]
+}
+
+fn print_row(name: &str, (lat, rate): &(Vec<f64>, f64)) {
+    println!(
+        "{name:<34} {:>9.2} {:>9.2} {:>9.2} {:>10.0}",
+        pct(lat, 50.0),
+        pct(lat, 99.0),
+        pct(lat, 100.0),
+        rate
+    );
+}
+
+/// Collects `expected` messages from an operator-side socket, matching client ids.
+async fn collect<S>(mut ws: S, sent: Sent, expected: usize) -> Vec<f64>
+where
+    S: StreamExt<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    let mut latencies = Vec::with_capacity(expected);
+    while latencies.len() < expected {
+        let Ok(Some(Ok(WsMessage::Text(text)))) =
+            tokio::time::timeout(Duration::from_secs(30), ws.next()).await
+        else {
+            eprintln!("timed out with {} of {expected}", latencies.len());
+            break;
+        };
+        let frame: Value = serde_json::from_str(&text).unwrap();
+        let client_id = frame["data"]["client_id"]
+            .as_str()
+            .or(frame["client_id"].as_str())
+            .map(str::to_string);
+        if let Some(id) = client_id {
+            if let Some(at) = sent.lock().unwrap().remove(&id) {
+                latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    latencies
+}
+
+/// A relay with no storage: visitors' websocket frames are broadcast to operators.
+async fn bare_relay(visitors: usize, each: usize) -> (Vec<f64>, f64) {
+    let (tx, _) = broadcast::channel::<String>(65_536);
+    let app = axum::Router::new()
+        .route(
+            "/ws",
+            get(|ws: WebSocketUpgrade, State(tx): State<broadcast::Sender<String>>| async move {
+                ws.on_upgrade(move |mut socket| async move {
+                    let mut rx = tx.subscribe();
+                    loop {
+                        tokio::select! {
+                            Some(Ok(AxMsg::Text(t))) = socket.recv() => { let _ = tx.send(t.to_string()); }
+                            Ok(t) = rx.recv() => { if socket.send(AxMsg::Text(t.into())).await.is_err() { break } }
+                            else => break,
+                        }
+                    }
+                })
+            }),
+        )
+        .with_state(tx.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (operator, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    let sent: Sent = Arc::default();
+    let collector = tokio::spawn(collect(operator, sent.clone(), visitors * each));
+    let mut sockets = Vec::new();
+    for _ in 0..visitors {
+        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let (sink, mut stream) = ws.split();
+        tokio::spawn(async move { while stream.next().await.is_some() {} });
+        sockets.push(sink);
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = sockets
+        .into_iter()
+        .enumerate()
+        .map(|(v, mut sink)| {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                for i in 0..each {
+                    let id = format!("b{v}-{i}");
+                    sent.lock().unwrap().insert(id.clone(), Instant::now());
+                    sink.send(WsMessage::Text(
+                        json!({ "client_id": id, "body": "hello" })
+                            .to_string()
+                            .into(),
+                    ))
+                    .await
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let latencies = collector.await.unwrap();
+    let rate = latencies.len() as f64 / start.elapsed().as_secs_f64();
+    (latencies, rate)
+}
+
+async fn full_server(visitors: usize, each: usize) -> (Vec<f64>, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = switchboard_server::start(switchboard_server::Config::for_data_dir(dir.path()))
+        .await
+        .unwrap();
+    switchboard_server::services::accounts::create_admin(
+        &server.state,
+        "bench@example.com",
+        "bench-password",
+        Some("Bench"),
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(visitors)
+        .build()
+        .unwrap();
+    let api = format!("{}/api/v1", server.url());
+    let login: Value = http
+        .post(format!("{api}/auth/login"))
+        .json(&json!({ "email": "bench@example.com", "password": "bench-password" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_string();
+    let ws_url = format!(
+        "{}/stream?token={token}",
+        api.replacen("http://", "ws://", 1)
+    );
+    let (operator, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let sent: Sent = Arc::default();
+    let collector = tokio::spawn(collect(operator, sent.clone(), visitors * each));
+
+    let mut tokens = Vec::new();
+    for _ in 0..visitors {
+        let s: Value = http
+            .post(format!("{api}/widget/session"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        tokens.push(s["visitor_token"].as_str().unwrap().to_string());
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .enumerate()
+        .map(|(v, token)| {
+            let (http, api, sent) = (http.clone(), api.clone(), sent.clone());
+            tokio::spawn(async move {
+                for i in 0..each {
+                    let id = format!("f{v}-{i}");
+                    sent.lock().unwrap().insert(id.clone(), Instant::now());
+                    let r = http
+                        .post(format!("{api}/widget/messages"))
+                        .header("x-visitor-token", &token)
+                        .json(&json!({ "body": "hello", "client_id": id }))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 201);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let latencies = collector.await.unwrap();
+    let rate = latencies.len() as f64 / start.elapsed().as_secs_f64();
+    (latencies, rate)
+}
+
+/// Replies sent over SMTP to the listener, timed until they reach the stream.
+async fn email_replies(count: usize) -> Vec<f64> {
+    use lettre::address::Envelope;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = switchboard_server::Config::for_data_dir(dir.path());
+    config.smtp_in = Some("127.0.0.1:0".parse().unwrap());
+    let server = switchboard_server::start(config).await.unwrap();
+    let state = server.state.clone();
+    switchboard_server::services::accounts::create_admin(
+        &state,
+        "bench@example.com",
+        "bench-password",
+        Some("Bench"),
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let api = format!("{}/api/v1", server.url());
+    let s: Value = http
+        .post(format!("{api}/widget/session"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let m: Value = http
+        .post(format!("{api}/widget/messages"))
+        .header("x-visitor-token", s["visitor_token"].as_str().unwrap())
+        .json(&json!({ "body": "hello", "client_id": "x" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let conversation = m["conversation_id"].as_i64().unwrap();
+    let admin = switchboard_server::store::users::by_email(
+        &state.db,
+        &switchboard_server::domain::email::EmailAddress::parse("bench@example.com").unwrap(),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let signed = switchboard_server::domain::reply_token::sign(
+        &state.reply_key,
+        &switchboard_server::domain::reply_token::ReplyToken {
+            conversation_id: conversation,
+            recipient: switchboard_server::domain::reply_token::Recipient::User(admin.id),
+        },
+    );
+    let reply_to =
+        switchboard_server::domain::reply_token::address(&signed, &state.config.reply_domain);
+    let login: Value = http
+        .post(format!("{api}/auth/login"))
+        .json(&json!({ "email": "bench@example.com", "password": "bench-password" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws_url = format!(
+        "{}/stream?token={}",
+        api.replacen("http://", "ws://", 1),
+        login["token"].as_str().unwrap()
+    );
+    let (mut operator, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(server.smtp_in.unwrap().port())
+        .build();
+    let envelope = Envelope::new(
+        Some("bench@example.com".parse().unwrap()),
+        vec![reply_to.parse().unwrap()],
+    )
+    .unwrap();
+    let mut latencies = Vec::new();
+    for i in 0..count {
+        let raw = format!(
+            "From: <bench@example.com>\r\nTo: <{reply_to}>\r\nSubject: Re: hi\r\nMessage-ID: <bench-{i}@example.com>\r\n\
+             Content-Type: text/plain; charset=utf-8\r\n\r\nReply number {i}\r\n\r\nOn Wed, Switchboard wrote:\r\n> hello\r\n"
+        );
+        let at = Instant::now();
+        smtp.send_raw(&envelope, raw.as_bytes()).await.unwrap();
+        loop {
+            let Some(Ok(WsMessage::Text(text))) = operator.next().await else {
+                panic!("stream closed")
+            };
+            let frame: Value = serde_json::from_str(&text).unwrap();
+            if frame["event"] == "message.created"
+                && frame["data"]["body"] == format!("Reply number {i}")
+            {
+                latencies.push(at.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+        }
+    }
+    latencies
+}
