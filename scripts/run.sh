@@ -40,7 +40,7 @@ if [ -z "${DISPLAY:-}" ]; then
   echo "No DISPLAY: the desktop app runs on the virtual display $DISPLAY (screenshot: DISPLAY=$DISPLAY import -window root shot.png)"
   sleep 1
 fi
-SWITCHBOARD_SERVER_URL=http://127.0.0.1:8080 "$CARGO_TARGET_DIR/release/switchboard-desktop" &
+"$CARGO_TARGET_DIR/release/switchboard-desktop" &
 pids+=($!)
 
 cat <<MSG

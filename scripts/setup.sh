@@ -10,6 +10,7 @@ APT_PACKAGES=(
   build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
   librsvg2-dev libgtk-3-dev libxdo-dev libasound2-dev libdbus-1-dev xvfb xauth
   webkit2gtk-driver gnome-keyring dbus-x11 imagemagick chromium chromium-driver curl
+  python3-gi gir1.2-glib-2.0 postgresql-client
 )
 
 missing=()
@@ -34,6 +35,12 @@ fi
 if ! command -v npm >/dev/null; then
   echo "setup: installing Node.js"
   apt-get install -y -qq nodejs npm >/dev/null
+fi
+
+# tauri-driver drives the desktop app's real window in the end-to-end test.
+if ! command -v tauri-driver >/dev/null && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/tauri-driver" ]; then
+  echo "setup: installing tauri-driver"
+  cargo install tauri-driver --locked --quiet
 fi
 
 # Web parts: the widget (embedded in the server binary) and the operator UI

@@ -44,3 +44,7 @@ SWITCHBOARD_TEST_DATABASE=postgres cargo test -p switchboard-server --test api
 
 step "widget end to end in headless Chromium"
 bash tests/widget/run.sh
+
+step "desktop app end to end in a real window (Xvfb, tauri-driver, WebKitWebDriver)"
+cargo build -p switchboard-desktop
+SKIP_BUILD=1 bash tests/desktop-e2e/run.sh

@@ -22,6 +22,9 @@ type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
 #[tokio::main]
 async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -86,11 +89,13 @@ where
 {
     let mut latencies = Vec::with_capacity(expected);
     while latencies.len() < expected {
-        let Ok(Some(Ok(WsMessage::Text(text)))) =
-            tokio::time::timeout(Duration::from_secs(30), ws.next()).await
-        else {
-            eprintln!("timed out with {} of {expected}", latencies.len());
-            break;
+        let text = match tokio::time::timeout(Duration::from_secs(30), ws.next()).await {
+            Ok(Some(Ok(WsMessage::Text(text)))) => text,
+            Ok(Some(Ok(_))) => continue, // pings
+            _ => {
+                eprintln!("timed out with {} of {expected}", latencies.len());
+                break;
+            }
         };
         let frame: Value = serde_json::from_str(&text).unwrap();
         let client_id = frame["data"]["client_id"]
@@ -335,8 +340,10 @@ async fn email_replies(count: usize) -> Vec<f64> {
         let at = Instant::now();
         smtp.send_raw(&envelope, raw.as_bytes()).await.unwrap();
         loop {
-            let Some(Ok(WsMessage::Text(text))) = operator.next().await else {
-                panic!("stream closed")
+            let text = match operator.next().await {
+                Some(Ok(WsMessage::Text(text))) => text,
+                Some(Ok(_)) => continue, // pings
+                _ => panic!("stream closed"),
             };
             let frame: Value = serde_json::from_str(&text).unwrap();
             if frame["event"] == "message.created"

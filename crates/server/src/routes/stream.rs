@@ -119,7 +119,7 @@ async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: O
         }
     }
     let mut last_heard = Instant::now();
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_typing: Option<Instant> = None;
     loop {
         // Catch up with everything committed so far.
