@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the desktop app in a real window: Xvfb + tauri-driver +
 # WebKitWebDriver, against the real server, inside tests/desktop-env.sh (private D-Bus,
-# unlocked gnome-keyring, ALSA capture). Screenshots go to docs/screenshots/.
+# unlocked gnome-keyring, ALSA capture). Screenshots go to a temporary folder, or to
+# $SWITCHBOARD_SCREENSHOTS (e.g. SWITCHBOARD_SCREENSHOTS=docs/screenshots to refresh the README's).
 #
 # Usage (from the repository root):  bash tests/desktop-e2e/run.sh [bench]
 #   bench: startup time and memory with 1,000 cached dialogs instead of the flows.
@@ -79,7 +80,7 @@ SERVER_URL="$server_url" WEBDRIVER_URL="http://127.0.0.1:$port" \
   SERVER_BIN="$server_bin" SERVER_DATA="$work/server" SERVER_PID="$server_pid" \
   EXTRA_PIDS="$work/extra-pids" SNI_ITEMS="$work/sni-items" \
   APP_BIN="${SWITCHBOARD_DESKTOP_BIN:-$CARGO_TARGET_DIR/debug/switchboard-desktop}" \
-  SCREENSHOTS="$root/docs/screenshots" AVATAR="$root/icons/128x128.png" \
+  SCREENSHOTS="${SWITCHBOARD_SCREENSHOTS:-$work/screenshots}" AVATAR="$root/icons/128x128.png" \
   node "tests/desktop-e2e/$([[ "${1:-}" == bench ]] && echo bench || echo e2e).mjs" || status=$?
 if [[ $status -ne 0 ]]; then
   echo "--- tauri-driver log" >&2; tail -30 "$work/driver.log" >&2
