@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod conversations;
+mod crash;
 mod email;
 mod nodes;
 mod outbox;
