@@ -1,0 +1,351 @@
+//! switchboard-loadgen: drives N visitors (each holding its widget websocket) and
+//! M operators (each holding the operator stream) against one or several running
+//! server nodes, sends visitor messages at a fixed rate over HTTP, and prints
+//! delivery latency to the operators (p50/p99/max), accepted messages per second,
+//! and the server processes' CPU and memory (and memory per connection) — next
+//! to a bare websocket relay driven the same way in the same run.
+//!
+//! Usage: switchboard-loadgen --url http://127.0.0.1:8080 [--url …] --email E --password P
+//!        [--visitors 1000] [--operators 10] [--rate 500] [--seconds 10] [--pid PID …]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message as AxMsg, WebSocketUpgrade};
+use axum::extract::State;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::broadcast;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+struct Args {
+    urls: Vec<String>,
+    email: String,
+    password: String,
+    visitors: usize,
+    operators: usize,
+    rate: usize,
+    seconds: u64,
+    pids: Vec<u32>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        urls: vec![],
+        email: String::new(),
+        password: String::new(),
+        visitors: 1000,
+        operators: 10,
+        rate: 500,
+        seconds: 10,
+        pids: vec![],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
+        match flag.as_str() {
+            "--url" => a.urls.push(value().trim_end_matches('/').to_string()),
+            "--email" => a.email = value(),
+            "--password" => a.password = value(),
+            "--visitors" => a.visitors = value().parse().expect("--visitors N"),
+            "--operators" => a.operators = value().parse().expect("--operators N"),
+            "--rate" => a.rate = value().parse().expect("--rate N"),
+            "--seconds" => a.seconds = value().parse().expect("--seconds N"),
+            "--pid" => a.pids.push(value().parse().expect("--pid PID")),
+            other => panic!("unknown flag {other}"),
+        }
+    }
+    assert!(!a.urls.is_empty(), "give at least one --url");
+    a
+}
+
+type Sent = Arc<Mutex<HashMap<String, Instant>>>;
+
+struct Outcome {
+    latencies: Vec<f64>,
+    accepted: usize,
+    elapsed: f64,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = parse_args();
+    println!(
+        "load: {} visitors, {} operators, {} msg/s for {} s, nodes: {}",
+        args.visitors,
+        args.operators,
+        args.rate,
+        args.seconds,
+        args.urls.join(" ")
+    );
+    let bare = bare_relay(&args).await;
+    let before = memory_kb(&args.pids);
+    let (full, connected) = full(&args).await;
+    println!(
+        "\n{:<30} {:>9} {:>9} {:>9} {:>12}",
+        "", "p50 ms", "p99 ms", "max ms", "accepted/s"
+    );
+    row("bare websocket relay", &bare);
+    row("switchboard", &full);
+    if !args.pids.is_empty() {
+        let (pss_before, pss_connected, cpu) = (before, connected.0, connected.1);
+        println!(
+            "\nserver: PSS {} MB idle → {} MB with {} connections ({:.1} KB per connection), CPU {:.0}% of one core during the send phase",
+            pss_before / 1024,
+            pss_connected / 1024,
+            args.visitors + args.operators,
+            (pss_connected.saturating_sub(pss_before)) as f64 / (args.visitors + args.operators) as f64,
+            cpu
+        );
+    }
+}
+
+fn pct(s: &[f64], p: f64) -> f64 {
+    let mut v = s.to_vec();
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v[(((p / 100.0) * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)]
+}
+
+fn row(name: &str, o: &Outcome) {
+    println!(
+        "{name:<30} {:>9.2} {:>9.2} {:>9.2} {:>12.0}",
+        pct(&o.latencies, 50.0),
+        pct(&o.latencies, 99.0),
+        pct(&o.latencies, 100.0),
+        o.accepted as f64 / o.elapsed
+    );
+}
+
+/// PSS of the given processes, in KB.
+fn memory_kb(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
+        .flat_map(|s| {
+            s.lines()
+                .filter(|l| l.starts_with("Pss:"))
+                .map(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .unwrap_or("0")
+                        .parse::<u64>()
+                        .unwrap_or(0)
+                })
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// utime + stime of the processes, in clock ticks.
+fn cpu_ticks(pids: &[u32]) -> u64 {
+    pids.iter()
+        .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/stat")).ok())
+        .map(|s| {
+            let after = &s[s.rfind(')').unwrap_or(0) + 2..];
+            let f: Vec<&str> = after.split_whitespace().collect();
+            f.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+                + f.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+        })
+        .sum()
+}
+
+/// Reads an operator-side stream, timing frames whose client_id we sent.
+fn listen<S>(mut ws: S, sent: Sent, latencies: Arc<Mutex<Vec<f64>>>, measure: bool)
+where
+    S: StreamExt<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
+        + Unpin
+        + Send
+        + 'static,
+{
+    tokio::spawn(async move {
+        while let Some(Ok(msg)) = ws.next().await {
+            let WsMessage::Text(text) = msg else { continue };
+            if !measure {
+                continue;
+            }
+            let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let id = frame["data"]["client_id"]
+                .as_str()
+                .or(frame["client_id"].as_str());
+            if let Some(at) = id.and_then(|id| sent.lock().unwrap().get(id).copied()) {
+                latencies
+                    .lock()
+                    .unwrap()
+                    .push(at.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    });
+}
+
+async fn paced<F, Fut>(rate: usize, seconds: u64, mut send: F) -> (usize, f64)
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
+    let total = rate * seconds as usize;
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for n in 0..total {
+        let due = start + Duration::from_secs_f64(n as f64 / rate as f64);
+        tokio::time::sleep_until(due.into()).await;
+        tasks.push(tokio::spawn(send(n)));
+    }
+    let mut accepted = 0;
+    for t in tasks {
+        if t.await.unwrap_or(false) {
+            accepted += 1;
+        }
+    }
+    (accepted, start.elapsed().as_secs_f64())
+}
+
+async fn bare_relay(args: &Args) -> Outcome {
+    let (tx, _) = broadcast::channel::<String>(1 << 16);
+    let app = axum::Router::new()
+        .route(
+            "/ws",
+            axum::routing::get(|ws: WebSocketUpgrade, State(tx): State<broadcast::Sender<String>>| async move {
+                ws.read_buffer_size(4096).on_upgrade(move |mut socket| async move {
+                    let mut rx = tx.subscribe();
+                    loop {
+                        tokio::select! {
+                            m = socket.recv() => match m { Some(Ok(AxMsg::Text(t))) => { let _ = tx.send(t.to_string()); } Some(Ok(_)) => {} _ => break },
+                            r = rx.recv() => match r { Ok(t) => if socket.send(AxMsg::Text(t.into())).await.is_err() { break }, Err(broadcast::error::RecvError::Lagged(_)) => {}, Err(_) => break },
+                        }
+                    }
+                })
+            }),
+        )
+        .with_state(tx);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let sent: Sent = Arc::default();
+    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    for o in 0..args.operators {
+        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        listen(ws, sent.clone(), latencies.clone(), o == 0);
+    }
+    // Visitors only send here (a relay has no per-visitor routing); the
+    // operators receive every frame, as in the server.
+    let mut sinks = Vec::new();
+    for _ in 0..args.visitors.min(2000) {
+        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        let (sink, stream) = ws.split();
+        tokio::spawn(stream.for_each(|_| async {}));
+        sinks.push(Arc::new(tokio::sync::Mutex::new(sink)));
+    }
+    let (accepted, elapsed) = paced(args.rate, args.seconds, |n| {
+        let sink = sinks[n % sinks.len()].clone();
+        let sent = sent.clone();
+        async move {
+            let id = format!("bare-{n}");
+            sent.lock().unwrap().insert(id.clone(), Instant::now());
+            sink.lock()
+                .await
+                .send(WsMessage::Text(
+                    json!({ "client_id": id }).to_string().into(),
+                ))
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let latencies = latencies.lock().unwrap().clone();
+    Outcome {
+        latencies,
+        accepted,
+        elapsed,
+    }
+}
+
+/// Returns the outcome and (PSS with every connection open, CPU % during sends).
+async fn full(args: &Args) -> (Outcome, (u64, f64)) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    let first = &args.urls[0];
+    let login: Value = http
+        .post(format!("{first}/api/v1/auth/login"))
+        .json(&json!({ "email": args.email, "password": args.password }))
+        .send()
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"]
+        .as_str()
+        .expect("valid --email/--password")
+        .to_string();
+    let ws_of = |url: &str| url.replacen("http://", "ws://", 1);
+    let sent: Sent = Arc::default();
+    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    for o in 0..args.operators {
+        let url = &args.urls[o % args.urls.len()];
+        let (ws, _) =
+            tokio_tungstenite::connect_async(format!("{}/api/v1/stream?token={token}", ws_of(url)))
+                .await
+                .unwrap();
+        listen(ws, sent.clone(), latencies.clone(), o == 0);
+    }
+    let mut visitors = Vec::with_capacity(args.visitors);
+    for v in 0..args.visitors {
+        let url = args.urls[v % args.urls.len()].clone();
+        let s: Value = http
+            .post(format!("{url}/api/v1/widget/session"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let vt = s["visitor_token"].as_str().unwrap().to_string();
+        let (ws, _) = tokio_tungstenite::connect_async(format!(
+            "{}/api/v1/widget/stream?visitor_token={vt}",
+            ws_of(&url)
+        ))
+        .await
+        .unwrap();
+        tokio::spawn(ws.for_each(|_| async {}));
+        visitors.push((url, vt));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let connected_pss = memory_kb(&args.pids);
+    let ticks_before = cpu_ticks(&args.pids);
+    let (accepted, elapsed) = paced(args.rate, args.seconds, |n| {
+        let (url, vt) = visitors[n % visitors.len()].clone();
+        let (http, sent) = (http.clone(), sent.clone());
+        async move {
+            let id = format!("load-{n}");
+            sent.lock().unwrap().insert(id.clone(), Instant::now());
+            let r = http
+                .post(format!("{url}/api/v1/widget/messages"))
+                .header("x-visitor-token", vt)
+                .json(&json!({ "body": "load", "client_id": id }))
+                .send()
+                .await;
+            matches!(r, Ok(r) if r.status().as_u16() == 201)
+        }
+    })
+    .await;
+    let cpu = (cpu_ticks(&args.pids) - ticks_before) as f64 / 100.0 / elapsed * 100.0;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let latencies = latencies.lock().unwrap().clone();
+    (
+        Outcome {
+            latencies,
+            accepted,
+            elapsed,
+        },
+        (connected_pss, cpu),
+    )
+}
