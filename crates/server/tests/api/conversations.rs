@@ -61,22 +61,7 @@ async fn a_visitor_message_opens_a_conversation_and_operators_answer() {
     assert_eq!(c["unread"], 0, "answering reads");
 
     // The visitor's history holds both, oldest first.
-    let history: Value = app
-        .http
-        .get(app.api("/widget/messages"))
-        .header("x-visitor-token", &visitor.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bodies: Vec<_> = history["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
+    let bodies = app.visitor_history(&visitor).await;
     assert_eq!(
         bodies,
         ["Hello, is the green tea in stock?", "Yes, 40 packs left."]
@@ -238,22 +223,7 @@ async fn a_visitor_sees_only_their_own_conversation() {
     let bob = app.visitor().await;
     app.visitor_says(&alice, "alice's secret", "a-1").await;
     app.visitor_says(&bob, "bob here", "b-1").await;
-    let history: Value = app
-        .http
-        .get(app.api("/widget/messages"))
-        .header("x-visitor-token", &bob.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bodies: Vec<_> = history["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
+    let bodies = app.visitor_history(&bob).await;
     assert_eq!(bodies, ["bob here"]);
     // A known token resumes the same visitor; an unknown one starts a new one.
     let resumed: Value = app

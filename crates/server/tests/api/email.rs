@@ -221,22 +221,7 @@ async fn the_lesson_both_ways_over_real_smtp() {
     sink.assert_quiet(Duration::from_millis(500)).await;
 
     // The widget history keeps the whole correspondence.
-    let history: Value = app
-        .http
-        .get(app.api("/widget/messages"))
-        .header("x-visitor-token", &visitor.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bodies: Vec<_> = history["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["body"].as_str().unwrap())
-        .collect();
+    let bodies = app.visitor_history(&visitor).await;
     assert_eq!(
         bodies,
         [

@@ -371,6 +371,26 @@ impl TestApp {
         .await
     }
 
+    /// The bodies of a visitor's widget history, oldest first.
+    pub async fn visitor_history(&self, visitor: &Visitor) -> Vec<String> {
+        let history: Value = self
+            .http
+            .get(self.api("/widget/messages"))
+            .header("x-visitor-token", &visitor.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["body"].as_str().unwrap().to_string())
+            .collect()
+    }
+
     pub fn ws_url(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.url.replacen("http://", "ws://", 1))
     }
