@@ -145,21 +145,22 @@ impl NotificationWorker {
 
     async fn on_operator_message(&self, message: &Message) -> anyhow::Result<()> {
         let state = &self.state;
+        // The answer ends any follow-up collection, whatever happens next.
         let mut tx = state.db.begin_write().await?;
         notifications::clear_followups(&mut tx.tx, message.conversation_id).await?;
+        tx.commit().await?;
+
+        let mut tx = state.db.begin_write().await?;
         let Some(c) = conversations::get(&mut tx.tx, message.conversation_id, 0).await? else {
             return Ok(());
         };
-        let visitor = visitors::by_id(&state.db, c.visitor_id).await?;
-        let Some(visitor) = visitor else {
+        let Some(visitor) = visitors::by_id(&state.db, c.visitor_id).await? else {
             return Ok(());
         };
         let Some(email) = visitor.email.clone() else {
-            tx.commit().await?;
             return Ok(());
         };
         if state.hub.visitor_present(visitor.id) && message.channel != Channel::Email {
-            tx.commit().await?;
             return Ok(());
         }
         let history = self.history(&mut tx.tx, c.id).await?;

@@ -21,11 +21,15 @@ pub struct ConversationRecord {
     pub updated_at: i64,
 }
 
-/// Columns of a conversation as seen by operator `$1`.
+/// Columns of a conversation as seen by operator `$1`. With `$1 = 0` (no
+/// operator: a visitor's send, the notifier) `unread` is 0 and its count over
+/// the conversation's messages is not computed on that hot path.
 const SELECT: &str = "SELECT c.id, c.status, c.visitor_id, v.name AS visitor_name, v.email AS visitor_email, \
     c.assignee_id, c.last_message_id, c.created_at, c.updated_at, \
+    CASE WHEN $1 = 0 THEN 0 ELSE \
     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'visitor' \
-       AND m.id > COALESCE((SELECT r.last_read_message_id FROM reads r WHERE r.user_id = $1 AND r.conversation_id = c.id), 0)) AS unread \
+       AND m.id > COALESCE((SELECT r.last_read_message_id FROM reads r WHERE r.user_id = $1 AND r.conversation_id = c.id), 0)) \
+    END AS unread \
     FROM conversations c JOIN visitors v ON v.id = c.visitor_id";
 
 fn from_row(row: &AnyRow) -> Result<ConversationRecord, sqlx::Error> {
