@@ -5,9 +5,16 @@
 //! events and announces the newest seq; each stream follows that ring at its own
 //! pace (falling back to the database when it is behind the ring), so a slow
 //! client never slows the others and nothing is skipped or sent twice.
+//!
+//! Visitors see only their own conversation, and there may be tens of thousands
+//! of them: the hub routes each visitor's events into a small feed of their own,
+//! so a visitor's stream wakes only for what concerns it instead of scanning
+//! every event of every conversation.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use axum::extract::ws::Utf8Bytes;
 
 use tokio::sync::{watch, Notify};
 
@@ -15,19 +22,82 @@ use crate::db::Db;
 use crate::store::events::{self, StoredEvent};
 
 const RING_CAPACITY: usize = 4096;
+/// Recent events kept per visitor present on this node; a stream further
+/// behind reads its own events from the database.
+const FEED_CAPACITY: usize = 64;
 const NATS_SUBJECT: &str = "switchboard.events";
 
 pub struct Hub {
     db: Db,
-    ring: RwLock<VecDeque<Arc<StoredEvent>>>,
+    ring: RwLock<VecDeque<Arc<LiveEvent>>>,
     latest: watch::Sender<i64>,
     wake: Notify,
     /// Other nodes, when running several (`--nats-url`). NATS only wakes them
     /// up: the events themselves are read from the shared database, so a lost
     /// NATS message delays an event by at most the poll interval, never loses it.
     nats: std::sync::OnceLock<async_nats::Client>,
-    /// Live streams per user or visitor on this node (presence).
-    connections: Mutex<HashMap<Party, usize>>,
+    /// Live operator streams per user on this node (presence).
+    connections: Mutex<HashMap<i64, usize>>,
+    feeds: Mutex<Feeds>,
+}
+
+/// An event as the hub hands it out: the stored event, and its frame rendered
+/// once for all the streams that show it as stored (rendering it per stream
+/// cost an allocation and a copy per operator per message).
+pub struct LiveEvent {
+    pub stored: StoredEvent,
+    frame: OnceLock<Utf8Bytes>,
+}
+
+impl LiveEvent {
+    fn new(stored: StoredEvent) -> Arc<LiveEvent> {
+        Arc::new(LiveEvent {
+            stored,
+            frame: OnceLock::new(),
+        })
+    }
+
+    /// `{"type":"event","seq":…,"event":…,"data":…}` with the stored data.
+    pub fn frame(&self) -> Utf8Bytes {
+        self.frame
+            .get_or_init(|| self.frame_with(&self.stored.data).into())
+            .clone()
+    }
+
+    /// The frame with other data, built without re-parsing the stored JSON.
+    pub fn frame_with(&self, data: &str) -> String {
+        format!(
+            r#"{{"type":"event","seq":{},"event":{},"data":{}}}"#,
+            self.stored.seq,
+            serde_json::Value::from(self.stored.name.as_str()),
+            data
+        )
+    }
+}
+
+impl std::ops::Deref for LiveEvent {
+    type Target = StoredEvent;
+
+    fn deref(&self) -> &StoredEvent {
+        &self.stored
+    }
+}
+
+/// The feeds of the visitors who hold a stream on this node.
+#[derive(Default)]
+struct Feeds {
+    /// Every event up to this seq has been routed to the feeds.
+    routed: i64,
+    by_visitor: HashMap<i64, VisitorFeed>,
+}
+
+struct VisitorFeed {
+    /// Every event of this visitor with a seq above this one is in `recent`.
+    complete_after: i64,
+    recent: VecDeque<Arc<LiveEvent>>,
+    /// The newest seq routed here.
+    latest: watch::Sender<i64>,
+    streams: usize,
 }
 
 impl Hub {
@@ -40,6 +110,10 @@ impl Hub {
             wake: Notify::new(),
             nats: std::sync::OnceLock::new(),
             connections: Mutex::new(HashMap::new()),
+            feeds: Mutex::new(Feeds {
+                routed: latest,
+                by_visitor: HashMap::new(),
+            }),
         });
         tokio::spawn(hub.clone().follow_log());
         Ok(hub)
@@ -97,16 +171,19 @@ impl Hub {
                     Ok(batch) if batch.is_empty() => break,
                     Ok(batch) => {
                         let newest = batch.last().map(|e| e.seq).unwrap_or(after);
+                        let batch: Vec<Arc<LiveEvent>> =
+                            batch.into_iter().map(LiveEvent::new).collect();
                         {
                             let mut ring = self.ring.write().expect("hub ring poisoned");
-                            for event in batch {
+                            for event in &batch {
                                 if ring.len() == RING_CAPACITY {
                                     ring.pop_front();
                                 }
-                                ring.push_back(Arc::new(event));
+                                ring.push_back(event.clone());
                             }
                         }
                         self.latest.send_replace(newest);
+                        self.route_to_visitors(&batch, newest);
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "hub: reading the event log failed");
@@ -117,13 +194,86 @@ impl Hub {
         }
     }
 
+    fn route_to_visitors(&self, batch: &[Arc<LiveEvent>], newest: i64) {
+        let mut feeds = self.feeds.lock().expect("feeds poisoned");
+        feeds.routed = newest;
+        let mut woken = Vec::new();
+        for event in batch {
+            let Some(feed) = event.visitor_id.and_then(|v| feeds.by_visitor.get_mut(&v)) else {
+                continue;
+            };
+            if feed.recent.len() == FEED_CAPACITY {
+                if let Some(dropped) = feed.recent.pop_front() {
+                    feed.complete_after = dropped.seq;
+                }
+            }
+            feed.recent.push_back(event.clone());
+            woken.push(event.visitor_id);
+        }
+        woken.dedup();
+        for visitor_id in woken.into_iter().flatten() {
+            if let Some(feed) = feeds.by_visitor.get(&visitor_id) {
+                if let Some(last) = feed.recent.back() {
+                    feed.latest.send_replace(last.seq);
+                }
+            }
+        }
+    }
+
+    /// Follows one visitor's events (and marks them present) until dropped.
+    pub fn follow_visitor(&self, visitor_id: i64) -> VisitorFollow<'_> {
+        let mut feeds = self.feeds.lock().expect("feeds poisoned");
+        let routed = feeds.routed;
+        let feed = feeds
+            .by_visitor
+            .entry(visitor_id)
+            .or_insert_with(|| VisitorFeed {
+                complete_after: routed,
+                recent: VecDeque::new(),
+                latest: watch::channel(routed).0,
+                streams: 0,
+            });
+        feed.streams += 1;
+        VisitorFollow {
+            hub: self,
+            visitor_id,
+            latest: feed.latest.subscribe(),
+        }
+    }
+
+    /// One visitor's events after `seq`, up to `limit`: from their feed when it
+    /// holds every one of them, else from the database.
+    async fn visitor_events_after(
+        &self,
+        visitor_id: i64,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<Arc<LiveEvent>>, sqlx::Error> {
+        {
+            let feeds = self.feeds.lock().expect("feeds poisoned");
+            if let Some(feed) = feeds.by_visitor.get(&visitor_id) {
+                if seq >= feed.complete_after {
+                    return Ok(feed
+                        .recent
+                        .iter()
+                        .filter(|e| e.seq > seq)
+                        .take(limit)
+                        .cloned()
+                        .collect());
+                }
+            }
+        }
+        let rows = events::of_visitor_after(&self.db, visitor_id, seq, limit as i64).await?;
+        Ok(rows.into_iter().map(LiveEvent::new).collect())
+    }
+
     /// Events after `seq` up to `limit`: from the ring when it still holds them,
     /// else from the database.
     pub async fn events_after(
         &self,
         seq: i64,
         limit: usize,
-    ) -> Result<Vec<Arc<StoredEvent>>, sqlx::Error> {
+    ) -> Result<Vec<Arc<LiveEvent>>, sqlx::Error> {
         {
             let ring = self.ring.read().expect("hub ring poisoned");
             if let Some(first) = ring.front() {
@@ -134,58 +284,87 @@ impl Hub {
             }
         }
         let rows = events::after(&self.db, seq, limit as i64).await?;
-        Ok(rows.into_iter().map(Arc::new).collect())
+        Ok(rows.into_iter().map(LiveEvent::new).collect())
     }
 
-    pub fn connected(&self, party: Party) -> ConnectionGuard<'_> {
+    /// Counts one live operator stream of a user until dropped.
+    pub fn connected(&self, user_id: i64) -> ConnectionGuard<'_> {
         *self
             .connections
             .lock()
             .expect("presence poisoned")
-            .entry(party)
+            .entry(user_id)
             .or_default() += 1;
-        ConnectionGuard { hub: self, party }
+        ConnectionGuard { hub: self, user_id }
     }
 
     /// Whether a team member has a live stream here.
     pub fn is_connected(&self, user_id: i64) -> bool {
-        self.has(Party::User(user_id))
+        self.connections
+            .lock()
+            .expect("presence poisoned")
+            .get(&user_id)
+            .is_some_and(|n| *n > 0)
     }
 
     /// Whether a visitor is on the site (their widget holds a stream).
     pub fn visitor_present(&self, visitor_id: i64) -> bool {
-        self.has(Party::Visitor(visitor_id))
-    }
-
-    fn has(&self, party: Party) -> bool {
-        self.connections
+        self.feeds
             .lock()
-            .expect("presence poisoned")
-            .get(&party)
-            .is_some_and(|n| *n > 0)
+            .expect("feeds poisoned")
+            .by_visitor
+            .contains_key(&visitor_id)
     }
 }
 
-/// Who holds a stream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Party {
-    User(i64),
-    Visitor(i64),
-}
-
-/// Counts one live stream of a user until dropped.
 pub struct ConnectionGuard<'a> {
     hub: &'a Hub,
-    party: Party,
+    user_id: i64,
 }
 
 impl Drop for ConnectionGuard<'_> {
     fn drop(&mut self) {
         let mut map = self.hub.connections.lock().expect("presence poisoned");
-        if let Some(n) = map.get_mut(&self.party) {
+        if let Some(n) = map.get_mut(&self.user_id) {
             *n -= 1;
             if *n == 0 {
-                map.remove(&self.party);
+                map.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// One visitor stream's view of the hub: wakes when the visitor has new events.
+pub struct VisitorFollow<'a> {
+    hub: &'a Hub,
+    visitor_id: i64,
+    latest: watch::Receiver<i64>,
+}
+
+impl VisitorFollow<'_> {
+    pub async fn events_after(
+        &self,
+        seq: i64,
+        limit: usize,
+    ) -> Result<Vec<Arc<LiveEvent>>, sqlx::Error> {
+        self.hub
+            .visitor_events_after(self.visitor_id, seq, limit)
+            .await
+    }
+
+    /// Waits for new events of this visitor; Err when the hub is gone.
+    pub async fn changed(&mut self) -> Result<(), watch::error::RecvError> {
+        self.latest.changed().await
+    }
+}
+
+impl Drop for VisitorFollow<'_> {
+    fn drop(&mut self) {
+        let mut feeds = self.hub.feeds.lock().expect("feeds poisoned");
+        if let Some(feed) = feeds.by_visitor.get_mut(&self.visitor_id) {
+            feed.streams -= 1;
+            if feed.streams == 0 {
+                feeds.by_visitor.remove(&self.visitor_id);
             }
         }
     }

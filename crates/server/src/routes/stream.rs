@@ -9,20 +9,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
 use axum::response::Response;
+use futures_util::SinkExt;
 use serde::Deserialize;
 use switchboard_protocol::{event, Author, AuthorKind, ClientFrame, StreamFrame};
+use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
 
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, ApiResult};
-use crate::hub::Party;
+use crate::hub::{Hub, LiveEvent, VisitorFollow};
 use crate::services::conversations as service;
 use crate::state::SharedState;
-use crate::store::events::StoredEvent;
 use crate::store::visitors::{self, VisitorRecord};
 use crate::store::{conversations, events};
 
@@ -94,17 +95,56 @@ async fn send(socket: &mut WebSocket, text: String) -> bool {
     )
 }
 
+/// Queues frames without writing them out; `flush` sends what is queued, in
+/// one write when it fits (one system call per batch instead of per frame).
+async fn feed(socket: &mut WebSocket, text: Utf8Bytes) -> bool {
+    matches!(
+        timeout(SEND_TIMEOUT, socket.feed(WsMessage::Text(text))).await,
+        Ok(Ok(()))
+    )
+}
+
+async fn flush(socket: &mut WebSocket) -> bool {
+    matches!(timeout(SEND_TIMEOUT, socket.flush()).await, Ok(Ok(())))
+}
+
 fn frame(f: &StreamFrame) -> String {
     serde_json::to_string(f).expect("frames serialise")
 }
 
+/// What a stream follows: every event (operators) or one visitor's feed.
+enum Follow<'a> {
+    All(&'a Hub, watch::Receiver<i64>),
+    Visitor(VisitorFollow<'a>),
+}
+
+impl Follow<'_> {
+    async fn events_after(&self, seq: i64) -> Result<Vec<Arc<LiveEvent>>, sqlx::Error> {
+        match self {
+            Follow::All(hub, _) => hub.events_after(seq, BATCH).await,
+            Follow::Visitor(feed) => feed.events_after(seq, BATCH).await,
+        }
+    }
+
+    async fn changed(&mut self) -> Result<(), watch::error::RecvError> {
+        match self {
+            Follow::All(_, latest) => latest.changed().await,
+            Follow::Visitor(feed) => feed.changed().await,
+        }
+    }
+}
+
 async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: Option<i64>) {
-    let _presence = state.hub.connected(match &viewer {
-        Viewer::Operator(me) => Party::User(me.user.id),
-        Viewer::Visitor(v) => Party::Visitor(v.id),
-    });
-    let mut latest = state.hub.subscribe();
-    let ready_seq = state.hub.latest_seq();
+    let hub = &*state.hub;
+    // Operators count as present (`_presence`); a visitor's feed does that.
+    let (_presence, mut follow) = match &viewer {
+        Viewer::Operator(me) => (
+            Some(hub.connected(me.user.id)),
+            Follow::All(hub, hub.subscribe()),
+        ),
+        Viewer::Visitor(v) => (None, Follow::Visitor(hub.follow_visitor(v.id))),
+    };
+    let ready_seq = hub.latest_seq();
     if !send(&mut socket, frame(&StreamFrame::Ready { seq: ready_seq })).await {
         return;
     }
@@ -124,7 +164,7 @@ async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: O
     loop {
         // Catch up with everything committed so far.
         loop {
-            let batch = match state.hub.events_after(cursor, BATCH).await {
+            let batch = match follow.events_after(cursor).await {
                 Ok(batch) => batch,
                 Err(e) => {
                     tracing::warn!(error = %e, "stream: reading events failed");
@@ -137,14 +177,17 @@ async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: O
             for ev in &batch {
                 cursor = ev.seq;
                 if let Some(text) = render(&state, &viewer, ev).await {
-                    if !send(&mut socket, text).await {
+                    if !feed(&mut socket, text).await {
                         return; // too slow or gone: the client resumes with `since`
                     }
                 }
             }
+            if !flush(&mut socket).await {
+                return;
+            }
         }
         tokio::select! {
-            changed = latest.changed() => if changed.is_err() { return },
+            changed = follow.changed() => if changed.is_err() { return },
             incoming = socket.recv() => match incoming {
                 Some(Ok(WsMessage::Text(text))) => {
                     last_heard = Instant::now();
@@ -172,7 +215,7 @@ async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: O
 }
 
 /// The frame a viewer gets for an event, or None when it is not theirs to see.
-async fn render(state: &SharedState, viewer: &Viewer, ev: &Arc<StoredEvent>) -> Option<String> {
+async fn render(state: &SharedState, viewer: &Viewer, ev: &Arc<LiveEvent>) -> Option<Utf8Bytes> {
     let own_typing = |kind: &str, id: i64| {
         ev.name == event::TYPING
             && serde_json::from_str::<serde_json::Value>(&ev.data)
@@ -195,14 +238,16 @@ async fn render(state: &SharedState, viewer: &Viewer, ev: &Arc<StoredEvent>) -> 
             if !theirs || own_typing("visitor", v.id) {
                 return None;
             }
-            Some(raw_frame(ev, &ev.data))
+            Some(ev.frame())
         }
         Viewer::Operator(me) => {
             if own_typing("operator", me.user.id) {
                 return None;
             }
-            // `unread` is per operator: recomputed for this one.
-            if ev.name == event::CONVERSATION_CREATED || ev.name == event::CONVERSATION_UPDATED {
+            // `unread` is per operator: recomputed for this one. (Nobody has
+            // read a conversation that was just created: its stored count is
+            // everyone's.)
+            if ev.name == event::CONVERSATION_UPDATED {
                 if let (Some(id), Ok(mut data)) = (
                     ev.conversation_id,
                     serde_json::from_str::<serde_json::Value>(&ev.data),
@@ -212,22 +257,12 @@ async fn render(state: &SharedState, viewer: &Viewer, ev: &Arc<StoredEvent>) -> 
                             data["unread"] = c.unread.into();
                         }
                     }
-                    return Some(raw_frame(ev, &data.to_string()));
+                    return Some(ev.frame_with(&data.to_string()).into());
                 }
             }
-            Some(raw_frame(ev, &ev.data))
+            Some(ev.frame())
         }
     }
-}
-
-/// The event frame, built without re-parsing the stored JSON.
-fn raw_frame(ev: &StoredEvent, data: &str) -> String {
-    format!(
-        r#"{{"type":"event","seq":{},"event":{},"data":{}}}"#,
-        ev.seq,
-        serde_json::Value::from(ev.name.as_str()),
-        data
-    )
 }
 
 async fn typing(state: &SharedState, viewer: &Viewer, conversation_id: Option<i64>) {

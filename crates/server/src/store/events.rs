@@ -70,6 +70,24 @@ pub async fn after(db: &Db, seq: i64, limit: i64) -> Result<Vec<StoredEvent>, sq
     rows.iter().map(from_row).collect()
 }
 
+/// One visitor's events after `seq`, oldest first, at most `limit`.
+pub async fn of_visitor_after(
+    db: &Db,
+    visitor_id: i64,
+    seq: i64,
+    limit: i64,
+) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT seq, name, conversation_id, visitor_id, data FROM events WHERE visitor_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(visitor_id)
+    .bind(seq)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 /// The newest seq, 0 when the log is empty.
 pub async fn latest(db: &Db) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")

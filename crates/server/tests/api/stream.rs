@@ -255,3 +255,81 @@ async fn presence_follows_live_streams() {
     assert_eq!(away["presence"], "away");
     drop(ws);
 }
+
+/// A visitor's stream shows their own events only, each once and in order —
+/// live, from its feed, and after a resume that reaches back beyond the feed
+/// (while other visitors write all along).
+#[tokio::test]
+async fn a_visitor_stream_resumes_with_their_own_events_only() {
+    let (app, _sink) = spawn_app().await;
+    const EACH: usize = 100; // more than a visitor feed keeps
+    let me = app.visitor().await;
+    let other = app.visitor().await;
+    let mut mine =
+        connect(&app.ws_url(&format!("/widget/stream?visitor_token={}", me.token))).await;
+    let mut last_seq = next_frame(&mut mine).await["seq"].as_i64().unwrap();
+
+    let noise = {
+        let (http, url, token) = (app.http.clone(), app.api("/widget/messages"), other.token);
+        tokio::spawn(async move {
+            for i in 0..EACH {
+                let r = http
+                    .post(&url)
+                    .header("x-visitor-token", &token)
+                    .json(&json!({ "body": format!("other {i}"), "client_id": format!("o{i}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::CREATED);
+            }
+        })
+    };
+    let mut seen = Vec::new();
+    for i in 0..EACH {
+        assert_eq!(
+            app.visitor_says(&me, &format!("mine {i}"), &format!("m{i}"))
+                .await
+                .status(),
+            StatusCode::CREATED
+        );
+        if i == 30 {
+            // Gone for 70 messages: more than the feed keeps, so the resume
+            // reads this visitor's events from the database.
+            drop(mine);
+            for j in 31..EACH {
+                app.visitor_says(&me, &format!("mine {j}"), &format!("m{j}"))
+                    .await;
+            }
+            mine = connect(&app.ws_url(&format!(
+                "/widget/stream?visitor_token={}&since={last_seq}",
+                me.token
+            )))
+            .await;
+            assert_eq!(next_frame(&mut mine).await["type"], "ready");
+            break;
+        }
+        // Live: read what arrived so far.
+        while seen.len() <= i {
+            let frame = next_frame(&mut mine).await;
+            let seq = frame["seq"].as_i64().unwrap();
+            assert!(seq > last_seq, "in order: {seq} after {last_seq}");
+            last_seq = seq;
+            if frame["event"] == "message.created" {
+                seen.push(frame["data"]["body"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    while seen.len() < EACH {
+        let frame = next_frame(&mut mine).await;
+        assert_ne!(frame["type"], "reset");
+        let seq = frame["seq"].as_i64().unwrap();
+        assert!(seq > last_seq, "in order: {seq} after {last_seq}");
+        last_seq = seq;
+        if frame["event"] == "message.created" {
+            seen.push(frame["data"]["body"].as_str().unwrap().to_string());
+        }
+    }
+    noise.await.unwrap();
+    let expected: Vec<String> = (0..EACH).map(|i| format!("mine {i}")).collect();
+    assert_eq!(seen, expected, "each of mine once, in order, nobody else's");
+}
