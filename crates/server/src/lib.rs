@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod group_commit;
 pub mod hub;
 pub mod json;
 pub mod mail;
@@ -84,6 +85,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         .unwrap_or_else(|| domain::secret::new_token("ing"));
     Ok(Arc::new(AppState {
         avatars_dir: config.data_dir.join("avatars"),
+        messages_writer: group_commit::GroupCommit::start(db.clone()),
         db,
         public_url,
         mail_from,

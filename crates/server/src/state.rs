@@ -8,6 +8,7 @@ use tokio::sync::Notify;
 
 use crate::config::Config;
 use crate::db::Db;
+use crate::group_commit::GroupCommit;
 use crate::hub::Hub;
 use crate::store::users::{AccountStatus, UserRecord};
 use crate::throttle::Throttle;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub mail_from: Mailbox,
     pub outbox_wake: Arc<Notify>,
     pub hub: Arc<Hub>,
+    /// Writes visitors' chat messages with group commit (the hot path).
+    pub messages_writer: GroupCommit,
     pub login_throttle: Throttle,
     /// Whether `/dev/mailbox` is served (no SMTP relay configured).
     pub dev_mailbox: Option<std::path::PathBuf>,

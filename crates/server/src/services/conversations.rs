@@ -3,6 +3,8 @@
 //! Every change is stored together with its event in one transaction, before it
 //! is acknowledged; the hub then streams the event.
 
+use std::sync::Arc;
+
 use serde_json::json;
 use switchboard_protocol::{
     event, Author, AuthorKind, Channel, Conversation, ConversationStatus, Message, VisitorRef,
@@ -112,12 +114,49 @@ pub async fn post_as_visitor(
     channel: Channel,
     email: Option<(&str, &[u8])>,
 ) -> ApiResult<Posted> {
-    let body = parse_body(body)?;
-    let client_id = client_id.map(parse_client_id).transpose()?;
-    let mut tx = state.db.begin_write().await?;
-    if let Some(client_id) = client_id {
+    let post = Arc::new(VisitorPost {
+        state: state.clone(),
+        visitor: visitor.clone(),
+        body: parse_body(body)?.to_string(),
+        client_id: client_id
+            .map(parse_client_id)
+            .transpose()?
+            .map(str::to_string),
+        channel,
+        email: email.map(|(id, raw)| (id.to_string(), raw.to_vec())),
+    });
+    // Visitors' messages are the bulk of all writes: they share transactions.
+    let posted = state
+        .messages_writer
+        .write(move |conn| {
+            let post = post.clone();
+            Box::pin(async move { write_visitor_message(conn, &post).await })
+        })
+        .await?;
+    if posted.created {
+        state.hub.wake();
+    }
+    Ok(posted)
+}
+
+/// A visitor's send, owned so that the group writer can run it.
+struct VisitorPost {
+    state: SharedState,
+    visitor: VisitorRecord,
+    body: String,
+    client_id: Option<String>,
+    channel: Channel,
+    email: Option<(String, Vec<u8>)>,
+}
+
+async fn write_visitor_message(
+    conn: &mut sqlx::AnyConnection,
+    post: &VisitorPost,
+) -> ApiResult<Posted> {
+    let (state, visitor) = (&post.state, &post.visitor);
+    if let Some(client_id) = &post.client_id {
         if let Some(first) =
-            messages::by_client_id(&mut tx.tx, AuthorKind::Visitor, visitor.id, client_id).await?
+            messages::by_client_id(conn, AuthorKind::Visitor, visitor.id, client_id).await?
         {
             return Ok(Posted {
                 message: message_view(state, &first),
@@ -125,41 +164,46 @@ pub async fn post_as_visitor(
             });
         }
     }
-    let (conversation_id, change) = match conversations::of_visitor(&mut tx.tx, visitor.id).await? {
+    let (conversation_id, change) = match conversations::of_visitor(conn, visitor.id).await? {
         None => (
-            conversations::create(&mut tx.tx, visitor.id).await?,
+            conversations::create(conn, visitor.id).await?,
             Some(event::CONVERSATION_CREATED),
         ),
         Some(c) if c.status == ConversationStatus::Closed => {
-            conversations::set_status(&mut tx.tx, c.id, ConversationStatus::Open).await?;
+            conversations::set_status(conn, c.id, ConversationStatus::Open).await?;
             (c.id, Some(event::CONVERSATION_UPDATED))
         }
         Some(c) => (c.id, None),
     };
     let stored = messages::insert(
-        &mut tx.tx,
+        conn,
         NewMessage {
             conversation_id,
-            client_id,
+            client_id: post.client_id.as_deref(),
             author_kind: AuthorKind::Visitor,
             author_id: Some(visitor.id),
-            body,
-            channel,
-            email_message_id: email.map(|e| e.0),
-            raw_email: email.map(|e| e.1),
+            body: &post.body,
+            channel: post.channel,
+            email_message_id: post.email.as_ref().map(|e| e.0.as_str()),
+            raw_email: post.email.as_ref().map(|e| e.1.as_slice()),
         },
     )
     .await?;
-    conversations::record_message(&mut tx.tx, conversation_id, stored.id, stored.created_at)
-        .await?;
+    conversations::record_message(conn, conversation_id, stored.id, stored.created_at).await?;
     let message = message_view(state, &stored);
     if let Some(change) = change {
-        let c = conversations::get(&mut tx.tx, conversation_id, 0)
+        let c = conversations::get(conn, conversation_id, 0)
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
-        let view = conversation_view(state, &mut tx.tx, &c).await?;
+        let mut view = conversation_view(state, conn, &c).await?;
+        if change == event::CONVERSATION_CREATED {
+            // Nobody has read a conversation opened by this very message: its
+            // unread count is 1 for every operator, so their streams need not
+            // ask the database.
+            view.unread = 1;
+        }
         events::append_for(
-            &mut tx.tx,
+            conn,
             change,
             Some(visitor.id),
             Some(conversation_id),
@@ -168,15 +212,13 @@ pub async fn post_as_visitor(
         .await?;
     }
     events::append_for(
-        &mut tx.tx,
+        conn,
         event::MESSAGE_CREATED,
         Some(visitor.id),
         Some(conversation_id),
         &json!(message),
     )
     .await?;
-    tx.commit().await?;
-    state.hub.wake();
     Ok(Posted {
         message,
         created: true,

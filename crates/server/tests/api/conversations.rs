@@ -441,3 +441,48 @@ async fn unread_counts_are_per_operator() {
         .await;
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// The same send retried many times at once (a flaky network, several tabs):
+/// one message, one 201, and every retry gets that message back.
+#[tokio::test]
+async fn concurrent_retries_of_one_send_store_it_once() {
+    let (app, _sink) = spawn_app().await;
+    let visitor = app.visitor().await;
+    let sends: Vec<_> = (0..20)
+        .map(|_| {
+            let (http, url, token) = (
+                app.http.clone(),
+                app.api("/widget/messages"),
+                visitor.token.clone(),
+            );
+            tokio::spawn(async move {
+                let r = http
+                    .post(&url)
+                    .header("x-visitor-token", &token)
+                    .json(&json!({ "body": "only once", "client_id": "same" }))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = r.status();
+                (
+                    status,
+                    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap(),
+                )
+            })
+        })
+        .collect();
+    let mut created = 0;
+    let mut ids = std::collections::HashSet::new();
+    for send in sends {
+        let (status, id) = send.await.unwrap();
+        match status {
+            StatusCode::CREATED => created += 1,
+            StatusCode::OK => {}
+            other => panic!("unexpected {other}"),
+        }
+        ids.insert(id);
+    }
+    assert_eq!(created, 1);
+    assert_eq!(ids.len(), 1);
+    assert_eq!(app.visitor_history(&visitor).await, vec!["only once"]);
+}

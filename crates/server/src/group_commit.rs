@@ -1,0 +1,173 @@
+//! Group commit: write jobs that arrive while a transaction is running are
+//! written together in the next one.
+//!
+//! Under load most of a small write's cost is not SQLite's work but the round
+//! trips around it — taking the write lock, `BEGIN`, `COMMIT`, and a thread hop
+//! for each statement — and they are paid one writer at a time. One task that
+//! runs whatever is queued in a single transaction pays them once per batch, so
+//! throughput grows with load instead of collapsing into a queue.
+//!
+//! A job runs inside a shared transaction, so a failing job would spoil its
+//! batch: then the batch is rolled back and every job of it runs again alone, in
+//! a transaction of its own, and only the failing one gets its error. A job is
+//! therefore re-runnable (`Fn`) and must not act outside the transaction; its
+//! caller acts on the result after the commit.
+
+use std::any::Any;
+
+use futures_util::future::BoxFuture;
+use sqlx::AnyConnection;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::Db;
+use crate::error::{ApiError, ApiResult};
+
+/// At most this many jobs share a transaction, so that none waits long.
+const MAX_BATCH: usize = 256;
+
+type Output = Box<dyn Any + Send>;
+type Run =
+    Box<dyn for<'c> Fn(&'c mut AnyConnection) -> BoxFuture<'c, ApiResult<Output>> + Send + Sync>;
+
+struct Job {
+    run: Run,
+    done: oneshot::Sender<ApiResult<Output>>,
+}
+
+#[derive(Clone)]
+pub struct GroupCommit {
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl GroupCommit {
+    pub fn start(db: Db) -> GroupCommit {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        tokio::spawn(writer(db, queue));
+        GroupCommit { jobs }
+    }
+
+    /// Runs `job` in a write transaction, possibly shared with other jobs, and
+    /// returns its result once the transaction is committed.
+    pub async fn write<T, F>(&self, job: F) -> ApiResult<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut AnyConnection) -> BoxFuture<'c, ApiResult<T>> + Send + Sync + 'static,
+    {
+        let run: Run = Box::new(move |conn| {
+            let fut = job(conn);
+            Box::pin(async move { fut.await.map(|v| Box::new(v) as Output) })
+        });
+        let (done, result) = oneshot::channel();
+        self.jobs
+            .send(Job { run, done })
+            .map_err(|_| ApiError::internal("the writer has stopped"))?;
+        let output = result
+            .await
+            .map_err(|_| ApiError::internal("the writer dropped a job"))??;
+        Ok(*output
+            .downcast::<T>()
+            .expect("a job's output has the job's type"))
+    }
+}
+
+async fn writer(db: Db, mut queue: mpsc::UnboundedReceiver<Job>) {
+    while let Some(first) = queue.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match write_together(&db, &batch).await {
+            Ok(outputs) => {
+                for (job, output) in batch.into_iter().zip(outputs) {
+                    let _ = job.done.send(Ok(output));
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                let _ = batch.remove(0).done.send(Err(e));
+            }
+            Err(e) => {
+                tracing::debug!(error = ?e.message, jobs = batch.len(), "group commit: a batch failed; writing its jobs one by one");
+                for job in batch {
+                    let result = write_together(&db, std::slice::from_ref(&job))
+                        .await
+                        .map(|mut outputs| outputs.remove(0));
+                    let _ = job.done.send(result);
+                }
+            }
+        }
+    }
+}
+
+async fn write_together(db: &Db, batch: &[Job]) -> ApiResult<Vec<Output>> {
+    let mut tx = db.begin_write().await?;
+    let mut outputs = Vec::with_capacity(batch.len());
+    for job in batch {
+        outputs.push((job.run)(&mut tx.tx).await?);
+    }
+    tx.commit().await?;
+    Ok(outputs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn put(conn: &mut AnyConnection, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, '1')")
+            .bind(key)
+            .execute(conn)
+            .await
+            .map(|_| ())
+    }
+
+    /// Many concurrent jobs, one of which writes and then fails: the others are
+    /// all committed, the failing one gets its error and leaves nothing behind.
+    #[tokio::test]
+    async fn a_failing_job_spoils_nothing_but_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
+        let db = Db::connect(&url).await.unwrap();
+        let writer = GroupCommit::start(db.clone());
+        let jobs: Vec<_> = (0..64)
+            .map(|n| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    writer
+                        .write(move |conn| {
+                            Box::pin(async move {
+                                put(conn, &format!("job-{n}")).await?;
+                                if n == 13 {
+                                    // A second row with the same key: a constraint error.
+                                    put(conn, &format!("job-{n}")).await?;
+                                }
+                                Ok(n)
+                            })
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut ok = Vec::new();
+        for job in jobs {
+            match job.await.unwrap() {
+                Ok(n) => ok.push(n),
+                Err(e) => assert_eq!(e.status, axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+            }
+        }
+        let expected: Vec<i64> = (0..64).filter(|n| *n != 13).collect();
+        assert_eq!(ok, expected);
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT key FROM settings WHERE key LIKE 'job-%' ORDER BY key")
+                .fetch_all(&db.pool)
+                .await
+                .unwrap();
+        assert_eq!(stored.len(), 63);
+        assert!(!stored.contains(&"job-13".to_string()));
+    }
+}
