@@ -88,6 +88,6 @@ pub async fn put_defaults(
     Json(body): Json<TeamDefaults>,
 ) -> ApiResult<Json<TeamDefaults>> {
     me.require_admin()?;
-    settings::put(&state.db, settings::TEAM_DEFAULTS, &body).await?;
+    settings::put(&state.db.pool, settings::TEAM_DEFAULTS, &body).await?;
     Ok(Json(body))
 }

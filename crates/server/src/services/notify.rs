@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use lettre::message::Mailbox;
+use sqlx::AnyConnection;
 use switchboard_protocol::{event, AuthorKind, Channel, Message};
 
 use crate::db::now_ms;
@@ -30,6 +31,7 @@ use crate::store::{conversations, events, messages, outbox, settings, users, vis
 pub const WINDOW_MS: i64 = 120_000;
 const CURSOR_KEY: &str = "notify_cursor";
 const HISTORY: i64 = 10;
+const DUE_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 pub struct NotificationWorker {
     pub state: SharedState,
@@ -47,15 +49,21 @@ impl NotificationWorker {
                 return;
             }
         };
+        let mut due_checked = tokio::time::Instant::now() - DUE_CHECK_EVERY;
         loop {
             match self.follow_events(cursor).await {
                 Ok(next) => cursor = next,
                 Err(e) => tracing::warn!(error = %e, "notifications: processing events failed"),
             }
-            if let Err(e) = self.send_due().await {
-                tracing::warn!(error = %e, "notifications: sending due emails failed");
+            // Emails wait for minutes: looking for due ones at every event
+            // would cost a write transaction per message under load.
+            if due_checked.elapsed() >= DUE_CHECK_EVERY {
+                due_checked = tokio::time::Instant::now();
+                if let Err(e) = self.send_due().await {
+                    tracing::warn!(error = %e, "notifications: sending due emails failed");
+                }
             }
-            let _ = tokio::time::timeout(Duration::from_millis(500), latest.changed()).await;
+            let _ = tokio::time::timeout(DUE_CHECK_EVERY, latest.changed()).await;
         }
     }
 
@@ -65,105 +73,145 @@ impl NotificationWorker {
         settings::get_or_init(&self.state.db, CURSOR_KEY, &latest).await
     }
 
+    /// Handles the new messages of the log a batch at a time, each batch in one
+    /// write transaction with the cursor. When a batch fails, its messages are
+    /// handled again one per transaction, so that one bad message is logged and
+    /// skipped without holding up the others.
     async fn follow_events(&self, cursor: i64) -> anyhow::Result<i64> {
         let mut cursor = cursor;
         loop {
             let batch = self.state.hub.events_after(cursor, 200).await?;
-            if batch.is_empty() {
+            let Some(newest) = batch.last().map(|e| e.seq) else {
                 return Ok(cursor);
-            }
-            for ev in &batch {
-                if ev.name == event::MESSAGE_CREATED {
-                    let message: Message = serde_json::from_str(&ev.data)?;
-                    if let Err(e) = self.on_message(&message).await {
-                        tracing::warn!(message = message.id, error = %e, "notifications: a message was not handled");
-                    }
+            };
+            let messages = batch
+                .iter()
+                .filter(|e| e.name == event::MESSAGE_CREATED)
+                .map(|e| serde_json::from_str::<Message>(&e.data))
+                .collect::<Result<Vec<_>, _>>()?;
+            let team = users::team(&self.state.db).await?;
+            let mut tx = self.state.db.begin_write().await?;
+            let emails = match self.handle(&mut tx.tx, &team, &messages).await {
+                Ok(emails) => {
+                    settings::put(&mut *tx.tx, CURSOR_KEY, &newest).await?;
+                    tx.commit().await?;
+                    emails
                 }
-                cursor = ev.seq;
+                Err(e) => {
+                    drop(tx); // rolls back
+                    tracing::warn!(error = %e, "notifications: a batch failed; handling its messages one by one");
+                    let mut emails = false;
+                    for message in &messages {
+                        let mut tx = self.state.db.begin_write().await?;
+                        match self
+                            .handle(&mut tx.tx, &team, std::slice::from_ref(message))
+                            .await
+                        {
+                            Ok(sent) => {
+                                tx.commit().await?;
+                                emails |= sent;
+                            }
+                            Err(e) => {
+                                tracing::warn!(message = message.id, error = %e, "notifications: a message was not handled");
+                            }
+                        }
+                    }
+                    settings::put(&self.state.db.pool, CURSOR_KEY, &newest).await?;
+                    emails
+                }
+            };
+            if emails {
+                self.state.outbox_wake.notify_one();
             }
-            settings::put(&self.state.db, CURSOR_KEY, &cursor).await?;
+            cursor = newest;
         }
     }
 
-    async fn on_message(&self, message: &Message) -> anyhow::Result<()> {
-        if !notifications::claim_message(&self.state.db, message.id).await? {
-            return Ok(()); // another node handles it
+    /// Returns whether an email was queued.
+    async fn handle(
+        &self,
+        conn: &mut AnyConnection,
+        team: &[UserRecord],
+        messages: &[Message],
+    ) -> anyhow::Result<bool> {
+        let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+        let mine = notifications::claim_messages(conn, &ids).await?;
+        let mut emails = false;
+        for message in messages.iter().filter(|m| mine.contains(&m.id)) {
+            emails |= match message.author.kind {
+                AuthorKind::Visitor => self.on_visitor_message(conn, team, message).await?,
+                AuthorKind::Operator => self.on_operator_message(conn, message).await?,
+                AuthorKind::System => false,
+            };
         }
-        match message.author.kind {
-            AuthorKind::Visitor => self.on_visitor_message(message).await,
-            AuthorKind::Operator => self.on_operator_message(message).await,
-            AuthorKind::System => Ok(()),
-        }
+        Ok(emails)
     }
 
-    async fn on_visitor_message(&self, message: &Message) -> anyhow::Result<()> {
+    async fn on_visitor_message(
+        &self,
+        conn: &mut AnyConnection,
+        team: &[UserRecord],
+        message: &Message,
+    ) -> anyhow::Result<bool> {
         let state = &self.state;
-        let mut conn = state.db.pool.acquire().await?;
-        let Some(c) = conversations::get(&mut conn, message.conversation_id, 0).await? else {
-            return Ok(());
+        let Some(c) = conversations::get(conn, message.conversation_id, 0).await? else {
+            return Ok(false);
         };
-        drop(conn);
-        let team = users::team(&state.db).await?;
         let recipients = team.iter().filter(|u| {
             u.status == AccountStatus::Active
                 && u.role.answers_visitors()
                 && u.notifications.email
                 && c.assignee_id.is_none_or(|a| a == u.id)
         });
+        let mut emails = false;
         for member in recipients {
             let online = state.hub.is_connected(member.id) && !member.away;
-            let mut tx = state.db.begin_write().await?;
-            if notifications::exists(&mut tx.tx, member.id, c.id).await? {
+            let due = now_ms() + self.window_ms;
+            // Online: the email waits and goes only if still unread. Away: this
+            // message goes at once, later ones are collected into a follow-up.
+            let pending = Pending {
+                user_id: member.id,
+                conversation_id: c.id,
+                kind: if online {
+                    PendingKind::Delayed
+                } else {
+                    PendingKind::FollowUp
+                },
+                after_message_id: if online { message.id - 1 } else { message.id },
+            };
+            if !notifications::schedule(conn, &pending, due).await? {
                 continue; // collected into the email already scheduled
             }
-            let due = now_ms() + self.window_ms;
-            if online {
-                let pending = Pending {
-                    user_id: member.id,
-                    conversation_id: c.id,
-                    kind: PendingKind::Delayed,
-                    after_message_id: message.id - 1,
-                };
-                notifications::schedule(&mut tx.tx, &pending, due).await?;
-                tx.commit().await?;
-            } else {
-                let pending = Pending {
-                    user_id: member.id,
-                    conversation_id: c.id,
-                    kind: PendingKind::FollowUp,
-                    after_message_id: message.id,
-                };
-                notifications::schedule(&mut tx.tx, &pending, due).await?;
-                self.enqueue_to_member(&mut tx.tx, member, c.id, std::slice::from_ref(message))
+            if !online {
+                self.enqueue_to_member(conn, member, c.id, std::slice::from_ref(message))
                     .await?;
-                tx.commit().await?;
-                state.outbox_wake.notify_one();
+                emails = true;
             }
         }
-        Ok(())
+        Ok(emails)
     }
 
-    async fn on_operator_message(&self, message: &Message) -> anyhow::Result<()> {
+    async fn on_operator_message(
+        &self,
+        conn: &mut AnyConnection,
+        message: &Message,
+    ) -> anyhow::Result<bool> {
         let state = &self.state;
         // The answer ends any follow-up collection, whatever happens next.
-        let mut tx = state.db.begin_write().await?;
-        notifications::clear_followups(&mut tx.tx, message.conversation_id).await?;
-        tx.commit().await?;
-
-        let mut tx = state.db.begin_write().await?;
-        let Some(c) = conversations::get(&mut tx.tx, message.conversation_id, 0).await? else {
-            return Ok(());
+        notifications::clear_followups(conn, message.conversation_id).await?;
+        let Some(c) = conversations::get(conn, message.conversation_id, 0).await? else {
+            return Ok(false);
         };
         let Some(visitor) = visitors::by_id(&state.db, c.visitor_id).await? else {
-            return Ok(());
+            return Ok(false);
         };
         let Some(email) = visitor.email.clone() else {
-            return Ok(());
+            return Ok(false);
         };
         if state.hub.visitor_present(visitor.id) && message.channel != Channel::Email {
-            return Ok(());
+            return Ok(false);
         }
-        let history = self.history(&mut tx.tx, c.id).await?;
+        let history = self.history(conn, c.id).await?;
         let signed = reply_token::sign(
             &state.reply_key,
             &ReplyToken {
@@ -185,16 +233,14 @@ impl NotificationWorker {
         let bytes = notification::to_visitor(&state.mail_from, to, &thread, message, visitor.id)?;
         let subject = format!("conversation #{}", c.id);
         outbox::enqueue(
-            &mut tx.tx,
+            conn,
             state.mail_from.email.as_ref(),
             &email,
             &subject,
             &bytes,
         )
         .await?;
-        tx.commit().await?;
-        state.outbox_wake.notify_one();
-        Ok(())
+        Ok(true)
     }
 
     async fn history(

@@ -1,6 +1,8 @@
 //! Pending notification emails (one per member and conversation at a time) and
 //! the log of refused inbound email.
 
+use std::collections::HashSet;
+
 use sqlx::{AnyConnection, Row};
 
 use crate::db::{now_ms, Db};
@@ -28,27 +30,14 @@ pub struct Pending {
     pub after_message_id: i64,
 }
 
-pub async fn exists(
-    conn: &mut AnyConnection,
-    user_id: i64,
-    conversation_id: i64,
-) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
-        "SELECT 1 AS one FROM pending_notifications WHERE user_id = $1 AND conversation_id = $2",
-    )
-    .bind(user_id)
-    .bind(conversation_id)
-    .fetch_optional(conn)
-    .await?
-    .is_some())
-}
-
+/// Schedules `p` unless the member has an email pending for that conversation
+/// already; returns whether this call scheduled it.
 pub async fn schedule(
     conn: &mut AnyConnection,
     p: &Pending,
     due_at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
         "INSERT INTO pending_notifications (user_id, conversation_id, kind, after_message_id, due_at) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, conversation_id) DO NOTHING",
     )
@@ -59,7 +48,7 @@ pub async fn schedule(
     .bind(due_at)
     .execute(conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
 /// An operator answered: the next visitor message starts afresh (emailed at once).
@@ -128,11 +117,28 @@ pub async fn log_refused(
     Ok(())
 }
 
-/// Takes on the notifications of a message; false when another node has.
-pub async fn claim_message(db: &Db, message_id: i64) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query("INSERT INTO notified_messages (message_id) VALUES ($1) ON CONFLICT (message_id) DO NOTHING")
-        .bind(message_id)
-        .execute(&db.pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// Takes on the notifications of these messages; returns the ones this call
+/// took (another node has the rest). One statement for the whole batch.
+pub async fn claim_messages(
+    conn: &mut AnyConnection,
+    message_ids: &[i64],
+) -> Result<HashSet<i64>, sqlx::Error> {
+    if message_ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let values: Vec<String> = (1..=message_ids.len()).map(|i| format!("(${i})")).collect();
+    let sql = format!(
+        "INSERT INTO notified_messages (message_id) VALUES {} ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in message_ids {
+        query = query.bind(*id);
+    }
+    query
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| row.try_get("message_id"))
+        .collect()
 }

@@ -22,14 +22,18 @@ pub async fn get<T: DeserializeOwned>(db: &Db, key: &str) -> anyhow::Result<Opti
     }
 }
 
-pub async fn put<T: Serialize>(db: &Db, key: &str, value: &T) -> anyhow::Result<()> {
+pub async fn put<'e, T: Serialize>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    key: &str,
+    value: &T,
+) -> anyhow::Result<()> {
     sqlx::query(
         "INSERT INTO settings (key, value) VALUES ($1, $2) \
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
     )
     .bind(key)
     .bind(serde_json::to_string(value)?)
-    .execute(&db.pool)
+    .execute(executor)
     .await?;
     Ok(())
 }
