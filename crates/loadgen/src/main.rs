@@ -3,7 +3,9 @@
 //! server nodes, sends visitor messages at a fixed rate over HTTP, and prints
 //! delivery latency to the operators (p50/p99/max), accepted messages per second,
 //! and the server processes' CPU and memory (and memory per connection) — next
-//! to a bare websocket relay driven the same way in the same run.
+//! to a bare websocket relay driven the same way in the same run. The relay runs
+//! in a child process of its own (`--serve-relay`), as the server does, so both
+//! are measured alike and neither shares a process with the load.
 //!
 //! Usage: switchboard-loadgen --url http://127.0.0.1:8080 [--url …] --email E --password P
 //!        [--visitors 1000] [--operators 10] [--rate 500] [--seconds 10] [--pid PID …]
@@ -62,14 +64,26 @@ fn parse_args() -> Args {
 
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 
+/// CPU and memory of the measured processes during one phase.
+#[derive(Default)]
+struct Resources {
+    idle_kb: u64,
+    connected_kb: u64,
+    cpu_percent: f64,
+}
+
 struct Outcome {
     latencies: Vec<f64>,
     accepted: usize,
     elapsed: f64,
+    resources: Resources,
 }
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--serve-relay") {
+        return serve_relay().await;
+    }
     let args = parse_args();
     println!(
         "load: {} visitors, {} operators, {} msg/s for {} s, nodes: {}",
@@ -80,25 +94,28 @@ async fn main() {
         args.urls.join(" ")
     );
     let bare = bare_relay(&args).await;
-    let before = memory_kb(&args.pids);
-    let (full, connected) = full(&args).await;
+    let full = full(&args).await;
     println!(
-        "\n{:<30} {:>9} {:>9} {:>9} {:>12}",
-        "", "p50 ms", "p99 ms", "max ms", "accepted/s"
+        "\n{:<28} {:>8} {:>8} {:>8} {:>11} {:>8} {:>9} {:>9}",
+        "", "p50 ms", "p99 ms", "max ms", "accepted/s", "CPU %", "PSS MB", "KB/conn"
     );
-    row("bare websocket relay", &bare);
-    row("switchboard", &full);
-    if !args.pids.is_empty() {
-        let (pss_before, pss_connected, cpu) = (before, connected.0, connected.1);
-        println!(
-            "\nserver: PSS {} MB idle → {} MB with {} connections ({:.1} KB per connection), CPU {:.0}% of one core during the send phase",
-            pss_before / 1024,
-            pss_connected / 1024,
-            args.visitors + args.operators,
-            (pss_connected.saturating_sub(pss_before)) as f64 / (args.visitors + args.operators) as f64,
-            cpu
-        );
+    let connections = args.visitors + args.operators;
+    row("bare websocket relay", &bare, connections);
+    row("switchboard", &full, connections);
+    println!(
+        "\nswitchboard/bare: throughput ×{:.2}, p99 ×{:.1}, CPU ×{:.1}, memory per connection ×{:.1}",
+        (full.accepted as f64 / full.elapsed) / (bare.accepted as f64 / bare.elapsed),
+        pct(&full.latencies, 99.0) / pct(&bare.latencies, 99.0),
+        full.resources.cpu_percent / bare.resources.cpu_percent,
+        per_connection_kb(&full, connections) / per_connection_kb(&bare, connections),
+    );
+    if args.pids.is_empty() {
+        println!("(no --pid given: the server's CPU and memory were not measured)");
     }
+}
+
+fn per_connection_kb(o: &Outcome, connections: usize) -> f64 {
+    o.resources.connected_kb.saturating_sub(o.resources.idle_kb) as f64 / connections as f64
 }
 
 fn pct(s: &[f64], p: f64) -> f64 {
@@ -110,13 +127,16 @@ fn pct(s: &[f64], p: f64) -> f64 {
     v[(((p / 100.0) * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)]
 }
 
-fn row(name: &str, o: &Outcome) {
+fn row(name: &str, o: &Outcome, connections: usize) {
     println!(
-        "{name:<30} {:>9.2} {:>9.2} {:>9.2} {:>12.0}",
+        "{name:<28} {:>8.2} {:>8.2} {:>8.2} {:>11.0} {:>8.0} {:>9} {:>9.1}",
         pct(&o.latencies, 50.0),
         pct(&o.latencies, 99.0),
         pct(&o.latencies, 100.0),
-        o.accepted as f64 / o.elapsed
+        o.accepted as f64 / o.elapsed,
+        o.resources.cpu_percent,
+        o.resources.connected_kb / 1024,
+        per_connection_kb(o, connections),
     );
 }
 
@@ -153,7 +173,12 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
 }
 
 /// Reads an operator-side stream, timing frames whose client_id we sent.
-fn listen<S>(mut ws: S, sent: Sent, latencies: Arc<Mutex<Vec<f64>>>, measure: bool)
+fn listen<S>(
+    mut ws: S,
+    sent: Sent,
+    latencies: Arc<Mutex<Vec<f64>>>,
+    measure: bool,
+) -> tokio::task::JoinHandle<()>
 where
     S: StreamExt<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
         + Unpin
@@ -179,7 +204,26 @@ where
                     .push(at.elapsed().as_secs_f64() * 1000.0);
             }
         }
-    });
+    })
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A websocket client with small buffers, so that ten thousand of them fit.
+async fn connect(
+    url: String,
+) -> Result<
+    (
+        Ws,
+        tokio_tungstenite::tungstenite::handshake::client::Response,
+    ),
+    tokio_tungstenite::tungstenite::Error,
+> {
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(4096);
+    tokio_tungstenite::connect_async_with_config(url, Some(config), false).await
 }
 
 async fn paced<F, Fut>(rate: usize, seconds: u64, mut send: F) -> (usize, f64)
@@ -188,6 +232,7 @@ where
     Fut: std::future::Future<Output = bool> + Send + 'static,
 {
     let total = rate * seconds as usize;
+    println!("sending {total} messages…");
     let start = Instant::now();
     let mut tasks = Vec::with_capacity(total);
     for n in 0..total {
@@ -204,42 +249,92 @@ where
     (accepted, start.elapsed().as_secs_f64())
 }
 
-async fn bare_relay(args: &Args) -> Outcome {
+/// The bare relay, in a child process: operators get every frame; a visitor
+/// gets its own back (as the server echoes a visitor's message to their widget)
+/// — the server's routing, with no storage and no HTTP.
+async fn serve_relay() {
     let (tx, _) = broadcast::channel::<String>(1 << 16);
-    let app = axum::Router::new()
-        .route(
-            "/ws",
-            axum::routing::get(|ws: WebSocketUpgrade, State(tx): State<broadcast::Sender<String>>| async move {
-                ws.read_buffer_size(4096).on_upgrade(move |mut socket| async move {
-                    let mut rx = tx.subscribe();
-                    loop {
-                        tokio::select! {
-                            m = socket.recv() => match m { Some(Ok(AxMsg::Text(t))) => { let _ = tx.send(t.to_string()); } Some(Ok(_)) => {} _ => break },
-                            r = rx.recv() => match r { Ok(t) => if socket.send(AxMsg::Text(t.into())).await.is_err() { break }, Err(broadcast::error::RecvError::Lagged(_)) => {}, Err(_) => break },
+    let operator = |ws: WebSocketUpgrade, State(tx): State<broadcast::Sender<String>>| async move {
+        ws.read_buffer_size(4096)
+            .on_upgrade(move |mut socket| async move {
+                let mut rx = tx.subscribe();
+                loop {
+                    tokio::select! {
+                        m = socket.recv() => if !matches!(m, Some(Ok(_))) { break },
+                        r = rx.recv() => match r {
+                            Ok(t) => if socket.send(AxMsg::Text(t.into())).await.is_err() { break },
+                            Err(broadcast::error::RecvError::Lagged(_)) => {}
+                            Err(_) => break,
+                        },
+                    }
+                }
+            })
+    };
+    let visitor = |ws: WebSocketUpgrade, State(tx): State<broadcast::Sender<String>>| async move {
+        ws.read_buffer_size(4096)
+            .on_upgrade(move |mut socket| async move {
+                while let Some(Ok(m)) = socket.recv().await {
+                    if let AxMsg::Text(t) = m {
+                        let _ = tx.send(t.to_string());
+                        if socket.send(AxMsg::Text(t)).await.is_err() {
+                            break;
                         }
                     }
-                })
-            }),
-        )
+                }
+            })
+    };
+    let app = axum::Router::new()
+        .route("/operator", axum::routing::get(operator))
+        .route("/visitor", axum::routing::get(visitor))
         .with_state(tx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    println!("ws://{}", listener.local_addr().unwrap());
+    axum::serve(listener, app).await.unwrap();
+}
+
+/// Kills the relay child when the bare phase ends, however it ends.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn bare_relay(args: &Args) -> Outcome {
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .arg("--serve-relay")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the relay");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let relay = Child(child);
+    let pids = [relay.0.id()];
+    let base = line.trim().to_string();
+    let idle_kb = memory_kb(&pids);
     let sent: Sent = Arc::default();
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let mut readers = Vec::new();
     for o in 0..args.operators {
-        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
-        listen(ws, sent.clone(), latencies.clone(), o == 0);
+        let (ws, _) = connect(format!("{base}/operator")).await.unwrap();
+        readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0));
     }
-    // Visitors only send here (a relay has no per-visitor routing); the
-    // operators receive every frame, as in the server.
     let mut sinks = Vec::new();
-    for _ in 0..args.visitors.min(2000) {
-        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    for _ in 0..args.visitors {
+        let (ws, _) = connect(format!("{base}/visitor")).await.unwrap();
         let (sink, stream) = ws.split();
-        tokio::spawn(stream.for_each(|_| async {}));
+        readers.push(tokio::spawn(stream.for_each(|_| async {})));
         sinks.push(Arc::new(tokio::sync::Mutex::new(sink)));
     }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let connected_kb = memory_kb(&pids);
+    let ticks_before = cpu_ticks(&pids);
     let (accepted, elapsed) = paced(args.rate, args.seconds, |n| {
         let sink = sinks[n % sinks.len()].clone();
         let sent = sent.clone();
@@ -256,17 +351,28 @@ async fn bare_relay(args: &Args) -> Outcome {
         }
     })
     .await;
+    let cpu_percent = (cpu_ticks(&pids) - ticks_before) as f64 / 100.0 / elapsed * 100.0;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    for reader in readers {
+        reader.abort();
+    }
+    drop(sinks);
+    drop(relay);
     let latencies = latencies.lock().unwrap().clone();
     Outcome {
         latencies,
         accepted,
         elapsed,
+        resources: Resources {
+            idle_kb,
+            connected_kb,
+            cpu_percent,
+        },
     }
 }
 
-/// Returns the outcome and (PSS with every connection open, CPU % during sends).
-async fn full(args: &Args) -> (Outcome, (u64, f64)) {
+async fn full(args: &Args) -> Outcome {
+    let idle_kb = memory_kb(&args.pids);
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
@@ -288,13 +394,13 @@ async fn full(args: &Args) -> (Outcome, (u64, f64)) {
     let ws_of = |url: &str| url.replacen("http://", "ws://", 1);
     let sent: Sent = Arc::default();
     let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let mut readers = Vec::new();
     for o in 0..args.operators {
         let url = &args.urls[o % args.urls.len()];
-        let (ws, _) =
-            tokio_tungstenite::connect_async(format!("{}/api/v1/stream?token={token}", ws_of(url)))
-                .await
-                .unwrap();
-        listen(ws, sent.clone(), latencies.clone(), o == 0);
+        let (ws, _) = connect(format!("{}/api/v1/stream?token={token}", ws_of(url)))
+            .await
+            .unwrap();
+        readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0));
     }
     let mut visitors = Vec::with_capacity(args.visitors);
     for v in 0..args.visitors {
@@ -309,17 +415,17 @@ async fn full(args: &Args) -> (Outcome, (u64, f64)) {
             .await
             .unwrap();
         let vt = s["visitor_token"].as_str().unwrap().to_string();
-        let (ws, _) = tokio_tungstenite::connect_async(format!(
+        let (ws, _) = connect(format!(
             "{}/api/v1/widget/stream?visitor_token={vt}",
             ws_of(&url)
         ))
         .await
         .unwrap();
-        tokio::spawn(ws.for_each(|_| async {}));
+        readers.push(tokio::spawn(ws.for_each(|_| async {})));
         visitors.push((url, vt));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let connected_pss = memory_kb(&args.pids);
+    let connected_kb = memory_kb(&args.pids);
     let ticks_before = cpu_ticks(&args.pids);
     let (accepted, elapsed) = paced(args.rate, args.seconds, |n| {
         let (url, vt) = visitors[n % visitors.len()].clone();
@@ -337,15 +443,20 @@ async fn full(args: &Args) -> (Outcome, (u64, f64)) {
         }
     })
     .await;
-    let cpu = (cpu_ticks(&args.pids) - ticks_before) as f64 / 100.0 / elapsed * 100.0;
+    let cpu_percent = (cpu_ticks(&args.pids) - ticks_before) as f64 / 100.0 / elapsed * 100.0;
     tokio::time::sleep(Duration::from_millis(1000)).await;
+    for reader in readers {
+        reader.abort();
+    }
     let latencies = latencies.lock().unwrap().clone();
-    (
-        Outcome {
-            latencies,
-            accepted,
-            elapsed,
+    Outcome {
+        latencies,
+        accepted,
+        elapsed,
+        resources: Resources {
+            idle_kb,
+            connected_kb,
+            cpu_percent,
         },
-        (connected_pss, cpu),
-    )
+    }
 }

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs the load benchmark of BENCHMARKS.md: release build, fresh SQLite node(s),
+# then switchboard-loadgen with the given flags (visitors, operators, rate, …).
+#
+#   bash scripts/load.sh --visitors 10000 --operators 100 --rate 2000 --seconds 10
+#   NODES=2 DATABASE_URL=postgres://postgres@127.0.0.1/sb_load NATS_URL=nats://127.0.0.1:4222 \
+#       bash scripts/load.sh --visitors 2000 --operators 20 --rate 500
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/switchboard-target}"
+# PROFILE=profiling keeps symbols, for `perf record -p <server pid>`.
+profile="${PROFILE:-release}"
+cargo build --profile "$profile" -q -p switchboard-server -p switchboard-loadgen
+bin="$CARGO_TARGET_DIR/$profile"
+nodes="${NODES:-1}"
+data="$(mktemp -d /tmp/switchboard-load.XXXXXX)"
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+
+db_flags=()
+if [ -n "${DATABASE_URL:-}" ]; then
+    db_flags=(--database-url "$DATABASE_URL")
+fi
+nats_flags=()
+if [ -n "${NATS_URL:-}" ]; then
+    nats_flags=(--nats-url "$NATS_URL")
+fi
+
+"$bin/switchboard-server" --data-dir "$data/node0" "${db_flags[@]}" \
+    admin create --email load@example.com --password load-password >/dev/null
+
+urls=()
+pid_flags=()
+for n in $(seq 0 $((nodes - 1))); do
+    port=$((18100 + n))
+    "$bin/switchboard-server" --data-dir "$data/node$n" "${db_flags[@]}" "${nats_flags[@]}" \
+        --http "127.0.0.1:$port" --smtp-in off >"$data/node$n.log" 2>&1 &
+    pids+=("$!")
+    pid_flags+=(--pid "$!")
+    urls+=(--url "http://127.0.0.1:$port")
+    for _ in $(seq 100); do
+        curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break
+        sleep 0.1
+    done
+done
+
+"$bin/switchboard-loadgen" "${urls[@]}" "${pid_flags[@]}" \
+    --email load@example.com --password load-password "$@"
