@@ -13,6 +13,7 @@
 //! For an operator's answer: the visitor gets it by email when they left an
 //! address and are not on the site (or the answer itself came by email).
 
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use lettre::message::Mailbox;
@@ -24,6 +25,7 @@ use crate::domain::reply_token::{self, Recipient, ReplyToken};
 use crate::mail::notification::{self, Thread};
 use crate::services::conversations::message_view;
 use crate::state::SharedState;
+use crate::store::conversations::ConversationRecord;
 use crate::store::notifications::{self, Pending, PendingKind};
 use crate::store::users::{AccountStatus, UserRecord};
 use crate::store::{conversations, events, messages, outbox, settings, users, visitors};
@@ -32,6 +34,12 @@ pub const WINDOW_MS: i64 = 120_000;
 const CURSOR_KEY: &str = "notify_cursor";
 const HISTORY: i64 = 10;
 const DUE_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// What the worker read before taking the write lock for a batch.
+struct Known<'a> {
+    team: &'a [UserRecord],
+    conversations: &'a HashMap<i64, ConversationRecord>,
+}
 
 pub struct NotificationWorker {
     pub state: SharedState,
@@ -89,9 +97,23 @@ impl NotificationWorker {
                 .filter(|e| e.name == event::MESSAGE_CREATED)
                 .map(|e| serde_json::from_str::<Message>(&e.data))
                 .collect::<Result<Vec<_>, _>>()?;
+            // Read what the decisions need before taking the write lock.
             let team = users::team(&self.state.db).await?;
+            let mut ids: Vec<i64> = messages.iter().map(|m| m.conversation_id).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let conversations: HashMap<i64, ConversationRecord> =
+                conversations::get_many(&self.state.db.pool, &ids)
+                    .await?
+                    .into_iter()
+                    .map(|c| (c.id, c))
+                    .collect();
+            let known = Known {
+                team: &team,
+                conversations: &conversations,
+            };
             let mut tx = self.state.db.begin_write().await?;
-            let emails = match self.handle(&mut tx.tx, &team, &messages).await {
+            let emails = match self.handle(&mut tx.tx, &known, &messages).await {
                 Ok(emails) => {
                     settings::put(&mut *tx.tx, CURSOR_KEY, &newest).await?;
                     tx.commit().await?;
@@ -104,7 +126,7 @@ impl NotificationWorker {
                     for message in &messages {
                         let mut tx = self.state.db.begin_write().await?;
                         match self
-                            .handle(&mut tx.tx, &team, std::slice::from_ref(message))
+                            .handle(&mut tx.tx, &known, std::slice::from_ref(message))
                             .await
                         {
                             Ok(sent) => {
@@ -127,66 +149,106 @@ impl NotificationWorker {
         }
     }
 
-    /// Returns whether an email was queued.
+    /// Returns whether an email was queued. Visitor messages are decided in
+    /// memory and scheduled together; an operator's answer (which ends
+    /// follow-ups) first writes what came before it, so order still counts.
     async fn handle(
         &self,
         conn: &mut AnyConnection,
-        team: &[UserRecord],
+        known: &Known<'_>,
         messages: &[Message],
     ) -> anyhow::Result<bool> {
         let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
         let mine = notifications::claim_messages(conn, &ids).await?;
         let mut emails = false;
+        let mut decided = Vec::new();
         for message in messages.iter().filter(|m| mine.contains(&m.id)) {
-            emails |= match message.author.kind {
-                AuthorKind::Visitor => self.on_visitor_message(conn, team, message).await?,
-                AuthorKind::Operator => self.on_operator_message(conn, message).await?,
-                AuthorKind::System => false,
-            };
+            match message.author.kind {
+                AuthorKind::Visitor => {
+                    decided.extend(self.decide_for_visitor_message(known, message));
+                }
+                AuthorKind::Operator => {
+                    emails |= self.schedule(conn, known, &mut decided).await?;
+                    emails |= self.on_operator_message(conn, message).await?;
+                }
+                AuthorKind::System => {}
+            }
         }
+        emails |= self.schedule(conn, known, &mut decided).await?;
         Ok(emails)
     }
 
-    async fn on_visitor_message(
+    /// Who should hear of a visitor's message (the assignee, or everyone who
+    /// answers visitors when it is unassigned), and how: online, the email waits
+    /// and goes only if still unread; away, this message goes at once and later
+    /// ones are collected into a follow-up.
+    fn decide_for_visitor_message<'m>(
+        &self,
+        known: &Known<'_>,
+        message: &'m Message,
+    ) -> Vec<(Pending, &'m Message)> {
+        let Some(c) = known.conversations.get(&message.conversation_id) else {
+            return Vec::new();
+        };
+        known
+            .team
+            .iter()
+            .filter(|u| {
+                u.status == AccountStatus::Active
+                    && u.role.answers_visitors()
+                    && u.notifications.email
+                    && c.assignee_id.is_none_or(|a| a == u.id)
+            })
+            .map(|member| {
+                let online = self.state.hub.is_connected(member.id) && !member.away;
+                let pending = Pending {
+                    user_id: member.id,
+                    conversation_id: c.id,
+                    kind: if online {
+                        PendingKind::Delayed
+                    } else {
+                        PendingKind::FollowUp
+                    },
+                    after_message_id: if online { message.id - 1 } else { message.id },
+                };
+                (pending, message)
+            })
+            .collect()
+    }
+
+    /// Writes the decided notifications in one statement; a member with an
+    /// email pending for the conversation already has this message collected
+    /// into it. Returns whether an email was queued.
+    async fn schedule(
         &self,
         conn: &mut AnyConnection,
-        team: &[UserRecord],
-        message: &Message,
+        known: &Known<'_>,
+        decided: &mut Vec<(Pending, &Message)>,
     ) -> anyhow::Result<bool> {
-        let state = &self.state;
-        let Some(c) = conversations::get(conn, message.conversation_id, 0).await? else {
-            return Ok(false);
-        };
-        let recipients = team.iter().filter(|u| {
-            u.status == AccountStatus::Active
-                && u.role.answers_visitors()
-                && u.notifications.email
-                && c.assignee_id.is_none_or(|a| a == u.id)
-        });
+        // The first message of a batch for a member and conversation decides.
+        let mut seen = HashSet::new();
+        decided.retain(|(p, _)| seen.insert((p.user_id, p.conversation_id)));
+        let pending: Vec<Pending> = decided.iter().map(|(p, _)| p.clone()).collect();
+        let due = now_ms() + self.window_ms;
+        let scheduled = notifications::schedule(conn, &pending, due).await?;
         let mut emails = false;
-        for member in recipients {
-            let online = state.hub.is_connected(member.id) && !member.away;
-            let due = now_ms() + self.window_ms;
-            // Online: the email waits and goes only if still unread. Away: this
-            // message goes at once, later ones are collected into a follow-up.
-            let pending = Pending {
-                user_id: member.id,
-                conversation_id: c.id,
-                kind: if online {
-                    PendingKind::Delayed
-                } else {
-                    PendingKind::FollowUp
-                },
-                after_message_id: if online { message.id - 1 } else { message.id },
+        for (p, message) in decided.drain(..) {
+            if p.kind != PendingKind::FollowUp
+                || !scheduled.contains(&(p.user_id, p.conversation_id))
+            {
+                continue;
+            }
+            let Some(member) = known.team.iter().find(|u| u.id == p.user_id) else {
+                continue;
             };
-            if !notifications::schedule(conn, &pending, due).await? {
-                continue; // collected into the email already scheduled
-            }
-            if !online {
-                self.enqueue_to_member(conn, member, c.id, std::slice::from_ref(message))
-                    .await?;
-                emails = true;
-            }
+            self.enqueue_to_member(
+                conn,
+                member,
+                p.conversation_id,
+                std::slice::from_ref(message),
+            )
+            .await?;
+            emails = true;
         }
         Ok(emails)
     }

@@ -65,6 +65,24 @@ pub async fn get(
     row.as_ref().map(from_row).transpose()
 }
 
+/// Several conversations at once, as seen by no operator (`unread` is 0).
+pub async fn get_many(
+    executor: impl sqlx::Executor<'_, Database = sqlx::Any>,
+    ids: &[i64],
+) -> Result<Vec<ConversationRecord>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!("{SELECT} WHERE c.id IN ({})", placeholders.join(", "));
+    let mut query = sqlx::query(&sql).bind(0_i64);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(executor).await?;
+    rows.iter().map(from_row).collect()
+}
+
 pub async fn of_visitor(
     conn: &mut AnyConnection,
     visitor_id: i64,

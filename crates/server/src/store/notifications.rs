@@ -30,25 +30,42 @@ pub struct Pending {
     pub after_message_id: i64,
 }
 
-/// Schedules `p` unless the member has an email pending for that conversation
-/// already; returns whether this call scheduled it.
+/// Schedules each of `pending` unless the member has an email pending for
+/// that conversation already (one statement for all); returns the (member,
+/// conversation) pairs this call scheduled.
 pub async fn schedule(
     conn: &mut AnyConnection,
-    p: &Pending,
+    pending: &[Pending],
     due_at: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
+) -> Result<HashSet<(i64, i64)>, sqlx::Error> {
+    if pending.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let values: Vec<String> = (0..pending.len())
+        .map(|i| {
+            let n = i * 4;
+            format!("(${}, ${}, ${}, ${}, $1)", n + 2, n + 3, n + 4, n + 5)
+        })
+        .collect();
+    let sql = format!(
         "INSERT INTO pending_notifications (user_id, conversation_id, kind, after_message_id, due_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, conversation_id) DO NOTHING",
-    )
-    .bind(p.user_id)
-    .bind(p.conversation_id)
-    .bind(p.kind.as_str())
-    .bind(p.after_message_id)
-    .bind(due_at)
-    .execute(conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+         VALUES {} ON CONFLICT (user_id, conversation_id) DO NOTHING RETURNING user_id, conversation_id",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(due_at);
+    for p in pending {
+        query = query
+            .bind(p.user_id)
+            .bind(p.conversation_id)
+            .bind(p.kind.as_str())
+            .bind(p.after_message_id);
+    }
+    query
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("user_id")?, row.try_get("conversation_id")?)))
+        .collect()
 }
 
 /// An operator answered: the next visitor message starts afresh (emailed at once).
