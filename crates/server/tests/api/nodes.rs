@@ -100,3 +100,88 @@ async fn a_visitor_on_one_node_reaches_an_operator_on_another_and_resume_works_a
     node_a.stop();
     node_b.stop();
 }
+
+/// The SMTP relay is down while both nodes queue invitations; when it comes
+/// back, every email is delivered exactly once although both nodes' senders
+/// compete for the same outbox. (With SQLite: one node, same checks.)
+#[tokio::test]
+async fn after_an_smtp_outage_every_email_is_delivered_once_from_any_number_of_nodes() {
+    const EACH_NODE: usize = 10;
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = reserved.local_addr().unwrap().port();
+    drop(reserved); // nobody listens: the relay is down
+    let postgres = std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path(), Some(format!("smtp://127.0.0.1:{port}"))).await;
+    let mut nodes = vec![switchboard_server::start(config.clone()).await.unwrap()];
+    if postgres {
+        let mut config_b = config;
+        config_b.data_dir = dir.path().join("node-b");
+        nodes.push(switchboard_server::start(config_b).await.unwrap());
+    }
+    switchboard_server::services::accounts::create_admin(
+        &nodes[0].state,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        Some("Ada"),
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let mut expected = std::collections::BTreeSet::new();
+    for (n, node) in nodes.iter().enumerate() {
+        let login: Value = http
+            .post(format!("{}/api/v1/auth/login", node.url()))
+            .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let token = login["token"].as_str().unwrap().to_string();
+        for i in 0..EACH_NODE {
+            let email = format!("colleague-{n}-{i}@example.com");
+            let r = http
+                .post(format!("{}/api/v1/team/invitations", node.url()))
+                .bearer_auth(&token)
+                .json(&json!({ "email": email, "role": "operator" }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201);
+            expected.insert(email);
+        }
+    }
+    // Several attempts fail on every node while the relay is down.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let waiting = switchboard_server::store::outbox::pending(&nodes[0].state.db)
+        .await
+        .unwrap();
+    assert_eq!(waiting, expected.len() as i64);
+
+    let mut sink = SmtpSink::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let mut delivered = Vec::new();
+    while delivered.len() < expected.len() {
+        delivered.extend(sink.next().await.to);
+    }
+    sink.assert_quiet(std::time::Duration::from_secs(2)).await;
+    let unique: std::collections::BTreeSet<String> = delivered.iter().cloned().collect();
+    assert_eq!(unique.len(), delivered.len(), "no email twice");
+    assert_eq!(unique, expected, "every email");
+    assert_eq!(
+        switchboard_server::store::outbox::pending(&nodes[0].state.db)
+            .await
+            .unwrap(),
+        0
+    );
+    eprintln!(
+        "outage: {} emails queued on {} node(s) while the relay was down, {} delivered once each",
+        expected.len(),
+        nodes.len(),
+        delivered.len()
+    );
+    for node in nodes {
+        node.stop();
+    }
+}
