@@ -154,17 +154,25 @@ async fn write_visitor_message(
     post: &VisitorPost,
 ) -> ApiResult<Posted> {
     let (state, visitor) = (&post.state, &post.visitor);
-    if let Some(client_id) = &post.client_id {
+    let conversation = conversations::of_visitor(conn, visitor.id).await?;
+    let already_open = conversation
+        .as_ref()
+        .is_some_and(|c| c.status == ConversationStatus::Open);
+    let retry = |first: &MessageRecord| Posted {
+        message: message_view(state, first),
+        created: false,
+    };
+    // A retry must not open or reopen anything: look for it first, unless the
+    // conversation is open already (the common case), where the insert itself
+    // tells, saving a round trip.
+    if let (false, Some(client_id)) = (already_open, &post.client_id) {
         if let Some(first) =
             messages::by_client_id(conn, AuthorKind::Visitor, visitor.id, client_id).await?
         {
-            return Ok(Posted {
-                message: message_view(state, &first),
-                created: false,
-            });
+            return Ok(retry(&first));
         }
     }
-    let (conversation_id, change) = match conversations::of_visitor(conn, visitor.id).await? {
+    let (conversation_id, change) = match conversation {
         None => (
             conversations::create(conn, visitor.id).await?,
             Some(event::CONVERSATION_CREATED),
@@ -175,20 +183,24 @@ async fn write_visitor_message(
         }
         Some(c) => (c.id, None),
     };
-    let stored = messages::insert(
-        conn,
-        NewMessage {
-            conversation_id,
-            client_id: post.client_id.as_deref(),
-            author_kind: AuthorKind::Visitor,
-            author_id: Some(visitor.id),
-            body: &post.body,
-            channel: post.channel,
-            email_message_id: post.email.as_ref().map(|e| e.0.as_str()),
-            raw_email: post.email.as_ref().map(|e| e.1.as_slice()),
-        },
-    )
-    .await?;
+    let new = NewMessage {
+        conversation_id,
+        client_id: post.client_id.as_deref(),
+        author_kind: AuthorKind::Visitor,
+        author_id: Some(visitor.id),
+        body: &post.body,
+        channel: post.channel,
+        email_message_id: post.email.as_ref().map(|e| e.0.as_str()),
+        raw_email: post.email.as_ref().map(|e| e.1.as_slice()),
+    };
+    let Some(stored) = messages::insert_unless_sent(conn, new).await? else {
+        // Only possible with the conversation open: nothing was written.
+        let client_id = post.client_id.as_deref().unwrap_or_default();
+        let first = messages::by_client_id(conn, AuthorKind::Visitor, visitor.id, client_id)
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        return Ok(retry(&first));
+    };
     conversations::record_message(conn, conversation_id, stored.id, stored.created_at).await?;
     let message = message_view(state, &stored);
     if let Some(change) = change {

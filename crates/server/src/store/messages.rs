@@ -73,28 +73,64 @@ pub struct NewMessage<'a> {
     pub raw_email: Option<&'a [u8]>,
 }
 
+/// Stores a message and returns it as `get` would, in one statement.
 pub async fn insert(
     conn: &mut AnyConnection,
     m: NewMessage<'_>,
 ) -> Result<MessageRecord, sqlx::Error> {
-    let now = now_ms();
-    let id: i64 = sqlx::query(
-        "INSERT INTO messages (conversation_id, client_id, author_kind, author_id, body, channel, email_message_id, raw_email, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+    insert_with(conn, m, "")
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Like `insert`, but None when the author already sent a message with this
+/// `client_id` (a retry): nothing is written then.
+pub async fn insert_unless_sent(
+    conn: &mut AnyConnection,
+    m: NewMessage<'_>,
+) -> Result<Option<MessageRecord>, sqlx::Error> {
+    insert_with(
+        conn,
+        m,
+        "ON CONFLICT (author_kind, author_id, client_id) DO NOTHING",
     )
-    .bind(m.conversation_id)
-    .bind(m.client_id)
-    .bind(kind_str(m.author_kind))
-    .bind(m.author_id)
-    .bind(m.body)
-    .bind(if m.channel == Channel::Email { "email" } else { "chat" })
-    .bind(m.email_message_id)
-    .bind(m.raw_email.map(<[u8]>::to_vec))
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?
-    .try_get("id")?;
-    get(conn, id).await?.ok_or(sqlx::Error::RowNotFound)
+    .await
+}
+
+async fn insert_with(
+    conn: &mut AnyConnection,
+    m: NewMessage<'_>,
+    on_conflict: &str,
+) -> Result<Option<MessageRecord>, sqlx::Error> {
+    // RETURNING gives back what `SELECT` would read, author's name included,
+    // saving a round trip on the hottest path.
+    let sql = format!(
+        "INSERT INTO messages (conversation_id, client_id, author_kind, author_id, body, channel, email_message_id, raw_email, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) {on_conflict} \
+         RETURNING id, conversation_id, client_id, author_kind, author_id, body, channel, created_at, \
+         CASE WHEN author_kind = 'operator' \
+              THEN (SELECT u.name FROM users u WHERE u.id = messages.author_id) \
+              ELSE (SELECT v.name FROM visitors v WHERE v.id = messages.author_id) END AS author_name, \
+         CASE WHEN author_kind = 'operator' \
+              THEN (SELECT u.avatar_file FROM users u WHERE u.id = messages.author_id) END AS author_avatar"
+    );
+    let row = sqlx::query(&sql)
+        .bind(m.conversation_id)
+        .bind(m.client_id)
+        .bind(kind_str(m.author_kind))
+        .bind(m.author_id)
+        .bind(m.body)
+        .bind(if m.channel == Channel::Email {
+            "email"
+        } else {
+            "chat"
+        })
+        .bind(m.email_message_id)
+        .bind(m.raw_email.map(<[u8]>::to_vec))
+        .bind(now_ms())
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
 }
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<MessageRecord>, sqlx::Error> {
