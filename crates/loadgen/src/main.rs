@@ -427,22 +427,36 @@ async fn full(args: &Args) -> Outcome {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let connected_kb = memory_kb(&args.pids);
     let ticks_before = cpu_ticks(&args.pids);
+    let acks: Arc<Mutex<Vec<f64>>> = Arc::default();
     let (accepted, elapsed) = paced(args.rate, args.seconds, |n| {
         let (url, vt) = visitors[n % visitors.len()].clone();
-        let (http, sent) = (http.clone(), sent.clone());
+        let (http, sent, acks) = (http.clone(), sent.clone(), acks.clone());
         async move {
             let id = format!("load-{n}");
-            sent.lock().unwrap().insert(id.clone(), Instant::now());
+            let start = Instant::now();
+            sent.lock().unwrap().insert(id.clone(), start);
             let r = http
                 .post(format!("{url}/api/v1/widget/messages"))
                 .header("x-visitor-token", vt)
                 .json(&json!({ "body": "load", "client_id": id }))
                 .send()
                 .await;
-            matches!(r, Ok(r) if r.status().as_u16() == 201)
+            let created = matches!(r, Ok(r) if r.status().as_u16() == 201);
+            if created {
+                acks.lock()
+                    .unwrap()
+                    .push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+            created
         }
     })
     .await;
+    let acks = acks.lock().unwrap().clone();
+    println!(
+        "switchboard: 201 Created after p50 {:.2} ms, p99 {:.2} ms (the message is stored by then)",
+        pct(&acks, 50.0),
+        pct(&acks, 99.0)
+    );
     let cpu_percent = (cpu_ticks(&args.pids) - ticks_before) as f64 / 100.0 / elapsed * 100.0;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     for reader in readers {
