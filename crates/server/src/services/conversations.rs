@@ -155,33 +155,34 @@ async fn write_visitor_message(
 ) -> ApiResult<Posted> {
     let (state, visitor) = (&post.state, &post.visitor);
     let conversation = conversations::of_visitor(conn, visitor.id).await?;
-    let already_open = conversation
-        .as_ref()
-        .is_some_and(|c| c.status == ConversationStatus::Open);
     let retry = |first: &MessageRecord| Posted {
         message: message_view(state, first),
         created: false,
     };
-    // A retry must not open or reopen anything: look for it first, unless the
-    // conversation is open already (the common case), where the insert itself
-    // tells, saving a round trip.
-    if let (false, Some(client_id)) = (already_open, &post.client_id) {
+    // A retry must not reopen anything: look for it first when the
+    // conversation is closed. A visitor without a conversation has sent
+    // nothing yet, and in an open one (the common case) the insert itself
+    // tells: neither needs the lookup.
+    let closed = conversation
+        .as_ref()
+        .is_some_and(|c| c.status == ConversationStatus::Closed);
+    if let (true, Some(client_id)) = (closed, &post.client_id) {
         if let Some(first) =
             messages::by_client_id(conn, AuthorKind::Visitor, visitor.id, client_id).await?
         {
             return Ok(retry(&first));
         }
     }
-    let (conversation_id, change) = match conversation {
-        None => (
-            conversations::create(conn, visitor.id).await?,
-            Some(event::CONVERSATION_CREATED),
-        ),
+    let (conversation_id, created_at, change) = match &conversation {
+        None => {
+            let (id, created_at) = conversations::create(conn, visitor.id).await?;
+            (id, created_at, Some(event::CONVERSATION_CREATED))
+        }
         Some(c) if c.status == ConversationStatus::Closed => {
             conversations::set_status(conn, c.id, ConversationStatus::Open).await?;
-            (c.id, Some(event::CONVERSATION_UPDATED))
+            (c.id, c.created_at, Some(event::CONVERSATION_UPDATED))
         }
-        Some(c) => (c.id, None),
+        Some(c) => (c.id, c.created_at, None),
     };
     let new = NewMessage {
         conversation_id,
@@ -204,16 +205,24 @@ async fn write_visitor_message(
     conversations::record_message(conn, conversation_id, stored.id, stored.created_at).await?;
     let message = message_view(state, &stored);
     if let Some(change) = change {
-        let c = conversations::get(conn, conversation_id, 0)
-            .await?
-            .ok_or(sqlx::Error::RowNotFound)?;
-        let mut view = conversation_view(state, conn, &c).await?;
-        if change == event::CONVERSATION_CREATED {
-            // Nobody has read a conversation opened by this very message: its
-            // unread count is 1 for every operator, so their streams need not
-            // ask the database.
-            view.unread = 1;
-        }
+        // Everything the view shows is at hand: no need to read it back.
+        let view = Conversation {
+            id: conversation_id,
+            status: ConversationStatus::Open,
+            visitor: VisitorRef {
+                id: visitor.id,
+                name: visitor.name.clone(),
+                email: visitor.email.clone(),
+            },
+            assignee_id: conversation.as_ref().and_then(|c| c.assignee_id),
+            last_message: Some(message.clone()),
+            // Nobody has read a conversation opened by this very message: 1
+            // for every operator. A reopened one is counted per operator by
+            // their stream.
+            unread: if conversation.is_none() { 1 } else { 0 },
+            created_at,
+            updated_at: stored.created_at,
+        };
         events::append_for(
             conn,
             change,

@@ -97,16 +97,18 @@ pub async fn of_visitor(
     row.as_ref().map(from_row).transpose()
 }
 
-pub async fn create(conn: &mut AnyConnection, visitor_id: i64) -> Result<i64, sqlx::Error> {
+/// Opens a conversation; returns its id and creation time.
+pub async fn create(conn: &mut AnyConnection, visitor_id: i64) -> Result<(i64, i64), sqlx::Error> {
     let now = now_ms();
-    sqlx::query(
+    let id = sqlx::query(
         "INSERT INTO conversations (visitor_id, status, created_at, updated_at) VALUES ($1, 'open', $2, $2) RETURNING id",
     )
     .bind(visitor_id)
     .bind(now)
     .fetch_one(conn)
     .await?
-    .try_get("id")
+    .try_get("id")?;
+    Ok((id, now))
 }
 
 pub async fn set_status(

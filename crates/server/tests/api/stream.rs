@@ -33,6 +33,14 @@ async fn operators_see_dialogs_live_and_visitors_see_answers() {
     assert_eq!(message["data"]["body"], "hello <b>there</b>");
     assert!(message["seq"].as_i64() > created["seq"].as_i64());
     let conversation = message["data"]["conversation_id"].as_i64().unwrap();
+    // The event carries the conversation exactly as the API shows it.
+    let fetched: Value = app
+        .get(&app.admin_token, &format!("/conversations/{conversation}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(created["data"], fetched);
 
     // The visitor's own message is echoed to their stream (other tabs), then the answer.
     assert_eq!(
@@ -332,4 +340,61 @@ async fn a_visitor_stream_resumes_with_their_own_events_only() {
     noise.await.unwrap();
     let expected: Vec<String> = (0..EACH).map(|i| format!("mine {i}")).collect();
     assert_eq!(seen, expected, "each of mine once, in order, nobody else's");
+}
+
+/// Writing into a closed conversation reopens it, announced as the API shows
+/// it; retrying a message sent before the close reopens nothing.
+#[tokio::test]
+async fn a_reopened_conversation_is_announced_as_the_api_shows_it() {
+    let (app, _sink) = spawn_app().await;
+    let visitor = app.visitor().await;
+    let first: Value = app
+        .visitor_says(&visitor, "hello", "h1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    let path = format!("/conversations/{conversation}");
+    let closed = app
+        .send_json(
+            reqwest::Method::PATCH,
+            &app.admin_token,
+            &path,
+            json!({ "status": "closed" }),
+        )
+        .await;
+    assert_eq!(closed.status(), StatusCode::OK);
+    let retried = app.visitor_says(&visitor, "hello", "h1").await;
+    assert_eq!(
+        retried.status(),
+        StatusCode::OK,
+        "a retry, not a new message"
+    );
+    let fetched: Value = app
+        .get(&app.admin_token, &format!("/conversations/{conversation}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched["status"], "closed", "a retry reopens nothing");
+
+    let mut ops = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
+    next_frame(&mut ops).await;
+    assert_eq!(
+        app.visitor_says(&visitor, "one more thing", "h2")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let reopened = next_event(&mut ops, "conversation.updated").await;
+    let fetched: Value = app
+        .get(&app.admin_token, &format!("/conversations/{conversation}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched["status"], "open");
+    assert_eq!(fetched["unread"], 2);
+    assert_eq!(reopened["data"], fetched);
 }
