@@ -242,6 +242,17 @@ impl TestApp {
         body["token"].as_str().unwrap().to_string()
     }
 
+    /// GET as JSON, expecting success.
+    pub async fn get_json(&self, token: &str, path: &str) -> Value {
+        let response = self.get(token, path).await;
+        assert!(
+            response.status().is_success(),
+            "GET {path}: {}",
+            response.status()
+        );
+        response.json().await.unwrap()
+    }
+
     pub async fn get(&self, token: &str, path: &str) -> reqwest::Response {
         self.http
             .get(self.api(path))

@@ -6,6 +6,20 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
+/// The admin's bearer token, signed in on this node.
+async fn admin_login(http: &reqwest::Client, node: &switchboard_server::RunningServer) -> String {
+    let login: Value = http
+        .post(format!("{}/api/v1/auth/login", node.url()))
+        .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    login["token"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn a_visitor_on_one_node_reaches_an_operator_on_another_and_resume_works_across_nodes() {
     if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
@@ -30,16 +44,7 @@ async fn a_visitor_on_one_node_reaches_an_operator_on_another_and_resume_works_a
     .await
     .unwrap();
     let http = reqwest::Client::new();
-    let login: Value = http
-        .post(format!("{}/api/v1/auth/login", node_b.url()))
-        .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap();
+    let token = &admin_login(&http, &node_b).await;
     let ws = |node: &switchboard_server::RunningServer, since: Option<i64>| {
         let base = node.url().replacen("http://", "ws://", 1);
         match since {
@@ -130,16 +135,7 @@ async fn after_an_smtp_outage_every_email_is_delivered_once_from_any_number_of_n
     let http = reqwest::Client::new();
     let mut expected = std::collections::BTreeSet::new();
     for (n, node) in nodes.iter().enumerate() {
-        let login: Value = http
-            .post(format!("{}/api/v1/auth/login", node.url()))
-            .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["token"].as_str().unwrap().to_string();
+        let token = admin_login(&http, node).await;
         for i in 0..EACH_NODE {
             let email = format!("colleague-{n}-{i}@example.com");
             let r = http

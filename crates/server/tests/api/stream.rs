@@ -34,12 +34,9 @@ async fn operators_see_dialogs_live_and_visitors_see_answers() {
     assert!(message["seq"].as_i64() > created["seq"].as_i64());
     let conversation = message["data"]["conversation_id"].as_i64().unwrap();
     // The event carries the conversation exactly as the API shows it.
-    let fetched: Value = app
-        .get(&app.admin_token, &format!("/conversations/{conversation}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched = app
+        .get_json(&app.admin_token, &format!("/conversations/{conversation}"))
+        .await;
     assert_eq!(created["data"], fetched);
 
     // The visitor's own message is echoed to their stream (other tabs), then the answer.
@@ -371,12 +368,9 @@ async fn a_reopened_conversation_is_announced_as_the_api_shows_it() {
         StatusCode::OK,
         "a retry, not a new message"
     );
-    let fetched: Value = app
-        .get(&app.admin_token, &format!("/conversations/{conversation}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched = app
+        .get_json(&app.admin_token, &format!("/conversations/{conversation}"))
+        .await;
     assert_eq!(fetched["status"], "closed", "a retry reopens nothing");
 
     let mut ops = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
@@ -388,12 +382,9 @@ async fn a_reopened_conversation_is_announced_as_the_api_shows_it() {
         StatusCode::CREATED
     );
     let reopened = next_event(&mut ops, "conversation.updated").await;
-    let fetched: Value = app
-        .get(&app.admin_token, &format!("/conversations/{conversation}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let fetched = app
+        .get_json(&app.admin_token, &format!("/conversations/{conversation}"))
+        .await;
     assert_eq!(fetched["status"], "open");
     assert_eq!(fetched["unread"], 2);
     assert_eq!(reopened["data"], fetched);
