@@ -289,6 +289,10 @@ async fn serve_relay() {
         .with_state(tx);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     println!("ws://{}", listener.local_addr().unwrap());
+    // TCP_NODELAY, as the server sets it.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, app).await.unwrap();
 }
 

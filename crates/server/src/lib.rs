@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -130,6 +131,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     };
 
     let app = routes::router(state.clone());
+    // No Nagle: a websocket frame or a response written right after another
+    // would otherwise wait for the peer's delayed ACK (40 ms on Linux).
+    let listener = listener.tap_io(|stream| {
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let http = tokio::spawn(async move {
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, service).await {
