@@ -174,6 +174,28 @@ async fn bare_relay(visitors: usize, each: usize) -> (Vec<f64>, f64) {
     (latencies, rate)
 }
 
+/// The bench admin's operator stream on this server.
+async fn operator_stream(
+    http: &reqwest::Client,
+    api: &str,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let login: Value = http
+        .post(format!("{api}/auth/login"))
+        .json(&json!({ "email": "bench@example.com", "password": "bench-password" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ws_url = format!(
+        "{}/stream?token={}",
+        api.replacen("http://", "ws://", 1),
+        login["token"].as_str().unwrap()
+    );
+    tokio_tungstenite::connect_async(&ws_url).await.unwrap().0
+}
+
 async fn full_server(visitors: usize, each: usize) -> (Vec<f64>, f64) {
     let dir = tempfile::tempdir().unwrap();
     let server = switchboard_server::start(switchboard_server::Config::for_data_dir(dir.path()))
@@ -192,21 +214,7 @@ async fn full_server(visitors: usize, each: usize) -> (Vec<f64>, f64) {
         .build()
         .unwrap();
     let api = format!("{}/api/v1", server.url());
-    let login: Value = http
-        .post(format!("{api}/auth/login"))
-        .json(&json!({ "email": "bench@example.com", "password": "bench-password" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = login["token"].as_str().unwrap().to_string();
-    let ws_url = format!(
-        "{}/stream?token={token}",
-        api.replacen("http://", "ws://", 1)
-    );
-    let (operator, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let operator = operator_stream(&http, &api).await;
     let sent: Sent = Arc::default();
     let collector = tokio::spawn(collect(operator, sent.clone(), visitors * each));
 
@@ -308,21 +316,7 @@ async fn email_replies(count: usize) -> Vec<f64> {
     );
     let reply_to =
         switchboard_server::domain::reply_token::address(&signed, &state.config.reply_domain);
-    let login: Value = http
-        .post(format!("{api}/auth/login"))
-        .json(&json!({ "email": "bench@example.com", "password": "bench-password" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let ws_url = format!(
-        "{}/stream?token={}",
-        api.replacen("http://", "ws://", 1),
-        login["token"].as_str().unwrap()
-    );
-    let (mut operator, _) = tokio_tungstenite::connect_async(&ws_url).await.unwrap();
+    let mut operator = operator_stream(&http, &api).await;
     let smtp = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
         .port(server.smtp_in.unwrap().port())
         .build();

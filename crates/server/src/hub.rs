@@ -197,7 +197,6 @@ impl Hub {
     fn route_to_visitors(&self, batch: &[Arc<LiveEvent>], newest: i64) {
         let mut feeds = self.feeds.lock().expect("feeds poisoned");
         feeds.routed = newest;
-        let mut woken = Vec::new();
         for event in batch {
             let Some(feed) = event.visitor_id.and_then(|v| feeds.by_visitor.get_mut(&v)) else {
                 continue;
@@ -208,15 +207,7 @@ impl Hub {
                 }
             }
             feed.recent.push_back(event.clone());
-            woken.push(event.visitor_id);
-        }
-        woken.dedup();
-        for visitor_id in woken.into_iter().flatten() {
-            if let Some(feed) = feeds.by_visitor.get(&visitor_id) {
-                if let Some(last) = feed.recent.back() {
-                    feed.latest.send_replace(last.seq);
-                }
-            }
+            feed.latest.send_replace(event.seq);
         }
     }
 

@@ -122,22 +122,7 @@ impl NotificationWorker {
                 Err(e) => {
                     drop(tx); // rolls back
                     tracing::warn!(error = %e, "notifications: a batch failed; handling its messages one by one");
-                    let mut emails = false;
-                    for message in &messages {
-                        let mut tx = self.state.db.begin_write().await?;
-                        match self
-                            .handle(&mut tx.tx, &known, std::slice::from_ref(message))
-                            .await
-                        {
-                            Ok(sent) => {
-                                tx.commit().await?;
-                                emails |= sent;
-                            }
-                            Err(e) => {
-                                tracing::warn!(message = message.id, error = %e, "notifications: a message was not handled");
-                            }
-                        }
-                    }
+                    let emails = self.handle_one_by_one(&known, &messages).await?;
                     settings::put(&self.state.db.pool, CURSOR_KEY, &newest).await?;
                     emails
                 }
@@ -147,6 +132,32 @@ impl NotificationWorker {
             }
             cursor = newest;
         }
+    }
+
+    /// Each message in a transaction of its own: one that fails is logged and
+    /// skipped. Returns whether an email was queued.
+    async fn handle_one_by_one(
+        &self,
+        known: &Known<'_>,
+        messages: &[Message],
+    ) -> anyhow::Result<bool> {
+        let mut emails = false;
+        for message in messages {
+            let mut tx = self.state.db.begin_write().await?;
+            match self
+                .handle(&mut tx.tx, known, std::slice::from_ref(message))
+                .await
+            {
+                Ok(sent) => {
+                    tx.commit().await?;
+                    emails |= sent;
+                }
+                Err(e) => {
+                    tracing::warn!(message = message.id, error = %e, "notifications: a message was not handled");
+                }
+            }
+        }
+        Ok(emails)
     }
 
     /// Returns whether an email was queued. Visitor messages are decided in
