@@ -297,6 +297,16 @@ pub enum ClientFrame {
     Typing { conversation_id: Option<i64> },
 }
 
+/// Websocket close codes of the streams (besides the standard ones: 1008 when
+/// a client breaks the frame limits, 1013 when the server is overloaded).
+pub mod close_code {
+    /// The session's token no longer works (signed out, removed, password
+    /// changed on another device, expired): sign out, do not reconnect.
+    pub const SESSION_ENDED: u16 = 4401;
+    /// The member's role changed: reconnect (and reload what the role may see).
+    pub const ROLE_CHANGED: u16 = 4403;
+}
+
 pub mod event {
     pub const CONVERSATION_CREATED: &str = "conversation.created";
     pub const CONVERSATION_UPDATED: &str = "conversation.updated";

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -93,6 +94,85 @@ pub struct ServerOptions {
     /// Fan-out between several server nodes.
     #[arg(long, env = "SWITCHBOARD_NATS_URL", global = true)]
     pub nats_url: Option<String>,
+    /// A session unused for this many days expires.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SESSION_IDLE_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub session_idle_days: u32,
+    /// A session expires this many days after sign-in, used or not.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SESSION_MAX_DAYS",
+        default_value_t = 90,
+        global = true
+    )]
+    pub session_max_days: u32,
+    /// Reverse proxies (CIDR, repeatable or comma-separated) whose
+    /// `X-Forwarded-For` names the client; nobody else's is believed.
+    #[arg(
+        long = "trusted-proxy",
+        env = "SWITCHBOARD_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Multiplies every per-address limit (for a load generator that runs from
+    /// one address); per-visitor limits stay.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ADDRESS_LIMIT_FACTOR",
+        default_value_t = 1,
+        global = true
+    )]
+    pub address_limit_factor: u32,
+    /// Multiplies the per-visitor message limit (for scripts that write as
+    /// fast as they can: crash and load tests).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_VISITOR_LIMIT_FACTOR",
+        default_value_t = 1,
+        global = true
+    )]
+    pub visitor_limit_factor: u32,
+    /// Most HTTP connections open at once; more wait in the kernel's backlog.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MAX_CONNECTIONS",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// Visitors who never wrote a message are deleted after this many hours.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SILENT_VISITOR_HOURS",
+        default_value_t = 24,
+        global = true
+    )]
+    pub silent_visitor_hours: u32,
+    /// `full` syncs every commit to disk before answering; `normal` only at
+    /// checkpoints (faster, but the last answered writes can be lost on power
+    /// loss). For measuring the cost; keep `full` in production.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SQLITE_SYNC",
+        value_enum,
+        default_value = "full",
+        global = true
+    )]
+    pub sqlite_sync: crate::db::SqliteSync,
+    /// Events older than this many days are compacted out of the stream log (a
+    /// client further behind reloads over REST).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_EVENT_LOG_DAYS",
+        default_value_t = 7,
+        global = true
+    )]
+    pub event_log_days: u32,
 }
 
 /// The resolved configuration the server runs with.
@@ -113,6 +193,29 @@ pub struct Config {
     pub outbox_retry_base: std::time::Duration,
     /// How long notification emails wait or collect (two minutes).
     pub notify_window_ms: i64,
+    pub sessions: SessionPolicy,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub limits: crate::limits::LimitSettings,
+    pub max_connections: usize,
+    /// A client that has not sent a request's headers within this time is cut off.
+    pub header_read_timeout: Duration,
+    pub retention: Retention,
+    pub sqlite_sync: crate::db::SqliteSync,
+}
+
+/// When a session stops working.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    pub idle: Duration,
+    pub max_age: Duration,
+}
+
+/// What the retention sweep deletes, and how often it runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    pub silent_visitors_after: Duration,
+    pub events_after: Duration,
+    pub sweep_every: Duration,
 }
 
 impl ServerOptions {
@@ -146,6 +249,22 @@ impl ServerOptions {
             nats_url: self.nats_url,
             outbox_retry_base: std::time::Duration::from_secs(5),
             notify_window_ms: crate::services::notify::WINDOW_MS,
+            sessions: SessionPolicy {
+                idle: days(self.session_idle_days),
+                max_age: days(self.session_max_days),
+            },
+            trusted_proxies: self.trusted_proxies,
+            limits: crate::limits::LimitSettings::default()
+                .with_address_factor(self.address_limit_factor.max(1))
+                .with_visitor_factor(self.visitor_limit_factor.max(1)),
+            max_connections: self.max_connections.max(1),
+            header_read_timeout: Duration::from_secs(10),
+            retention: Retention {
+                silent_visitors_after: hours(self.silent_visitor_hours),
+                events_after: days(self.event_log_days),
+                sweep_every: Duration::from_secs(3600),
+            },
+            sqlite_sync: self.sqlite_sync,
         })
     }
 }
@@ -165,8 +284,25 @@ impl Config {
             reply_domain: "switchboard.localhost".into(),
             ingress_secret: None,
             nats_url: None,
+            session_idle_days: 30,
+            session_max_days: 90,
+            trusted_proxies: Vec::new(),
+            address_limit_factor: 1,
+            visitor_limit_factor: 1,
+            max_connections: 20_000,
+            silent_visitor_hours: 24,
+            event_log_days: 7,
+            sqlite_sync: crate::db::SqliteSync::Full,
         }
         .resolve()
         .expect("default configuration is valid")
     }
+}
+
+fn hours(n: u32) -> Duration {
+    Duration::from_secs(u64::from(n) * 3600)
+}
+
+fn days(n: u32) -> Duration {
+    hours(n) * 24
 }

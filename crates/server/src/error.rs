@@ -62,6 +62,13 @@ impl ApiError {
             ..Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", message)
         }
     }
+    /// 503 with `Retry-After`: a full queue, not a fault of the request.
+    pub fn unavailable(retry_after: u64, message: impl Into<String>) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
+        }
+    }
     pub fn internal(err: impl std::fmt::Display) -> Self {
         // The detail goes to the log, not to the client.
         tracing::error!(error = %err, "internal error");

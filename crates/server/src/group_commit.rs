@@ -36,12 +36,14 @@ struct Job {
 
 #[derive(Clone)]
 pub struct GroupCommit {
-    jobs: mpsc::UnboundedSender<Job>,
+    jobs: mpsc::Sender<Job>,
 }
 
 impl GroupCommit {
-    pub fn start(db: Db) -> GroupCommit {
-        let (jobs, queue) = mpsc::unbounded_channel();
+    /// `queue` jobs at most wait for the writer; past that `write` answers 503
+    /// at once instead of letting memory and latency grow without bound.
+    pub fn start(db: Db, queue: usize) -> GroupCommit {
+        let (jobs, queue) = mpsc::channel(queue.max(1));
         tokio::spawn(writer(db, queue));
         GroupCommit { jobs }
     }
@@ -58,9 +60,12 @@ impl GroupCommit {
             Box::pin(async move { fut.await.map(|v| Box::new(v) as Output) })
         });
         let (done, result) = oneshot::channel();
-        self.jobs
-            .send(Job { run, done })
-            .map_err(|_| ApiError::internal("the writer has stopped"))?;
+        self.jobs.try_send(Job { run, done }).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                ApiError::unavailable(1, "the server is busy writing; try again")
+            }
+            mpsc::error::TrySendError::Closed(_) => ApiError::internal("the writer has stopped"),
+        })?;
         let output = result
             .await
             .map_err(|_| ApiError::internal("the writer dropped a job"))??;
@@ -70,7 +75,7 @@ impl GroupCommit {
     }
 }
 
-async fn writer(db: Db, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn writer(db: Db, mut queue: mpsc::Receiver<Job>) {
     while let Some(first) = queue.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -123,6 +128,46 @@ mod tests {
             .map(|_| ())
     }
 
+    /// With the writer stuck (the database busy) and its queue full, a new
+    /// write is answered 503 at once instead of waiting in an unbounded queue;
+    /// the queued ones are written once the database is free.
+    #[tokio::test]
+    async fn a_full_queue_answers_503_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
+        let db = Db::connect(&url).await.unwrap();
+        let writer = GroupCommit::start(db.clone(), 2);
+        let held = db.begin_write().await.unwrap();
+        let spawn_put = |n: i64| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                writer
+                    .write(move |conn| {
+                        Box::pin(async move {
+                            put(conn, &format!("queued-{n}")).await?;
+                            Ok(n)
+                        })
+                    })
+                    .await
+            })
+        };
+        let first = spawn_put(1); // taken by the writer, which waits for the lock
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let queued = [spawn_put(2), spawn_put(3)];
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let refused = spawn_put(4).await.unwrap().unwrap_err();
+        assert_eq!(refused.status, axum::http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(refused.retry_after, Some(1));
+        drop(held);
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        for (job, n) in queued.into_iter().zip([2, 3]) {
+            assert_eq!(job.await.unwrap().unwrap(), n);
+        }
+    }
+
     /// Many concurrent jobs, one of which writes and then fails: the others are
     /// all committed, the failing one gets its error and leaves nothing behind.
     #[tokio::test]
@@ -133,7 +178,7 @@ mod tests {
             dir.path().join("db.sqlite").display()
         );
         let db = Db::connect(&url).await.unwrap();
-        let writer = GroupCommit::start(db.clone());
+        let writer = GroupCommit::start(db.clone(), 1024);
         let jobs: Vec<_> = (0..64)
             .map(|n| {
                 let writer = writer.clone();

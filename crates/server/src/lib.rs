@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod avatar;
+pub mod client_addr;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -10,8 +11,11 @@ pub mod error;
 pub mod group_commit;
 pub mod hub;
 pub mod json;
+pub mod limits;
+pub mod listener;
 pub mod mail;
 pub mod openapi;
+pub mod retention;
 pub mod routes;
 pub mod services;
 pub mod state;
@@ -23,7 +27,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -63,7 +66,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
     tokio::fs::create_dir_all(&config.data_dir)
         .await
         .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect_with(&config.database_url, config.sqlite_sync).await?;
     let hub = hub::Hub::start(db.clone()).await?;
     if let Some(url) = &config.nats_url {
         hub.connect_nats(url).await?;
@@ -86,7 +89,8 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         .unwrap_or_else(|| domain::secret::new_token("ing"));
     Ok(Arc::new(AppState {
         avatars_dir: config.data_dir.join("avatars"),
-        messages_writer: group_commit::GroupCommit::start(db.clone()),
+        messages_writer: group_commit::GroupCommit::start(db.clone(), config.limits.write_queue),
+        limits: limits::Limits::new(config.limits.clone()),
         db,
         public_url,
         mail_from,
@@ -124,26 +128,22 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         state: state.clone(),
         window_ms: state.config.notify_window_ms,
     };
-    let background = vec![tokio::spawn(sender.run()), tokio::spawn(notifier.run())];
+    let background = vec![
+        tokio::spawn(sender.run()),
+        tokio::spawn(notifier.run()),
+        tokio::spawn(retention::Sweeper::new(state.clone()).run()),
+    ];
     let smtp_in = match state.config.smtp_in {
         Some(addr) => Some(mail::smtp_in::start(state.clone(), addr)?),
         None => None,
     };
 
     let app = routes::router(state.clone());
-    // No Nagle: a websocket frame or a response written right after another
-    // would otherwise wait for the peer's delayed ACK (40 ms on Linux).
-    let listener = listener.tap_io(|stream| {
-        if let Err(e) = stream.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let http = tokio::spawn(async move {
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, service).await {
-            tracing::error!(error = %e, "HTTP server stopped");
-        }
-    });
+    let limits = listener::ConnectionLimits {
+        max_connections: state.config.max_connections,
+        header_read_timeout: state.config.header_read_timeout,
+    };
+    let http = tokio::spawn(listener::serve(listener, app, limits));
     Ok(RunningServer {
         addr,
         smtp_in,

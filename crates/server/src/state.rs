@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::group_commit::GroupCommit;
 use crate::hub::Hub;
+use crate::limits::Limits;
 use crate::store::users::{AccountStatus, UserRecord};
 use crate::throttle::Throttle;
 
@@ -26,6 +27,8 @@ pub struct AppState {
     /// Writes visitors' chat messages with group commit (the hot path).
     pub messages_writer: GroupCommit,
     pub login_throttle: Throttle,
+    /// Rate limits and quotas on what visitors and strangers may do.
+    pub limits: Limits,
     /// Whether `/dev/mailbox` is served (no SMTP relay configured).
     pub dev_mailbox: Option<std::path::PathBuf>,
     pub avatars_dir: std::path::PathBuf,

@@ -1,5 +1,6 @@
-//! Login throttling: too many failed sign-ins for one email or from one address
-//! within a window answer 429 until the window has passed.
+//! Login throttling: too many sign-in attempts for one email or from one
+//! address within a window (a right password starts them afresh) answer 429
+//! until the window has passed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -20,22 +21,24 @@ impl Throttle {
         }
     }
 
-    /// Seconds to wait if any of `keys` is locked out, else None.
-    pub fn locked(&self, keys: &[&str]) -> Option<u64> {
+    /// Counts a sign-in attempt for every key before the password is checked,
+    /// in one step under the lock, so parallel guesses cannot slip past the
+    /// limit while their hashes are computed. Err(seconds to wait) when any key
+    /// has used up its attempts; then nothing is counted.
+    pub fn try_begin(&self, keys: &[&str]) -> Result<(), u64> {
         let now = Instant::now();
-        let map = self.failures.lock().expect("throttle poisoned");
-        keys.iter()
+        let mut map = self.failures.lock().expect("throttle poisoned");
+        let locked = keys
+            .iter()
             .filter_map(|k| map.get(*k))
             .filter(|(n, since)| {
                 *n >= self.max_failures && now.duration_since(*since) < self.window
             })
             .map(|(_, since)| (self.window - now.duration_since(*since)).as_secs().max(1))
-            .max()
-    }
-
-    pub fn record_failure(&self, keys: &[&str]) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().expect("throttle poisoned");
+            .max();
+        if let Some(wait) = locked {
+            return Err(wait);
+        }
         if map.len() > 100_000 {
             // Bounded memory under a spray of made-up emails.
             map.retain(|_, (_, since)| now.duration_since(*since) < self.window);
@@ -47,12 +50,19 @@ impl Throttle {
             }
             entry.0 += 1;
         }
+        Ok(())
     }
 
-    pub fn record_success(&self, keys: &[&str]) {
+    /// A right password: the email starts afresh, and the attempt is given
+    /// back to the other keys (an address keeps its failures: signing in to
+    /// one's own account must not reset guesses at others').
+    pub fn record_success(&self, email_key: &str, other_keys: &[&str]) {
         let mut map = self.failures.lock().expect("throttle poisoned");
-        for key in keys {
-            map.remove(*key);
+        map.remove(email_key);
+        for key in other_keys {
+            if let Some(entry) = map.get_mut(*key) {
+                entry.0 = entry.0.saturating_sub(1);
+            }
         }
     }
 }
@@ -64,18 +74,18 @@ mod tests {
     #[test]
     fn locks_after_max_failures_per_key() {
         let t = Throttle::new(3, Duration::from_secs(60));
-        for _ in 0..2 {
-            t.record_failure(&["email:a", "ip:1"]);
+        for _ in 0..3 {
+            t.try_begin(&["email:a", "ip:1"]).unwrap();
         }
-        assert!(t.locked(&["email:a"]).is_none());
-        t.record_failure(&["email:a", "ip:1"]);
-        assert!(t.locked(&["email:a"]).is_some());
+        assert!(t.try_begin(&["email:a"]).is_err());
         assert!(
-            t.locked(&["email:b", "ip:1"]).is_some(),
+            t.try_begin(&["email:b", "ip:1"]).is_err(),
             "the address is locked too"
         );
-        assert!(t.locked(&["email:b", "ip:2"]).is_none());
-        t.record_success(&["email:a", "ip:1"]);
-        assert!(t.locked(&["email:a", "ip:1"]).is_none());
+        t.try_begin(&["email:b", "ip:2"]).unwrap();
+        // A success gives the address its attempt back and clears the email.
+        t.record_success("email:a", &["ip:1"]);
+        t.try_begin(&["email:a", "ip:1"]).unwrap();
+        assert!(t.try_begin(&["email:c", "ip:1"]).is_err(), "failures stay");
     }
 }

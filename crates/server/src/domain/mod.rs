@@ -5,3 +5,6 @@ pub mod password;
 pub mod reply_text;
 pub mod reply_token;
 pub mod secret;
+
+#[cfg(test)]
+mod properties;

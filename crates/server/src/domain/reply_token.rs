@@ -58,7 +58,9 @@ pub fn verify(key: &[u8], signed: &str) -> Option<ReplyToken> {
     } else {
         Recipient::Visitor(who.strip_prefix('v')?.parse().ok()?)
     };
-    if hex.len() != MAC_BYTES * 2 {
+    // ASCII hex only: slicing multi-byte text at byte offsets would panic
+    // (found by `properties::any_string_is_a_token_only_with_the_right_mac`).
+    if hex.len() != MAC_BYTES * 2 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let tag: Vec<u8> = (0..hex.len())

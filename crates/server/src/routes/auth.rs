@@ -1,34 +1,34 @@
 //! `/api/v1/auth/*`
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use switchboard_protocol::{LoginRequest, LoginResponse};
 
-use crate::auth::CurrentUser;
+use crate::auth::SignedIn;
+use crate::client_addr::ClientAddr;
 use crate::error::ApiResult;
 use crate::json::Json;
 use crate::services::accounts;
 use crate::state::SharedState;
-use crate::store::sessions;
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = switchboard_protocol::ErrorBody),
               (status = 429, description = "too many failed sign-ins for this email or address")))]
 pub async fn login(
     State(state): State<SharedState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ClientAddr(client): ClientAddr,
     Json(body): Json<LoginRequest>,
 ) -> ApiResult<Json<LoginResponse>> {
-    let response =
-        accounts::login(&state, &body.email, &body.password, &peer.ip().to_string()).await?;
+    let response = accounts::login(&state, &body.email, &body.password, client).await?;
     Ok(Json(response))
 }
 
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
     responses((status = 204, description = "the token stops working")), security(("bearer" = [])))]
-pub async fn logout(State(state): State<SharedState>, me: CurrentUser) -> ApiResult<StatusCode> {
-    sessions::revoke(&state.db, &me.token).await?;
+pub async fn logout(
+    State(state): State<SharedState>,
+    SignedIn(me): SignedIn,
+) -> ApiResult<StatusCode> {
+    accounts::logout(&state, &me).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,7 @@ use switchboard_protocol::{
     ChangePassword, NotificationSettings, Presence, SetPresence, UpdateMe, User,
 };
 
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, SignedIn};
 use crate::avatar;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
@@ -42,7 +42,10 @@ async fn announce(state: &SharedState, id: i64) -> ApiResult<()> {
 }
 
 #[utoipa::path(get, path = "/api/v1/me", tag = "me", responses((status = 200, body = User)), security(("bearer" = [])))]
-pub async fn get_me(State(state): State<SharedState>, me: CurrentUser) -> ApiResult<Json<User>> {
+pub async fn get_me(
+    State(state): State<SharedState>,
+    SignedIn(me): SignedIn,
+) -> ApiResult<Json<User>> {
     Ok(Json(state.user_view(&me.user)))
 }
 
@@ -50,7 +53,7 @@ pub async fn get_me(State(state): State<SharedState>, me: CurrentUser) -> ApiRes
     responses((status = 200, body = User), (status = 422, body = switchboard_protocol::ErrorBody)), security(("bearer" = [])))]
 pub async fn patch_me(
     State(state): State<SharedState>,
-    me: CurrentUser,
+    SignedIn(me): SignedIn,
     Json(body): Json<UpdateMe>,
 ) -> ApiResult<Json<User>> {
     let name = match body.name {
@@ -92,7 +95,7 @@ pub async fn patch_me(
               (status = 422, body = switchboard_protocol::ErrorBody)), security(("bearer" = [])))]
 pub async fn put_password(
     State(state): State<SharedState>,
-    me: CurrentUser,
+    SignedIn(me): SignedIn,
     Json(body): Json<ChangePassword>,
 ) -> ApiResult<StatusCode> {
     accounts::change_password(

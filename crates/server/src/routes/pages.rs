@@ -1,10 +1,13 @@
 //! Plain pages and files: health, the personal cabinet, avatars, the dev mailbox.
 
 use axum::extract::{Path, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::auth;
 use crate::avatar;
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
 use crate::mail::dev_mailbox::{self, MailboxEntry};
@@ -57,24 +60,51 @@ pub async fn avatar_file(
 #[utoipa::path(get, path = "/dev/mailbox", tag = "meta",
     responses((status = 200, body = Vec<MailboxEntry>, description = "emails kept by the dev mailbox, newest first"),
               (status = 404, description = "an SMTP relay is configured")))]
-pub async fn mailbox(State(state): State<SharedState>) -> ApiResult<Json<Vec<MailboxEntry>>> {
-    let dir = state
-        .dev_mailbox
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("dev mailbox"))?;
+pub async fn mailbox(
+    State(state): State<SharedState>,
+    ClientAddr(client): ClientAddr,
+    parts: Parts,
+) -> ApiResult<Json<Vec<MailboxEntry>>> {
+    let dir = mailbox_dir(&state, client, &parts).await?;
     Ok(Json(dev_mailbox::list(dir).await?))
 }
 
 pub async fn mailbox_file(
     State(state): State<SharedState>,
+    ClientAddr(client): ClientAddr,
     Path(file): Path<String>,
+    parts: Parts,
 ) -> ApiResult<Response> {
-    let dir = state
-        .dev_mailbox
-        .as_ref()
-        .ok_or_else(|| ApiError::not_found("dev mailbox"))?;
+    let dir = mailbox_dir(&state, client, &parts).await?;
     let bytes = dev_mailbox::read(dir, &file)
         .await
         .ok_or_else(|| ApiError::not_found("email"))?;
     Ok(([(header::CONTENT_TYPE, "message/rfc822")], bytes).into_response())
+}
+
+/// The dev mailbox holds invitation emails with their passwords: it is shown
+/// to this machine (loopback) and to signed-in admins, and to nobody else.
+async fn mailbox_dir<'s>(
+    state: &'s SharedState,
+    client: std::net::IpAddr,
+    parts: &Parts,
+) -> ApiResult<&'s std::path::PathBuf> {
+    let dir = state
+        .dev_mailbox
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("dev mailbox"))?;
+    if client.is_loopback() {
+        return Ok(dir);
+    }
+    let admin = match auth::bearer_token(parts) {
+        Some(token) => auth::authenticate(state, token)
+            .await
+            .ok()
+            .filter(|me| me.user.role.manages_team() && !me.user.must_change_password),
+        None => None,
+    };
+    match admin {
+        Some(_) => Ok(dir),
+        None => Err(ApiError::not_found("dev mailbox")),
+    }
 }

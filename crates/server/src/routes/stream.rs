@@ -9,13 +9,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::SinkExt;
 use serde::Deserialize;
-use switchboard_protocol::{event, Author, AuthorKind, ClientFrame, StreamFrame};
+use switchboard_protocol::{event, Author, AuthorKind, ClientFrame, Role, StreamFrame};
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
 
@@ -48,11 +49,19 @@ enum Viewer {
     Visitor(VisitorRecord),
 }
 
+/// Clients send small JSON frames (typing): anything larger is refused with
+/// 1008 before it is buffered (tungstenite's default would take 16 MiB).
+const MAX_CLIENT_FRAME: usize = 16 * 1024;
+/// How often a long-lived operator stream checks its session again, besides
+/// at every change of its member's account (expiry needs no event).
+const RECHECK_EVERY: Duration = Duration::from_secs(300);
+
 fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     // Small buffers: an idle connection costs a few KB instead of ~130 KB.
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
-        .max_message_size(64 * 1024)
+        .max_frame_size(MAX_CLIENT_FRAME)
+        .max_message_size(MAX_CLIENT_FRAME)
 }
 
 pub async fn operator_stream(
@@ -67,7 +76,9 @@ pub async fn operator_stream(
         .ok_or_else(|| {
             ApiError::unauthorized("missing bearer token (header, or ?token= for browsers)")
         })?;
-    let user = auth::authenticate(&state, &token).await?;
+    let user = auth::authenticate(&state, &token)
+        .await?
+        .require_own_password()?;
     Ok(upgrade(ws)
         .on_upgrade(move |socket| run(state, socket, Viewer::Operator(user), params.since)))
 }
@@ -84,8 +95,11 @@ pub async fn visitor_stream(
     let visitor = visitors::by_token(&state.db, token)
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown visitor token"))?;
-    Ok(upgrade(ws)
-        .on_upgrade(move |socket| run(state, socket, Viewer::Visitor(visitor), params.since)))
+    let slot = state.limits.open_visitor_stream(visitor.id)?;
+    Ok(upgrade(ws).on_upgrade(move |socket| async move {
+        run(state, socket, Viewer::Visitor(visitor), params.since).await;
+        drop(slot);
+    }))
 }
 
 async fn send(socket: &mut WebSocket, text: String) -> bool {
@@ -134,7 +148,7 @@ impl Follow<'_> {
     }
 }
 
-async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: Option<i64>) {
+async fn run(state: SharedState, mut socket: WebSocket, mut viewer: Viewer, since: Option<i64>) {
     let hub = &*state.hub;
     // Operators count as present (`_presence`); a visitor's feed does that.
     let (_presence, mut follow) = match &viewer {
@@ -161,6 +175,7 @@ async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: O
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval_at(Instant::now() + PING_EVERY, PING_EVERY);
     let mut last_typing: Option<Instant> = None;
+    let mut last_check = Instant::now();
     loop {
         // Catch up with everything committed so far.
         loop {
@@ -176,6 +191,11 @@ async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: O
             }
             for ev in &batch {
                 cursor = ev.seq;
+                if concerns_session(&viewer, ev) {
+                    if let Err(close) = recheck(&state, &mut viewer).await {
+                        return say_goodbye(&mut socket, close).await;
+                    }
+                }
                 if let Some(text) = render(&state, &viewer, ev).await {
                     if !feed(&mut socket, text).await {
                         return; // too slow or gone: the client resumes with `since`
@@ -199,18 +219,80 @@ async fn run(state: SharedState, mut socket: WebSocket, viewer: Viewer, since: O
                         }
                     }
                 }
-                Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => return,
+                Some(Err(e)) => {
+                    // A frame over the limit (or a broken one): say why, then go.
+                    let close = (close_code::POLICY, format!("{e}"));
+                    return say_goodbye(&mut socket, close).await;
+                }
+                Some(Ok(WsMessage::Close(_))) | None => return,
                 Some(Ok(_)) => last_heard = Instant::now(),
             },
             _ = ping.tick() => {
                 if last_heard.elapsed() > DEAD_AFTER {
                     return;
                 }
+                if last_check.elapsed() >= RECHECK_EVERY {
+                    last_check = Instant::now();
+                    if let Err(close) = recheck(&state, &mut viewer).await {
+                        return say_goodbye(&mut socket, close).await;
+                    }
+                }
                 if !matches!(timeout(SEND_TIMEOUT, socket.send(WsMessage::Ping(Vec::new().into()))).await, Ok(Ok(()))) {
                     return;
                 }
             }
         }
+    }
+}
+
+/// Why a stream is closed: a close code and a reason for the client.
+type Goodbye = (u16, String);
+
+mod close_code {
+    pub use switchboard_protocol::close_code::{ROLE_CHANGED, SESSION_ENDED};
+    /// RFC 6455 "policy violation".
+    pub const POLICY: u16 = 1008;
+}
+
+async fn say_goodbye(socket: &mut WebSocket, (code, reason): Goodbye) {
+    let frame = CloseFrame {
+        code,
+        reason: reason.chars().take(120).collect::<String>().into(),
+    };
+    let _ = timeout(SEND_TIMEOUT, socket.send(WsMessage::Close(Some(frame)))).await;
+}
+
+/// Whether an event may have changed whether this operator's token still
+/// works or what their role lets them see.
+fn concerns_session(viewer: &Viewer, ev: &LiveEvent) -> bool {
+    let Viewer::Operator(me) = viewer else {
+        return false;
+    };
+    (ev.name == event::TEAM_UPDATED || ev.name == events::SESSION_ENDED)
+        && serde_json::from_str::<serde_json::Value>(&ev.data)
+            .is_ok_and(|d| d["user_id"].as_i64() == Some(me.user.id))
+}
+
+/// Checks an operator's token again: Err when the stream must close — the
+/// session ended (4401) or the role changed to one that sees less (4403).
+async fn recheck(state: &SharedState, viewer: &mut Viewer) -> Result<(), Goodbye> {
+    let Viewer::Operator(me) = viewer else {
+        return Ok(());
+    };
+    match auth::authenticate(state, &me.token).await {
+        Ok(now) if now.user.role == me.user.role || now.user.role == Role::Admin => {
+            *me = now;
+            Ok(())
+        }
+        Ok(now) => Err((
+            close_code::ROLE_CHANGED,
+            format!("your role is now {}", now.user.role.as_str()),
+        )),
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            Err((close_code::SESSION_ENDED, e.message))
+        }
+        // The database is unreachable: keep the stream; the next check decides.
+        Err(_) => Ok(()),
     }
 }
 
@@ -241,7 +323,7 @@ async fn render(state: &SharedState, viewer: &Viewer, ev: &Arc<LiveEvent>) -> Op
             Some(ev.frame())
         }
         Viewer::Operator(me) => {
-            if own_typing("operator", me.user.id) {
+            if own_typing("operator", me.user.id) || ev.name == events::SESSION_ENDED {
                 return None;
             }
             // `unread` is per operator: recomputed for this one. (Nobody has
@@ -268,6 +350,9 @@ async fn render(state: &SharedState, viewer: &Viewer, ev: &Arc<LiveEvent>) -> Op
 async fn typing(state: &SharedState, viewer: &Viewer, conversation_id: Option<i64>) {
     let result = match viewer {
         Viewer::Visitor(v) => {
+            if !state.limits.visitor_typing(v.id) {
+                return; // several tabs typing at once: the excess is dropped
+            }
             let Ok(mut conn) = state.db.pool.acquire().await else {
                 return;
             };

@@ -9,6 +9,7 @@ use switchboard_protocol::{
     WidgetSessionRequest,
 };
 
+use crate::client_addr::ClientAddr;
 use crate::domain::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
@@ -74,9 +75,11 @@ fn visitor_locale(requested: Option<&str>) -> &'static str {
 }
 
 #[utoipa::path(post, path = "/api/v1/widget/session", tag = "widget", request_body = WidgetSessionRequest,
-    responses((status = 200, body = WidgetSession, description = "the same visitor when the token is known, else a new one")))]
+    responses((status = 200, body = WidgetSession, description = "the same visitor when the token is known, else a new one"),
+              (status = 429, body = switchboard_protocol::ErrorBody, description = "too many new visitors from this address; see Retry-After")))]
 pub async fn session(
     State(state): State<SharedState>,
+    ClientAddr(client): ClientAddr,
     Json(body): Json<WidgetSessionRequest>,
 ) -> ApiResult<Json<WidgetSession>> {
     let locale = visitor_locale(body.locale.as_deref());
@@ -91,7 +94,11 @@ pub async fn session(
             visitors::set_locale(&state.db, visitor.id, locale).await?;
             (visitor, token)
         }
-        None => visitors::create(&state.db, locale).await?,
+        None => {
+            // Each new visitor is a row: a script opening sessions is slowed here.
+            state.limits.widget_session(client)?;
+            visitors::create(&state.db, locale).await?
+        }
     };
     let team = users::team(&state.db).await?;
     let answering: Vec<_> = team
@@ -144,12 +151,16 @@ pub async fn history(
 
 #[utoipa::path(post, path = "/api/v1/widget/messages", tag = "widget", request_body = NewMessage,
     responses((status = 201, body = Message), (status = 200, body = Message, description = "a retry with the same client_id"),
-              (status = 422, body = switchboard_protocol::ErrorBody)))]
+              (status = 422, body = switchboard_protocol::ErrorBody),
+              (status = 429, body = switchboard_protocol::ErrorBody, description = "too many messages from this visitor or address; see Retry-After"),
+              (status = 503, body = switchboard_protocol::ErrorBody, description = "the write queue is full; see Retry-After")))]
 pub async fn post_message(
     State(state): State<SharedState>,
     CurrentVisitor(visitor): CurrentVisitor,
+    ClientAddr(client): ClientAddr,
     Json(body): Json<NewMessage>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
+    state.limits.visitor_message(visitor.id, client)?;
     let posted = service::post_as_visitor(
         &state,
         &visitor,
@@ -176,6 +187,7 @@ pub async fn contact(
     CurrentVisitor(visitor): CurrentVisitor,
     Json(body): Json<WidgetContact>,
 ) -> ApiResult<StatusCode> {
+    state.limits.contact_change(visitor.id)?;
     let email = body
         .email
         .as_deref()
@@ -226,6 +238,7 @@ pub async fn read(
     CurrentVisitor(visitor): CurrentVisitor,
     Json(body): Json<MarkRead>,
 ) -> ApiResult<StatusCode> {
+    state.limits.visitor_read(visitor.id)?;
     service::visitor_read(&state, &visitor, body.message_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,44 +1,67 @@
 //! Signing in and a member's own account.
 
-use switchboard_protocol::{LoginResponse, NotificationSettings, Role};
+use std::net::IpAddr;
+use std::sync::LazyLock;
+use std::time::Duration;
 
+use switchboard_protocol::{LoginResponse, NotificationSettings, Role};
+use tokio::sync::Semaphore;
+
+use crate::auth::CurrentUser;
 use crate::db::now_ms;
 use crate::domain::email::EmailAddress;
 use crate::domain::password;
 use crate::error::{ApiError, ApiResult};
+use crate::limits::AddressKey;
 use crate::state::SharedState;
 use crate::store::users::{self, AccountStatus, NewUser};
 use crate::store::{events, sessions};
 
-/// Runs argon2 off the async threads: it is deliberately slow.
-pub async fn hash_password(password: String) -> ApiResult<String> {
-    tokio::task::spawn_blocking(move || password::hash(&password))
+/// argon2 is slow and takes ~19 MiB per hash on purpose: at most one hash per
+/// core runs at a time, so a burst of sign-ins queues instead of exhausting
+/// the blocking pool and the memory.
+static ARGON2_SLOTS: LazyLock<Semaphore> =
+    LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));
+/// A sign-in that waits longer than this for a slot is told to come back.
+const ARGON2_QUEUE_WAIT: Duration = Duration::from_secs(10);
+
+async fn with_argon2<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ApiResult<T> {
+    let _slot = tokio::time::timeout(ARGON2_QUEUE_WAIT, ARGON2_SLOTS.acquire())
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|_| ApiError::unavailable(5, "too many sign-ins at once; try again"))?
+        .map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(work)
+        .await
         .map_err(ApiError::internal)
 }
 
-pub async fn verify_password(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || password::verify(&password, &hash))
-        .await
-        .unwrap_or(false)
+/// Hashes a new password off the async threads.
+pub async fn hash_password(password: String) -> ApiResult<String> {
+    with_argon2(move || password::hash(&password))
+        .await?
+        .map_err(ApiError::internal)
+}
+
+pub async fn verify_password(password: String, hash: String) -> ApiResult<bool> {
+    with_argon2(move || password::verify(&password, &hash)).await
 }
 
 pub async fn login(
     state: &SharedState,
     email: &str,
     password: &str,
-    client: &str,
+    client: IpAddr,
 ) -> ApiResult<LoginResponse> {
     let email_key = format!("email:{}", email.trim().to_lowercase());
-    let client_key = format!("ip:{client}");
+    let client_key = format!("ip:{:?}", AddressKey::from(client));
     let keys = [email_key.as_str(), client_key.as_str()];
-    if let Some(wait) = state.login_throttle.locked(&keys) {
-        return Err(ApiError::too_many(
+    // Counted before the hash is checked: parallel guesses cannot pass the limit.
+    state.login_throttle.try_begin(&keys).map_err(|wait| {
+        ApiError::too_many(
             wait,
             format!("too many failed sign-ins; try again in {wait} s"),
-        ));
-    }
+        )
+    })?;
     let user = match EmailAddress::parse(email) {
         Ok(email) => users::by_email(&state.db, &email).await?,
         Err(_) => None,
@@ -49,9 +72,8 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| DUMMY_HASH.clone());
-    let valid = verify_password(password.to_string(), hash).await;
+    let valid = verify_password(password.to_string(), hash).await?;
     let Some(user) = user.filter(|_| valid) else {
-        state.login_throttle.record_failure(&keys);
         return Err(ApiError::unauthorized("wrong email or password"));
     };
     if user.password_expires_at.is_some_and(|t| t < now_ms()) {
@@ -61,12 +83,24 @@ pub async fn login(
             "the emailed password has expired; ask an admin to send the invitation again",
         ));
     }
-    state.login_throttle.record_success(&keys);
+    state
+        .login_throttle
+        .record_success(&email_key, &[client_key.as_str()]);
     let token = sessions::create(&state.db, user.id).await?;
     Ok(LoginResponse {
         token,
         user: state.user_view(&user),
     })
+}
+
+/// Ends the session of the token in use; a stream open with it closes (4401).
+pub async fn logout(state: &SharedState, me: &CurrentUser) -> ApiResult<()> {
+    let mut tx = state.db.begin_write().await?;
+    sessions::revoke(&mut tx.tx, &me.token).await?;
+    events::announce_session_ended(&mut tx.tx, me.user.id).await?;
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(())
 }
 
 static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(password::unusable_hash);
@@ -81,7 +115,7 @@ pub async fn change_password(
     let user = users::by_id(&state.db, user_id)
         .await?
         .ok_or_else(|| ApiError::not_found("user"))?;
-    if !verify_password(current.to_string(), user.password_hash.clone()).await {
+    if !verify_password(current.to_string(), user.password_hash.clone()).await? {
         return Err(ApiError::unprocessable(
             "wrong_current_password",
             "the current password is wrong",

@@ -135,9 +135,11 @@ pub async fn resend(state: &SharedState, admin: &CurrentUser, user_id: i64) -> A
     )
     .await?;
     sessions::revoke_all_of(&mut tx.tx, user.id).await?;
+    events::announce_session_ended(&mut tx.tx, user.id).await?;
     enqueue_invitation(state, &mut tx.tx, admin, &user.email, user.role, &temporary).await?;
     tx.commit().await?;
     state.outbox_wake.notify_one();
+    state.hub.wake();
     Ok(())
 }
 
@@ -151,7 +153,7 @@ pub async fn change_role(
     let role = parse_role(role)?;
     let user = member(state, user_id).await?;
     let mut tx = state.db.begin_write().await?;
-    if user.role == Role::Admin
+    if is_active_admin(&user)
         && role != Role::Admin
         && users::count_active_admins(&mut tx.tx).await? <= 1
     {
@@ -180,7 +182,7 @@ pub async fn remove(state: &SharedState, admin: &CurrentUser, user_id: i64) -> A
     admin.require_admin()?;
     let user = member(state, user_id).await?;
     let mut tx = state.db.begin_write().await?;
-    if user.role == Role::Admin && users::count_active_admins(&mut tx.tx).await? <= 1 {
+    if is_active_admin(&user) && users::count_active_admins(&mut tx.tx).await? <= 1 {
         return Err(ApiError::conflict(
             "last_admin",
             "the team needs at least one admin",
@@ -198,6 +200,11 @@ pub async fn remove(state: &SharedState, admin: &CurrentUser, user_id: i64) -> A
     tx.commit().await?;
     state.hub.wake();
     Ok(())
+}
+
+/// The last-admin guard counts these: at least one must always remain.
+fn is_active_admin(user: &UserRecord) -> bool {
+    user.role == Role::Admin && user.status == AccountStatus::Active
 }
 
 async fn member(state: &SharedState, user_id: i64) -> ApiResult<UserRecord> {

@@ -18,6 +18,23 @@ pub struct StoredEvent {
     pub data: String,
 }
 
+/// A server-internal event that no client sees: a member's sessions changed
+/// (a sign-out), so their open streams check their token again.
+pub const SESSION_ENDED: &str = "session.ended";
+
+pub async fn announce_session_ended(
+    conn: &mut AnyConnection,
+    user_id: i64,
+) -> Result<i64, sqlx::Error> {
+    append(
+        conn,
+        SESSION_ENDED,
+        None,
+        &serde_json::json!({ "user_id": user_id }),
+    )
+    .await
+}
+
 pub async fn append(
     conn: &mut AnyConnection,
     name: &str,

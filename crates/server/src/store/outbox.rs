@@ -81,11 +81,16 @@ pub async fn claim_due(db: &Db, limit: i64, lease_ms: i64) -> Result<Vec<OutboxI
     Ok(claimed)
 }
 
+/// Marks an email sent and drops its body: invitations carry a generated
+/// password, and everything else is kept where it belongs (the conversation).
+/// The row stays a while as a log of what was sent to whom.
 pub async fn mark_sent(db: &Db, id: i64) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2",
+        "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL, message = $2 \
+         WHERE id = $3",
     )
     .bind(now_ms())
+    .bind(Vec::<u8>::new())
     .bind(id)
     .execute(&db.pool)
     .await?;
@@ -111,4 +116,15 @@ pub async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
         .fetch_one(&db.pool)
         .await?
         .try_get("n")
+}
+
+/// Deletes the rows of emails sent before `before`.
+pub async fn sweep_sent(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
+            .bind(before)
+            .execute(&db.pool)
+            .await?
+            .rows_affected(),
+    )
 }

@@ -161,8 +161,9 @@ pub async fn team(db: &Db) -> Result<Vec<UserRecord>, sqlx::Error> {
     rows.iter().map(from_row).collect()
 }
 
+/// Admins who can sign in and act (invited ones may never accept).
 pub async fn count_active_admins(conn: &mut AnyConnection) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND status <> 'removed'")
+    sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND status = 'active'")
         .fetch_one(conn)
         .await?
         .try_get("n")

@@ -23,6 +23,11 @@ fn start_binary(data_dir: &std::path::Path, port: u16) -> Child {
             &format!("127.0.0.1:{port}"),
             "--smtp-in",
             "off",
+            // Twelve visitors writing without pause from one address.
+            "--visitor-limit-factor",
+            "1000",
+            "--address-limit-factor",
+            "1000",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

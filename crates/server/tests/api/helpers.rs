@@ -189,10 +189,26 @@ pub async fn test_config(data_dir: &std::path::Path, smtp_out: Option<String>) -
 }
 
 pub async fn spawn_app_with(smtp_out: Option<String>) -> TestApp {
+    spawn_app_configured(smtp_out, |_| {}).await
+}
+
+/// For tests that write as fast as a script (streams under load): the
+/// per-visitor and per-address message limits out of the way.
+pub fn unlimited_visitors(config: &mut Config) {
+    let plenty = switchboard_server::limits::Rate::new(100_000, 1);
+    config.limits.messages_per_visitor = plenty;
+    config.limits.messages_per_address = plenty;
+}
+
+/// The server with a configuration the test adjusts (shorter expiries, limits).
+pub async fn spawn_app_configured(
+    smtp_out: Option<String>,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
     let data_dir = tempfile::tempdir().unwrap();
-    let server = switchboard_server::start(test_config(data_dir.path(), smtp_out).await)
-        .await
-        .unwrap();
+    let mut config = test_config(data_dir.path(), smtp_out).await;
+    adjust(&mut config);
+    let server = switchboard_server::start(config).await.unwrap();
     switchboard_server::services::accounts::create_admin(
         &server.state,
         ADMIN_EMAIL,

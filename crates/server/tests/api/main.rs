@@ -10,5 +10,6 @@ mod email;
 mod nodes;
 mod outbox;
 mod profile;
+mod security;
 mod stream;
 mod team;

@@ -83,7 +83,8 @@ async fn operators_see_dialogs_live_and_visitors_see_answers() {
 
 #[tokio::test]
 async fn resume_after_a_disconnect_misses_nothing_and_repeats_nothing_under_concurrent_writes() {
-    let (app, _sink) = spawn_app().await;
+    // Writes faster than a person types: the per-visitor limit is lifted.
+    let app = spawn_app_configured(None, unlimited_visitors).await;
     const VISITORS: usize = 4;
     const EACH: usize = 60;
     let mut visitors = Vec::new();
@@ -266,7 +267,8 @@ async fn presence_follows_live_streams() {
 /// (while other visitors write all along).
 #[tokio::test]
 async fn a_visitor_stream_resumes_with_their_own_events_only() {
-    let (app, _sink) = spawn_app().await;
+    // Writes faster than a person types: the per-visitor limit is lifted.
+    let app = spawn_app_configured(None, unlimited_visitors).await;
     const EACH: usize = 100; // more than a visitor feed keeps
     let me = app.visitor().await;
     let other = app.visitor().await;

@@ -1,0 +1,128 @@
+//! What is not kept for ever: the retention sweep.
+//!
+//! - visitors who opened the widget but never wrote, once unseen for
+//!   `silent_visitors_after` (a script that opens sessions leaves nothing);
+//! - stream events older than `events_after`, once the notification worker has
+//!   handled them (a stream resuming from further back gets `reset` and
+//!   reloads over REST); the newest event always stays, so `seq` goes on;
+//! - expired sessions, and sent emails' rows after 30 days (their bodies are
+//!   dropped as soon as they are sent; see `store::outbox`);
+//! - the rate limiters' memory of clients that went quiet (every minute).
+//!
+//! Each node sweeps; the statements are idempotent, so nodes need no lock.
+
+use std::time::Duration;
+
+use crate::db::now_ms;
+use crate::state::SharedState;
+use crate::store::{outbox, sessions, settings};
+
+/// Rows deleted per statement, so the write lock is never held for long.
+const BATCH: i64 = 5_000;
+const SENT_EMAILS_KEPT: Duration = Duration::from_secs(30 * 24 * 3600);
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    pub visitors: u64,
+    pub events: u64,
+    pub sessions: u64,
+    pub sent_emails: u64,
+}
+
+pub struct Sweeper {
+    state: SharedState,
+}
+
+impl Sweeper {
+    pub fn new(state: SharedState) -> Sweeper {
+        Sweeper { state }
+    }
+
+    pub async fn run(self) {
+        let every = self.state.config.retention.sweep_every;
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_sweep: Option<tokio::time::Instant> = None;
+        loop {
+            tick.tick().await;
+            self.state.limits.forget_idle();
+            if last_sweep.is_some_and(|t| t.elapsed() < every) {
+                continue;
+            }
+            last_sweep = Some(tokio::time::Instant::now());
+            match sweep(&self.state, now_ms()).await {
+                Ok(swept) if swept != Swept::default() => {
+                    tracing::info!(?swept, "retention: swept");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention: sweeping failed"),
+            }
+        }
+    }
+}
+
+/// One sweep as of `now` (milliseconds since the epoch; tests move it ahead).
+pub async fn sweep(state: &SharedState, now: i64) -> anyhow::Result<Swept> {
+    let retention = state.config.retention;
+    let policy = state.config.sessions;
+    let ms = |d: Duration| d.as_millis() as i64;
+    let mut swept = Swept {
+        sessions: sessions::sweep_expired(
+            &state.db,
+            now - ms(policy.idle),
+            now - ms(policy.max_age),
+        )
+        .await?,
+        sent_emails: outbox::sweep_sent(&state.db, now - ms(SENT_EMAILS_KEPT)).await?,
+        ..Swept::default()
+    };
+    let silent_since = now - ms(retention.silent_visitors_after);
+    loop {
+        let n = batch(
+            state,
+            "DELETE FROM visitors WHERE id IN (SELECT v.id FROM visitors v \
+             WHERE v.last_seen_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.visitor_id = v.id) LIMIT $2)",
+            silent_since,
+        )
+        .await?;
+        swept.visitors += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
+    // Never past what the notification worker has handled.
+    let handled: i64 = settings::get(&state.db, crate::services::notify::CURSOR_KEY)
+        .await?
+        .unwrap_or(0);
+    let events_before = now - ms(retention.events_after);
+    loop {
+        let n = batch(
+            state,
+            &format!(
+                "DELETE FROM events WHERE seq IN (SELECT seq FROM events \
+                 WHERE created_at < $1 AND seq <= {handled} \
+                 AND seq < (SELECT MAX(seq) FROM events) ORDER BY seq LIMIT $2)"
+            ),
+            events_before,
+        )
+        .await?;
+        swept.events += n;
+        if n < BATCH as u64 {
+            break;
+        }
+    }
+    Ok(swept)
+}
+
+async fn batch(state: &SharedState, sql: &str, before: i64) -> Result<u64, sqlx::Error> {
+    let mut tx = state.db.begin_write().await?;
+    let n = sqlx::query(sql)
+        .bind(before)
+        .bind(BATCH)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
