@@ -5,6 +5,10 @@
 #   bash scripts/load.sh --visitors 10000 --operators 100 --rate 2000 --seconds 10
 #   NODES=2 DATABASE_URL=postgres://postgres@127.0.0.1/sb_load NATS_URL=nats://127.0.0.1:4222 \
 #       bash scripts/load.sh --visitors 2000 --operators 20 --rate 500
+#
+# The generator runs from one address, so the per-address limits are raised
+# (ADDRESS_LIMIT_FACTOR, default 1000); per-visitor limits stay as in production.
+# SQLITE_SYNC=normal measures the server without an fsync per commit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/switchboard-target}"
@@ -39,7 +43,8 @@ pid_flags=()
 for n in $(seq 0 $((nodes - 1))); do
     port=$((18100 + n))
     "$bin/switchboard-server" --data-dir "$data/node$n" "${db_flags[@]}" "${nats_flags[@]}" \
-        --http "127.0.0.1:$port" --smtp-in off >"$data/node$n.log" 2>&1 &
+        --http "127.0.0.1:$port" --smtp-in off --address-limit-factor "${ADDRESS_LIMIT_FACTOR:-1000}" \
+        --sqlite-sync "${SQLITE_SYNC:-full}" >"$data/node$n.log" 2>&1 &
     pids+=("$!")
     pid_flags+=(--pid "$!")
     urls+=(--url "http://127.0.0.1:$port")
