@@ -43,6 +43,17 @@ if ! command -v tauri-driver >/dev/null && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/b
   cargo install tauri-driver --locked --quiet
 fi
 
+# schemathesis fuzzes the API of the real binary in the test script; it goes
+# into a virtual environment of its own (Debian's Python refuses global pip).
+FUZZ_VENV=/var/tmp/switchboard-venv
+if ! command -v st >/dev/null && [ ! -x "$FUZZ_VENV/bin/st" ]; then
+  echo "setup: installing schemathesis"
+  python3 -m venv "$FUZZ_VENV" 2>/dev/null || {
+    apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$FUZZ_VENV"
+  }
+  "$FUZZ_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis>=4,<5"
+fi
+
 # Web parts: the widget (embedded in the server binary) and the operator UI
 # (embedded in the desktop app). `npm ci` is skipped when node_modules is current.
 npm_install() {

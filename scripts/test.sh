@@ -42,6 +42,13 @@ psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datnam
   | while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
 SWITCHBOARD_TEST_DATABASE=postgres cargo test -p switchboard-server --test api
 
+step "fuzzing the public API of the real binary (schemathesis: no 5xx, no panic)"
+bash tests/fuzz/schemathesis.sh
+DATABASE_URL="postgres://postgres@127.0.0.1:5432/sb_test_fuzz" bash -c '
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS sb_test_fuzz" >/dev/null
+  psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE sb_test_fuzz" >/dev/null
+  bash tests/fuzz/schemathesis.sh'
+
 step "widget end to end in headless Chromium"
 bash tests/widget/run.sh
 
