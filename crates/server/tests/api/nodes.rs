@@ -181,3 +181,94 @@ async fn after_an_smtp_outage_every_email_is_delivered_once_from_any_number_of_n
         node.stop();
     }
 }
+
+/// A colleague streaming from node B is removed through node A: their stream
+/// on B closes with 4401 within a second (the removal is an event in the
+/// shared log; B wakes over NATS).
+#[tokio::test]
+async fn a_removal_on_one_node_closes_the_stream_on_another() {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_DATABASE=postgres");
+        return;
+    }
+    use futures_util::StreamExt;
+    let nats =
+        std::env::var("SWITCHBOARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let dir = tempfile::tempdir().unwrap();
+    let mut sink = SmtpSink::start();
+    let mut config_a = test_config(dir.path(), Some(sink.url())).await;
+    config_a.nats_url = Some(nats);
+    let mut config_b = config_a.clone();
+    config_b.data_dir = dir.path().join("node-b");
+    let node_a = switchboard_server::start(config_a).await.unwrap();
+    let node_b = switchboard_server::start(config_b).await.unwrap();
+    switchboard_server::services::accounts::create_admin(
+        &node_a.state,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        Some("Ada"),
+    )
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let admin = admin_login(&http, &node_a).await;
+    let invited: Value = http
+        .post(format!("{}/api/v1/team/invitations", node_a.url()))
+        .bearer_auth(&admin)
+        .json(&json!({ "email": "far@example.com", "role": "operator" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let password = sink.next_to("far@example.com").await.field("Password");
+    let login: Value = http
+        .post(format!("{}/api/v1/auth/login", node_b.url()))
+        .json(&json!({ "email": "far@example.com", "password": password }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap();
+    let changed = http
+        .put(format!("{}/api/v1/me/password", node_b.url()))
+        .bearer_auth(token)
+        .json(&json!({ "current_password": password, "new_password": "far-own-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 204);
+    let base = node_b.url().replacen("http://", "ws://", 1);
+    let mut on_b = connect(&format!("{base}/api/v1/stream?token={token}")).await;
+    next_frame(&mut on_b).await;
+
+    let removed = http
+        .delete(format!(
+            "{}/api/v1/team/{}",
+            node_a.url(),
+            invited["id"].as_i64().unwrap()
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 204);
+    let code = loop {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(1), on_b.next())
+            .await
+            .expect("closed within a second");
+        match next {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => {
+                break u16::from(frame.code)
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(code, 4401);
+    node_a.stop();
+    node_b.stop();
+}
