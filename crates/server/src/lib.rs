@@ -127,6 +127,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let notifier = services::notify::NotificationWorker {
         state: state.clone(),
         window_ms: state.config.notify_window_ms,
+        flood: Default::default(),
     };
     let background = vec![
         tokio::spawn(sender.run()),

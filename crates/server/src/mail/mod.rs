@@ -3,6 +3,7 @@
 
 pub mod compose;
 pub mod dev_mailbox;
+pub mod digest;
 pub mod inbound;
 pub mod invitation;
 pub mod notification;

@@ -13,8 +13,8 @@
 //! For an operator's answer: the visitor gets it by email when they left an
 //! address and are not on the site (or the answer itself came by email).
 
-use std::collections::{HashMap, HashSet};
-use std::time::Duration;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use lettre::message::Mailbox;
 use sqlx::AnyConnection;
@@ -22,6 +22,7 @@ use switchboard_protocol::{event, AuthorKind, Channel, Message};
 
 use crate::db::now_ms;
 use crate::domain::reply_token::{self, Recipient, ReplyToken};
+use crate::mail::digest::{self, DigestItem};
 use crate::mail::notification::{self, Thread};
 use crate::services::conversations::message_view;
 use crate::state::SharedState;
@@ -45,6 +46,44 @@ pub struct NotificationWorker {
     pub state: SharedState,
     /// Two minutes in production; tests shorten it.
     pub window_ms: i64,
+    pub flood: FloodGuard,
+}
+
+/// At most this many immediate emails per member in `FLOOD_WINDOW`; past that,
+/// new conversations wait for the notification window and go out together as
+/// one digest. A script that opens conversations (from one address or many)
+/// thus costs each inbox a handful of emails, not one per conversation.
+const IMMEDIATE_PER_MEMBER: usize = 5;
+const FLOOD_WINDOW: Duration = Duration::from_secs(600);
+
+/// The immediate emails each member got lately (per node: with several nodes
+/// each allows its own handful).
+#[derive(Default)]
+pub struct FloodGuard {
+    sent: std::sync::Mutex<HashMap<i64, VecDeque<Instant>>>,
+}
+
+impl FloodGuard {
+    /// Counts an immediate email to `member` if one is allowed now.
+    fn allow(&self, member: i64) -> bool {
+        let now = Instant::now();
+        let mut sent = self.sent.lock().expect("flood guard poisoned");
+        sent.retain(|_, times| {
+            while times
+                .front()
+                .is_some_and(|t| now.duration_since(*t) > FLOOD_WINDOW)
+            {
+                times.pop_front();
+            }
+            !times.is_empty()
+        });
+        let times = sent.entry(member).or_default();
+        if times.len() >= IMMEDIATE_PER_MEMBER {
+            return false;
+        }
+        times.push_back(now);
+        true
+    }
 }
 
 impl NotificationWorker {
@@ -252,6 +291,12 @@ impl NotificationWorker {
             let Some(member) = known.team.iter().find(|u| u.id == p.user_id) else {
                 continue;
             };
+            if !self.flood.allow(member.id) {
+                // Collected with this message into the member's next digest.
+                notifications::into_digest(conn, p.user_id, p.conversation_id, message.id - 1)
+                    .await?;
+                continue;
+            }
             self.enqueue_to_member(
                 conn,
                 member,
@@ -378,12 +423,72 @@ impl NotificationWorker {
         Ok(())
     }
 
-    /// Follow-ups and delayed emails whose two minutes are over.
+    async fn enqueue_digest(
+        &self,
+        conn: &mut AnyConnection,
+        member: &UserRecord,
+        items: &[(i64, Vec<Message>)],
+    ) -> anyhow::Result<()> {
+        let state = &self.state;
+        let mut lines = Vec::new();
+        for (conversation_id, new) in items {
+            let Some(c) = conversations::get(conn, *conversation_id, member.id).await? else {
+                continue;
+            };
+            let signed = reply_token::sign(
+                &state.reply_key,
+                &ReplyToken {
+                    conversation_id: c.id,
+                    recipient: Recipient::User(member.id),
+                },
+            );
+            let name = c
+                .visitor_name
+                .clone()
+                .or(c.visitor_email.clone())
+                .unwrap_or_else(|| format!("#{}", c.visitor_id));
+            lines.push((
+                c.id,
+                name,
+                reply_token::address(&signed, &state.config.reply_domain),
+                new,
+            ));
+        }
+        let entries: Vec<DigestItem> = lines
+            .iter()
+            .map(|(id, name, address, new)| DigestItem {
+                conversation_id: *id,
+                visitor_name: name,
+                reply_address: address,
+                messages: new,
+            })
+            .collect();
+        let to: Mailbox = member.email.parse()?;
+        let bytes = digest::to_member(&state.mail_from, to, &member.locale, &entries)?;
+        let subject = format!(
+            "digest of {} conversations for member {}",
+            entries.len(),
+            member.id
+        );
+        outbox::enqueue(
+            conn,
+            state.mail_from.email.as_ref(),
+            &member.email,
+            &subject,
+            &bytes,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Follow-ups, delayed emails and digests whose window is over.
     async fn send_due(&self) -> anyhow::Result<()> {
         let state = &self.state;
         let mut tx = state.db.begin_write().await?;
-        let due = notifications::take_due(&mut tx.tx, 50).await?;
+        let due = notifications::take_due(&mut tx.tx, 500).await?;
         let mut sent = false;
+        // Each member's digest entries go out together.
+        let mut digests: HashMap<i64, Vec<(i64, Vec<Message>)>> = HashMap::new();
         for p in due {
             let Some(member) = users::by_id(&state.db, p.user_id).await? else {
                 continue;
@@ -402,8 +507,27 @@ impl NotificationWorker {
                 continue; // read in the app meanwhile, or nothing new
             }
             let new: Vec<Message> = unread.iter().map(|m| message_view(state, m)).collect();
+            if p.kind == PendingKind::Digest {
+                digests
+                    .entry(member.id)
+                    .or_default()
+                    .push((p.conversation_id, new));
+                continue;
+            }
             self.enqueue_to_member(&mut tx.tx, &member, p.conversation_id, &new)
                 .await?;
+            sent = true;
+        }
+        for (member_id, items) in digests {
+            let Some(member) = users::by_id(&state.db, member_id).await? else {
+                continue;
+            };
+            if let [(conversation_id, new)] = items.as_slice() {
+                self.enqueue_to_member(&mut tx.tx, &member, *conversation_id, new)
+                    .await?;
+            } else {
+                self.enqueue_digest(&mut tx.tx, &member, &items).await?;
+            }
             sent = true;
         }
         tx.commit().await?;

@@ -11,6 +11,8 @@ use crate::db::{now_ms, Db};
 pub enum PendingKind {
     FollowUp,
     Delayed,
+    /// Part of the member's next digest (a flood of new conversations).
+    Digest,
 }
 
 impl PendingKind {
@@ -18,6 +20,7 @@ impl PendingKind {
         match self {
             PendingKind::FollowUp => "followup",
             PendingKind::Delayed => "delayed",
+            PendingKind::Digest => "digest",
         }
     }
 }
@@ -74,8 +77,28 @@ pub async fn clear_followups(
     conversation_id: i64,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "DELETE FROM pending_notifications WHERE conversation_id = $1 AND kind = 'followup'",
+        "DELETE FROM pending_notifications WHERE conversation_id = $1 AND kind IN ('followup', 'digest')",
     )
+    .bind(conversation_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Turns a scheduled follow-up into a digest entry that includes the message
+/// after `after_message_id` (nothing was emailed at once).
+pub async fn into_digest(
+    conn: &mut AnyConnection,
+    user_id: i64,
+    conversation_id: i64,
+    after_message_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE pending_notifications SET kind = 'digest', after_message_id = $1 \
+         WHERE user_id = $2 AND conversation_id = $3",
+    )
+    .bind(after_message_id)
+    .bind(user_id)
     .bind(conversation_id)
     .execute(conn)
     .await?;
@@ -97,10 +120,10 @@ pub async fn take_due(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Pendin
         let p = Pending {
             user_id: row.try_get("user_id")?,
             conversation_id: row.try_get("conversation_id")?,
-            kind: if kind == "followup" {
-                PendingKind::FollowUp
-            } else {
-                PendingKind::Delayed
+            kind: match kind.as_str() {
+                "followup" => PendingKind::FollowUp,
+                "digest" => PendingKind::Digest,
+                _ => PendingKind::Delayed,
             },
             after_message_id: row.try_get("after_message_id")?,
         };

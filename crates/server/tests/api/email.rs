@@ -755,3 +755,40 @@ async fn raw_smtp(port: u16, from: &str, to: &str, data: &[u8]) -> Vec<String> {
     write.write_all(b"QUIT\r\n").await.unwrap();
     replies
 }
+
+/// A script opens conversation after conversation while the team is away:
+/// each member gets a handful of emails at once, then one digest with the
+/// rest — every message in exactly one email, none twice.
+#[tokio::test]
+async fn a_flood_of_new_conversations_gives_a_digest_not_an_email_each() {
+    let MailApp { app, mut sink, .. } = spawn_mail_app(1500).await;
+    for n in 0..9 {
+        let visitor = app.visitor().await;
+        let response = app
+            .visitor_says(&visitor, &format!("flood message {n}"), "f-1")
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let mut immediate = Vec::new();
+    let digest = loop {
+        let mail = sink.next_to(ADMIN_EMAIL).await;
+        if mail.subject().contains("new conversations are waiting") {
+            break mail;
+        }
+        immediate.push(mail);
+    };
+    assert_eq!(immediate.len(), 5, "a handful at once");
+    assert_eq!(digest.subject(), "4 new conversations are waiting");
+    let mut bodies: Vec<String> = immediate.iter().map(|m| m.text()).collect();
+    bodies.push(digest.text());
+    for n in 0..9 {
+        let needle = format!("flood message {n}");
+        let found = bodies.iter().filter(|b| b.contains(&needle)).count();
+        assert_eq!(found, 1, "{needle} in exactly one email");
+    }
+    assert!(
+        digest.text().matches("reply+").count() >= 4,
+        "each conversation has its reply address"
+    );
+    sink.assert_quiet(Duration::from_secs(2)).await;
+}
