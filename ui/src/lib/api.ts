@@ -19,8 +19,8 @@ import type {
 export const api = {
   appInfo: () => invoke<AppInfo>('app_info'),
   restore: () => invoke<SessionInfo | null>('restore'),
-  signIn: (server: string, email: string, password: string) =>
-    invoke<SessionInfo>('sign_in', { server, email, password }),
+  signIn: (server: string, email: string, password: string, allowHttp: boolean) =>
+    invoke<SessionInfo>('sign_in', { server, email, password, allowHttp }),
   signOut: () => invoke<void>('sign_out'),
   switchAccount: (key: string) => invoke<SessionInfo | null>('switch_account', { key }),
   sessionInfo: () => invoke<SessionInfo | null>('session_info'),

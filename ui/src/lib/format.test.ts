@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { checkAvatar, initials, mergeTimeline, preview, visibleRange, absoluteUrl } from './format';
+import {
+  checkAvatar,
+  initials,
+  mergeTimeline,
+  needsHttpChoice,
+  preview,
+  signedOutKey,
+  visibleRange,
+  absoluteUrl,
+} from './format';
 import { pickLocale, translate } from './i18n';
 import type { Message, OutboxItem } from './types';
 
@@ -52,5 +61,35 @@ describe('helpers', () => {
     expect(pickLocale(null, ['de-DE'])).toBe('en');
     expect(translate('ru', 'settings.admins')).toBe('Администраторы');
     expect(translate('en', 'admins.added', { email: 'a@b.c' })).toBe('Invitation sent to a@b.c.');
+  });
+});
+
+describe('sign-in safety', () => {
+  it('asks for the unencrypted-connection choice only for http:// to another computer', () => {
+    for (const a of ['http://chat.example.com', 'HTTP://10.0.0.5:8080/', 'http://[fe80::1]:80', 'http://localhost.example.com']) {
+      expect(needsHttpChoice(a), a).toBe(true);
+    }
+    for (const a of [
+      'https://chat.example.com',
+      'chat.example.com',
+      'http://localhost:8080',
+      'http://127.0.0.1:8080',
+      'http://127.9.9.9',
+      'http://[::1]:8080',
+      '',
+    ]) {
+      expect(needsHttpChoice(a), a).toBe(false);
+    }
+  });
+  it('says why the server signed the user out, in both languages', () => {
+    expect(signedOutKey('session_ended')).toBe('signout.ended');
+    expect(signedOutKey('unauthorized')).toBe('signout.ended');
+    expect(signedOutKey('session_expired')).toBe('signout.expired');
+    expect(signedOutKey('password_expired')).toBe('signout.passwordExpired');
+    const reason = translate('ru', signedOutKey('session_ended'));
+    expect(translate('ru', 'signout.message', { reason })).toMatch(/^Вы вышли из аккаунта: сервер завершил/);
+    expect(translate('en', 'signout.message', { reason: translate('en', 'signout.expired') })).toBe(
+      'You were signed out: the session expired after a long time without use.',
+    );
   });
 });

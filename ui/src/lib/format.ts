@@ -1,6 +1,32 @@
 // Small pure helpers, unit tested.
 import type { Conversation, Message, OutboxItem } from './types';
-import type { Locale } from './i18n';
+import type { Key, Locale } from './i18n';
+
+/**
+ * Whether signing in to this address needs the explicit "allow an unencrypted
+ * connection" choice: plain http:// to anything but this computer (localhost,
+ * 127.0.0.0/8, ::1). The core checks the same and is the one that refuses.
+ */
+export function needsHttpChoice(address: string): boolean {
+  const m = /^\s*http:\/\/(\[[^\]]*\]|[^/:?#]*)/i.exec(address);
+  if (!m) return false;
+  const host = (m[1] ?? '').toLowerCase().replace(/\.$/, '');
+  if (host === 'localhost' || host === '[::1]' || host === '[::ffff:127.0.0.1]') return false;
+  return !/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The words for why the server signed the user out (the `signed_out` event's code). */
+export function signedOutKey(code: string): Key {
+  switch (code) {
+    case 'session_expired':
+      return 'signout.expired';
+    case 'password_expired':
+      return 'signout.passwordExpired';
+    default:
+      // session_ended (close 4401), unauthorized: removed, signed out elsewhere, …
+      return 'signout.ended';
+  }
+}
 
 export function visitorName(c: Conversation, fallback: string): string {
   const n = c.visitor.name?.trim();

@@ -13,6 +13,15 @@ const en = {
   'signin.accounts': 'Accounts on this computer',
   'signin.wrong': 'Wrong email or password.',
   'signin.unreachable': 'Cannot reach the server. Check the address and your connection.',
+  'signin.allowHttp': 'Allow an unencrypted connection (http://) — the password and token travel in clear text',
+  'signin.insecure':
+    'This address is not encrypted (http://): the password and token would travel in clear text. Use https://, or allow an unencrypted connection below.',
+  'signin.passwordExpired': 'The emailed password has expired. Ask an admin to send the invitation again.',
+  'signout.message': 'You were signed out: {reason}',
+  'signout.ended':
+    'the server ended this session (signed out on another device, removed from the team, or the password was changed).',
+  'signout.expired': 'the session expired after a long time without use.',
+  'signout.passwordExpired': 'the emailed password expired; ask an admin to send the invitation again.',
   'password.title': 'Set a new password',
   'password.explain': 'You signed in with a password from an email. Choose your own before you continue.',
   'password.current': 'Current password',
@@ -123,6 +132,15 @@ const ru: Record<Key, string> = {
   'signin.accounts': 'Аккаунты на этом компьютере',
   'signin.wrong': 'Неверный email или пароль.',
   'signin.unreachable': 'Сервер недоступен. Проверьте адрес и подключение.',
+  'signin.allowHttp': 'Разрешить незашифрованное подключение (http://) — пароль и токен передаются открытым текстом',
+  'signin.insecure':
+    'Этот адрес не зашифрован (http://): пароль и токен ушли бы открытым текстом. Укажите https:// или разрешите незашифрованное подключение ниже.',
+  'signin.passwordExpired': 'Срок пароля из письма истёк. Попросите администратора отправить приглашение снова.',
+  'signout.message': 'Вы вышли из аккаунта: {reason}',
+  'signout.ended':
+    'сервер завершил этот сеанс (выход на другом устройстве, удаление из команды или смена пароля).',
+  'signout.expired': 'сеанс истёк после долгого перерыва.',
+  'signout.passwordExpired': 'срок пароля из письма истёк; попросите администратора отправить приглашение снова.',
   'password.title': 'Задайте новый пароль',
   'password.explain': 'Вы вошли с паролем из письма. Придумайте свой, чтобы продолжить.',
   'password.current': 'Текущий пароль',

@@ -1,5 +1,6 @@
 // The UI's state, fed by commands and core events.
 import { api, onCoreEvent } from './api';
+import { signedOutKey } from './format';
 import { pickLocale, translate, type Key, type Locale } from './i18n';
 import type {
   AppInfo,
@@ -45,6 +46,8 @@ class Store {
   typing = $state<Record<number, { until: number; name: string | null }>>({});
   toasts = $state<Toast[]>([]);
   closedMore = $state(false);
+  /** Why the server signed us out, shown on the sign-in screen until the next sign-in. */
+  signedOutNotice = $state<string | null>(null);
   private toastId = 0;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -64,6 +67,12 @@ class Store {
   errorText(e: unknown): string {
     if (isUiError(e)) {
       if (e.code === 'network') return this.t('signin.unreachable');
+      if (e.code === 'insecure_http') return this.t('signin.insecure');
+      if (e.code === 'password_change_required') {
+        // the server lets nothing else through until the emailed password is replaced
+        this.requirePasswordChange();
+        return this.t('password.explain');
+      }
       if (e.status === 403) return this.t('error.forbidden');
       if (e.status === 429) return this.t('error.tooMany');
       return e.message;
@@ -99,6 +108,7 @@ class Store {
   }
 
   enter(s: SessionInfo): void {
+    this.signedOutNotice = null;
     this.session = s;
     this.user = s.user;
     this.view = 'dialogs';
@@ -109,6 +119,14 @@ class Store {
     if (!s.token_saved) this.toast(this.t('app.keyringMissing'), 'info');
     void this.refreshList();
     void api.outbox().then((o) => (this.outbox = o)).catch(() => {});
+  }
+
+  /** The user still has the emailed password: only the change-password screen works. */
+  requirePasswordChange(): void {
+    if (this.user && !this.user.must_change_password) {
+      this.user = { ...this.user, must_change_password: true };
+    }
+    if (this.screen === 'main') this.screen = 'password';
   }
 
   async signOut(): Promise<void> {
@@ -250,6 +268,11 @@ class Store {
       case 'me':
         this.user = e.user;
         if (this.session) this.session = { ...this.session, user: e.user };
+        // the same flag decides the screen at sign-in, on a 403 password_change_required
+        // and here: set again (e.g. by the server) → the password screen; cleared
+        // elsewhere (the cabinet) → back to work
+        if (e.user.must_change_password) this.requirePasswordChange();
+        else if (this.screen === 'password') this.screen = 'main';
         break;
       case 'team':
         this.team = e.members;
@@ -265,9 +288,10 @@ class Store {
         this.toast(e.message, 'info');
         break;
       case 'signed_out':
-        // the server no longer accepts the token (removed, logged out elsewhere):
-        // forget it so the next start asks for the password instead of failing again
-        this.toast(e.reason);
+        // the server no longer accepts the token (removed, signed out elsewhere, password
+        // changed, expired): the core has stopped and forgotten it; say why on the
+        // sign-in screen
+        this.signedOutNotice = this.t('signout.message', { reason: this.t(signedOutKey(e.code)) });
         void this.signOut();
         break;
     }

@@ -92,6 +92,8 @@ export interface Account {
   email: string;
   user_id: number;
   name: string;
+  /** The user allowed plain http:// to this server (not this computer). */
+  allow_http: boolean;
 }
 
 export interface AppInfo {
@@ -126,7 +128,9 @@ export type CoreEvent =
   | { type: 'unread'; total: number }
   | { type: 'open_conversation'; conversation_id: number }
   | { type: 'warning'; code: string; message: string }
-  | { type: 'signed_out'; reason: string };
+  /** The server ended the session (close code 4401 or an HTTP 401); the token is gone.
+   *  `code`: session_ended, unauthorized, session_expired, password_expired, … */
+  | { type: 'signed_out'; code: string; reason: string };
 
 export function isUiError(e: unknown): e is UiError {
   return typeof e === 'object' && e !== null && 'code' in e && 'message' in e;
