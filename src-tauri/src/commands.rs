@@ -47,8 +47,12 @@ pub async fn sign_in(
     server: String,
     email: String,
     password: String,
+    allow_http: bool,
 ) -> R<SessionInfo> {
-    Ok(state.core.sign_in(&server, &email, &password).await?)
+    Ok(state
+        .core
+        .sign_in(&server, &email, &password, allow_http)
+        .await?)
 }
 
 #[tauri::command]

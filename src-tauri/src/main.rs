@@ -37,11 +37,13 @@ pub fn show_main(app: &tauri::AppHandle) {
 }
 
 fn main() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,switchboard_core=info,switchboard_desktop=info".into())
+        // tungstenite traces the whole upgrade request, Authorization header included
+        // (reaching us when log records are bridged): never that, whatever RUST_LOG says
+        .add_directive("tungstenite::handshake::client=debug".parse().unwrap());
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,switchboard_core=info,switchboard_desktop=info".into()),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     tracing::info!(version = env!("CARGO_PKG_VERSION"), "starting");

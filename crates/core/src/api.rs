@@ -11,31 +11,76 @@ use switchboard_protocol::{
     UpdateConversation, UpdateMe, User,
 };
 
+use tokio::sync::mpsc;
+
 use crate::error::{Error, Result};
+
+/// The error code of a 403 while the user still has the emailed password.
+pub const PASSWORD_CHANGE_REQUIRED: &str = "password_change_required";
 
 /// Largest avatar the server accepts (API.md: 1 MiB).
 pub const MAX_AVATAR_BYTES: usize = 1_048_576;
 
-/// Checks and normalises a server URL typed by a user: `http(s)://host[:port][/base]`,
-/// no trailing slash.
-pub fn normalize_server_url(input: &str) -> Result<String> {
-    let s = input.trim().trim_end_matches('/');
-    if s.is_empty() {
+/// Checks and normalises a server URL typed by a user: `https://host[:port][/base]`, no
+/// trailing slash. An address without a scheme is `https://`. Plain `http://` sends the
+/// password and the token in clear text, so it is refused unless the host is this
+/// computer (localhost, 127.0.0.0/8, ::1) or the user explicitly chose `allow_http`.
+pub fn normalize_server_url(input: &str, allow_http: bool) -> Result<String> {
+    let s = input.trim();
+    if s.trim_end_matches('/').is_empty() {
         return Err(Error::Invalid("enter the server address".into()));
     }
     let with_scheme = if s.contains("://") {
         s.to_string()
     } else {
-        format!("http://{s}")
+        format!("https://{s}")
     };
     let url = reqwest::Url::parse(&with_scheme)
         .map_err(|e| Error::Invalid(format!("not a valid server address: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(Error::Invalid(
-            "the server address must start with http:// or https://".into(),
+            "the server address must start with https:// or http://".into(),
         ));
     }
+    check_transport(&url, allow_http)?;
     Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// `Err(Insecure)` for an `http://` URL to another computer without the user's opt-in.
+fn check_transport(url: &reqwest::Url, allow_http: bool) -> Result<()> {
+    if url.scheme() == "http" && !allow_http && !is_loopback(url) {
+        return Err(Error::Insecure(format!(
+            "{} is not encrypted (http://): the password and the token would travel in \
+             clear text. Use https://, or allow an unencrypted connection explicitly",
+            url.host_str().unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the URL's host is this computer: `localhost`, 127.0.0.0/8 or ::1.
+pub fn is_loopback(url: &reqwest::Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    // IPv6 hosts come bracketed: `[::1]`
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(ip)) => ip.is_loopback(),
+        Ok(std::net::IpAddr::V6(ip)) => {
+            ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
+        }
+        Err(_) => host.trim_end_matches('.').eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// What the server said about the credentials of a signed-in client, on any call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthSignal {
+    /// 401: the token no longer works (`code`: `unauthorized`, `session_expired`, …).
+    Unauthorized { code: String, message: String },
+    /// 403 `password_change_required`: only the password may be changed now.
+    PasswordChangeRequired,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,30 +89,60 @@ pub enum ConversationStatusFilter {
     Closed,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Api {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
+    signals: Option<mpsc::UnboundedSender<AuthSignal>>,
+}
+
+/// Never prints the token.
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Api {
-    pub fn new(base: &str) -> Result<Api> {
+    /// `allow_http`: the user chose to allow plain `http://` to another computer.
+    pub fn new(base: &str, allow_http: bool) -> Result<Api> {
+        // a redirect must not lead the password or the token to plain http either
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if let Err(e) = check_transport(attempt.url(), allow_http) {
+                attempt.error(e)
+            } else {
+                attempt.follow()
+            }
+        });
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))
+            .redirect(redirects)
             .user_agent(concat!("switchboard-desktop/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Network(e.to_string()))?;
         Ok(Api {
-            base: normalize_server_url(base)?,
+            base: normalize_server_url(base, allow_http)?,
             token: None,
             http,
+            signals: None,
         })
     }
 
     pub fn with_token(mut self, token: impl Into<String>) -> Api {
         self.token = Some(token.into());
+        self
+    }
+
+    /// Reports every 401 and 403 `password_change_required` answered to this token.
+    pub fn with_auth_signals(mut self, tx: mpsc::UnboundedSender<AuthSignal>) -> Api {
+        self.signals = Some(tx);
         self
     }
 
@@ -113,7 +188,7 @@ impl Api {
         }
     }
 
-    async fn check(resp: Response) -> Result<Response> {
+    async fn check(&self, resp: Response) -> Result<Response> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -133,21 +208,44 @@ impl Api {
                 },
             ),
         };
-        Err(Error::Api {
+        let e = Error::Api {
             status: status.as_u16(),
             code,
             message,
-        })
+        };
+        self.signal(&e);
+        Err(e)
     }
 
-    async fn json<T: DeserializeOwned>(rb: RequestBuilder) -> Result<T> {
-        let resp = Self::check(rb.send().await?).await?;
+    fn signal(&self, e: &Error) {
+        let (Some(tx), Some(_)) = (&self.signals, &self.token) else {
+            return;
+        };
+        let s = match e {
+            Error::Api {
+                status: 401,
+                code,
+                message,
+            } => AuthSignal::Unauthorized {
+                code: code.clone(),
+                message: message.clone(),
+            },
+            Error::Api {
+                status: 403, code, ..
+            } if code == PASSWORD_CHANGE_REQUIRED => AuthSignal::PasswordChangeRequired,
+            _ => return,
+        };
+        let _ = tx.send(s);
+    }
+
+    async fn json<T: DeserializeOwned>(&self, rb: RequestBuilder) -> Result<T> {
+        let resp = self.check(rb.send().await?).await?;
         let bytes = resp.bytes().await?;
         serde_json::from_slice(&bytes).map_err(|e| Error::Protocol(e.to_string()))
     }
 
-    async fn empty(rb: RequestBuilder) -> Result<()> {
-        Self::check(rb.send().await?).await?;
+    async fn empty(&self, rb: RequestBuilder) -> Result<()> {
+        self.check(rb.send().await?).await?;
         Ok(())
     }
 
@@ -157,11 +255,11 @@ impl Api {
         path: &str,
         body: &B,
     ) -> Result<T> {
-        Self::json(self.req(method, path).json(body)).await
+        self.json(self.req(method, path).json(body)).await
     }
 
     pub async fn health(&self) -> Result<()> {
-        Self::empty(self.req(Method::GET, "/healthz")).await
+        self.empty(self.req(Method::GET, "/healthz")).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Result<LoginResponse> {
@@ -169,7 +267,7 @@ impl Api {
             email: email.trim().to_string(),
             password: password.to_string(),
         };
-        Self::json(
+        self.json(
             self.http
                 .post(format!("{}/api/v1/auth/login", self.base))
                 .json(&body),
@@ -178,11 +276,12 @@ impl Api {
     }
 
     pub async fn logout(&self) -> Result<()> {
-        Self::empty(self.req(Method::POST, "/api/v1/auth/logout")).await
+        self.empty(self.req(Method::POST, "/api/v1/auth/logout"))
+            .await
     }
 
     pub async fn me(&self) -> Result<User> {
-        Self::json(self.req(Method::GET, "/api/v1/me")).await
+        self.json(self.req(Method::GET, "/api/v1/me")).await
     }
 
     pub async fn update_me(&self, update: &UpdateMe) -> Result<User> {
@@ -194,11 +293,12 @@ impl Api {
             current_password: current.to_string(),
             new_password: new.to_string(),
         };
-        Self::empty(self.req(Method::PUT, "/api/v1/me/password").json(&body)).await
+        self.empty(self.req(Method::PUT, "/api/v1/me/password").json(&body))
+            .await
     }
 
     pub async fn upload_avatar(&self, bytes: Vec<u8>, content_type: &str) -> Result<User> {
-        Self::json(
+        self.json(
             self.req(Method::PUT, "/api/v1/me/avatar")
                 .header(reqwest::header::CONTENT_TYPE, content_type)
                 .body(bytes),
@@ -207,7 +307,8 @@ impl Api {
     }
 
     pub async fn delete_avatar(&self) -> Result<User> {
-        Self::json(self.req(Method::DELETE, "/api/v1/me/avatar")).await
+        self.json(self.req(Method::DELETE, "/api/v1/me/avatar"))
+            .await
     }
 
     pub async fn set_notifications(&self, n: NotificationSettings) -> Result<User> {
@@ -225,7 +326,7 @@ impl Api {
     }
 
     pub async fn team(&self) -> Result<Vec<User>> {
-        Self::json(self.req(Method::GET, "/api/v1/team")).await
+        self.json(self.req(Method::GET, "/api/v1/team")).await
     }
 
     pub async fn invite(&self, email: &str, role: &str) -> Result<User> {
@@ -238,7 +339,8 @@ impl Api {
     }
 
     pub async fn resend_invitation(&self, user_id: i64) -> Result<()> {
-        Self::empty(self.req(Method::POST, &format!("/api/v1/team/{user_id}/invitation"))).await
+        self.empty(self.req(Method::POST, &format!("/api/v1/team/{user_id}/invitation")))
+            .await
     }
 
     pub async fn change_role(&self, user_id: i64, role: &str) -> Result<User> {
@@ -250,7 +352,8 @@ impl Api {
     }
 
     pub async fn remove_member(&self, user_id: i64) -> Result<()> {
-        Self::empty(self.req(Method::DELETE, &format!("/api/v1/team/{user_id}"))).await
+        self.empty(self.req(Method::DELETE, &format!("/api/v1/team/{user_id}")))
+            .await
     }
 
     pub async fn conversations(
@@ -280,11 +383,13 @@ impl Api {
         if let Some(l) = limit {
             q.push(("limit", l.to_string()));
         }
-        Self::json(self.req(Method::GET, "/api/v1/conversations").query(&q)).await
+        self.json(self.req(Method::GET, "/api/v1/conversations").query(&q))
+            .await
     }
 
     pub async fn conversation(&self, id: i64) -> Result<Conversation> {
-        Self::json(self.req(Method::GET, &format!("/api/v1/conversations/{id}"))).await
+        self.json(self.req(Method::GET, &format!("/api/v1/conversations/{id}")))
+            .await
     }
 
     pub async fn update_conversation(
@@ -313,7 +418,7 @@ impl Api {
         if let Some(l) = limit {
             q.push(("limit", l.to_string()));
         }
-        Self::json(
+        self.json(
             self.req(Method::GET, &format!("/api/v1/conversations/{id}/messages"))
                 .query(&q),
         )
@@ -334,7 +439,7 @@ impl Api {
     }
 
     pub async fn mark_read(&self, id: i64, message_id: i64) -> Result<()> {
-        Self::empty(
+        self.empty(
             self.req(Method::POST, &format!("/api/v1/conversations/{id}/read"))
                 .json(&MarkRead { message_id }),
         )
@@ -366,29 +471,100 @@ mod tests {
     #[test]
     fn server_urls_are_normalised() {
         assert_eq!(
-            normalize_server_url(" http://127.0.0.1:8080/ ").unwrap(),
+            normalize_server_url(" http://127.0.0.1:8080/ ", false).unwrap(),
             "http://127.0.0.1:8080"
         );
         assert_eq!(
-            normalize_server_url("chat.example.com").unwrap(),
+            normalize_server_url("https://x.example/base/", false).unwrap(),
+            "https://x.example/base"
+        );
+        assert!(normalize_server_url("", false).is_err());
+        assert!(normalize_server_url("ftp://x", false).is_err());
+        assert!(normalize_server_url("https://", false).is_err());
+    }
+
+    #[test]
+    fn an_address_without_a_scheme_is_https() {
+        assert_eq!(
+            normalize_server_url("chat.example.com", false).unwrap(),
+            "https://chat.example.com"
+        );
+        assert_eq!(
+            normalize_server_url("chat.example.com:8443/sb/", false).unwrap(),
+            "https://chat.example.com:8443/sb"
+        );
+        // even for this computer: the scheme typed is the only way to get http
+        assert_eq!(
+            normalize_server_url("localhost:8080", false).unwrap(),
+            "https://localhost:8080"
+        );
+    }
+
+    #[test]
+    fn plain_http_only_to_this_computer() {
+        for ok in [
+            "http://localhost:8080",
+            "http://LOCALHOST",
+            "http://localhost.:8080",
+            "http://127.0.0.1:8080",
+            "http://127.10.20.30",
+            "http://[::1]:8080",
+            "http://[::ffff:127.0.0.1]:8080",
+        ] {
+            assert!(normalize_server_url(ok, false).is_ok(), "{ok} was refused");
+        }
+        for bad in [
+            "http://chat.example.com",
+            "http://10.0.0.5:8080",
+            "http://192.168.1.2",
+            "http://128.0.0.1",
+            "http://[::2]",
+            "http://[fe80::1]",
+            "http://localhost.example.com",
+            "http://127.0.0.1.example.com",
+        ] {
+            let e = normalize_server_url(bad, false).unwrap_err();
+            assert_eq!(e.code(), "insecure_http", "{bad}: {e:?}");
+            assert!(e.to_string().contains("clear text"), "{e}");
+            assert!(Api::new(bad, false).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn plain_http_elsewhere_after_an_explicit_choice() {
+        assert_eq!(
+            normalize_server_url("http://chat.example.com/", true).unwrap(),
             "http://chat.example.com"
         );
         assert_eq!(
-            normalize_server_url("https://x.example/base/").unwrap(),
-            "https://x.example/base"
+            normalize_server_url("http://10.0.0.5:8080", true).unwrap(),
+            "http://10.0.0.5:8080"
         );
-        assert!(normalize_server_url("").is_err());
-        assert!(normalize_server_url("ftp://x").is_err());
+        // the choice allows http; it does not turn a typed-without-scheme address into it
+        assert_eq!(
+            normalize_server_url("chat.example.com", true).unwrap(),
+            "https://chat.example.com"
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_token() {
+        let a = Api::new("https://x.example", false)
+            .unwrap()
+            .with_token("secret-token-123");
+        let d = format!("{a:?}");
+        assert!(!d.contains("secret-token-123"), "{d}");
+        assert!(d.contains("x.example"));
     }
 
     #[test]
     fn stream_url_follows_scheme() {
-        let a = Api::new("https://x.example").unwrap();
+        let a = Api::new("https://x.example", false).unwrap();
         assert_eq!(
             a.stream_url(Some(5)),
             "wss://x.example/api/v1/stream?since=5"
         );
-        let a = Api::new("http://127.0.0.1:1").unwrap();
+        let a = Api::new("http://127.0.0.1:1", false).unwrap();
         assert_eq!(a.stream_url(None), "ws://127.0.0.1:1/api/v1/stream");
         assert_eq!(
             a.absolute("/avatars/a.png"),

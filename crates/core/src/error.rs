@@ -16,6 +16,9 @@ pub enum Error {
     Network(String),
     #[error("{0}")]
     Invalid(String),
+    /// A plain `http://` address to another computer that the user did not allow.
+    #[error("{0}")]
+    Insecure(String),
     #[error("not signed in")]
     NotSignedIn,
     #[error("the system keyring is not available: {0}")]
@@ -32,6 +35,7 @@ impl Error {
             Error::Api { code, .. } => code,
             Error::Network(_) => "network",
             Error::Invalid(_) => "invalid",
+            Error::Insecure(_) => "insecure_http",
             Error::NotSignedIn => "not_signed_in",
             Error::Keyring(_) => "keyring",
             Error::Io(_) => "io",

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod cache;
+pub mod close;
 pub mod error;
 pub mod notify;
 pub mod secrets;
@@ -100,8 +101,11 @@ pub enum CoreEvent {
         code: String,
         message: String,
     },
-    /// The server no longer accepts the token.
+    /// The server no longer accepts the token (close code 4401 or an HTTP 401): the token
+    /// is already deleted from the keyring and syncing has stopped. `code`: see
+    /// [`close::Reaction::SignOut`].
     SignedOut {
+        code: String,
         reason: String,
     },
 }
@@ -121,6 +125,7 @@ pub(crate) struct Shared {
     pub alerter: sound::Alerter,
     pub notifier: notify::Notifier,
     pub warned_keyring: AtomicBool,
+    pub tokens: TokenStore,
 }
 
 impl Shared {
@@ -154,7 +159,6 @@ pub struct SessionInfo {
 
 pub struct Core {
     shared: Arc<Shared>,
-    tokens: TokenStore,
     session: tokio::sync::Mutex<Option<Arc<Session>>>,
 }
 
@@ -175,8 +179,8 @@ impl Core {
                 alerter: sound::Alerter::new(),
                 notifier: notify::Notifier::new(),
                 warned_keyring: AtomicBool::new(false),
+                tokens,
             }),
-            tokens,
             session: tokio::sync::Mutex::new(None),
         }
     }
@@ -220,24 +224,34 @@ impl Core {
         &self,
         f: impl FnOnce(TokenStore) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let t = self.tokens.clone();
+        let t = self.shared.tokens.clone();
         tokio::task::spawn_blocking(move || f(t))
             .await
             .map_err(|e| Error::Keyring(e.to_string()))?
     }
 
     /// Signs in with a password, keeps the token in the OS keyring and starts syncing.
-    pub async fn sign_in(&self, server: &str, email: &str, password: &str) -> Result<SessionInfo> {
+    /// `allow_http`: the user explicitly allowed plain `http://` to a server that is not
+    /// this computer (remembered with the account); without it such an address is refused
+    /// before anything is sent.
+    pub async fn sign_in(
+        &self,
+        server: &str,
+        email: &str,
+        password: &str,
+        allow_http: bool,
+    ) -> Result<SessionInfo> {
+        let api = Api::new(server, allow_http)?;
         if email.trim().is_empty() || password.is_empty() {
             return Err(Error::Invalid("enter your email and password".into()));
         }
-        let api = Api::new(server)?;
         let login = api.login(email, password).await?;
         let account = Account {
             server: api.base().to_string(),
             email: login.user.email.clone(),
             user_id: login.user.id,
             name: login.user.name.clone(),
+            allow_http: allow_http && api.base().starts_with("http://"),
         };
         let key = account.key();
         let token = login.token.clone();
@@ -339,7 +353,9 @@ impl Core {
     pub async fn sign_out(&self) -> Result<()> {
         let s = self.session.lock().await.take();
         if let Some(s) = s {
-            let _ = s.api().logout().await;
+            if !s.is_signed_out() {
+                let _ = s.api().logout().await;
+            }
             s.shutdown().await;
             let key = s.account().key();
             let _ = self.keyring(move |t| t.delete(&key)).await;

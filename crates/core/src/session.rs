@@ -16,8 +16,9 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
-use crate::api::{Api, ConversationStatusFilter, MAX_AVATAR_BYTES};
+use crate::api::{Api, AuthSignal, ConversationStatusFilter, MAX_AVATAR_BYTES};
 use crate::cache::{AccountState, Cache, MessageLog, OutboxItem};
+use crate::close::{self, Reaction};
 use crate::error::{Error, Result};
 use crate::settings::Account;
 use crate::{CoreEvent, SessionInfo, Shared};
@@ -27,6 +28,9 @@ pub const PING_EVERY: Duration = Duration::from_secs(15);
 pub const DEAD_AFTER: Duration = Duration::from_secs(40);
 pub const BACKOFF_MIN: Duration = Duration::from_millis(500);
 pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A role change reconnects at once, but not twice within this (a server that keeps
+/// closing with 4403 gets the usual backoff).
+const ROLE_CHANGE_CALM: Duration = Duration::from_secs(5);
 const PAGE: u32 = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,6 +92,9 @@ pub struct Session {
     stop_tx: watch::Sender<bool>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     attempt: AtomicU32,
+    /// The server ended the session (4401 / 401): nothing more is sent with the token.
+    signed_out: AtomicBool,
+    last_role_change: Mutex<Option<tokio::time::Instant>>,
 }
 
 /// Directory name of an account's cache: stable, filesystem-safe.
@@ -115,7 +122,10 @@ impl Session {
         user: Option<User>,
         token_saved: bool,
     ) -> Result<Arc<Session>> {
-        let api = Api::new(&account.server)?.with_token(token);
+        let (auth_tx, auth_rx) = mpsc::unbounded_channel();
+        let api = Api::new(&account.server, account.allow_http)?
+            .with_token(token)
+            .with_auth_signals(auth_tx);
         let cache = Cache::open(
             shared
                 .paths
@@ -172,11 +182,14 @@ impl Session {
             stop_tx,
             tasks: Mutex::new(Vec::new()),
             attempt: AtomicU32::new(0),
+            signed_out: AtomicBool::new(false),
+            last_role_change: Mutex::new(None),
         });
         let t1 = tokio::spawn(s.clone().sync_loop(typing_rx, stop_rx.clone()));
         let t2 = tokio::spawn(s.clone().outbox_loop(stop_rx.clone()));
-        let t3 = tokio::spawn(s.clone().persist_loop(stop_rx));
-        s.tasks.lock().unwrap().extend([t1, t2, t3]);
+        let t3 = tokio::spawn(s.clone().persist_loop(stop_rx.clone()));
+        let t4 = tokio::spawn(s.clone().auth_loop(auth_rx, stop_rx));
+        s.tasks.lock().unwrap().extend([t1, t2, t3, t4]);
         Ok(s)
     }
 
@@ -211,6 +224,11 @@ impl Session {
 
     pub fn is_online(&self) -> bool {
         self.online.load(Ordering::SeqCst)
+    }
+
+    /// True once the server ended this session (the token is forgotten).
+    pub fn is_signed_out(&self) -> bool {
+        self.signed_out.load(Ordering::SeqCst)
     }
 
     /// The stream position the cache reflects.
@@ -252,6 +270,72 @@ impl Session {
     /// Asks the sync loop to reconnect now instead of waiting out the backoff.
     pub fn reconnect_now(&self) {
         self.reconnect_wake.notify_one();
+    }
+
+    // ----- when the server ends the session (see `close`) ----------------------------
+
+    /// Reacts to what REST calls learn about the token.
+    async fn auth_loop(
+        self: Arc<Self>,
+        mut rx: mpsc::UnboundedReceiver<AuthSignal>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        loop {
+            let signal = tokio::select! {
+                s = rx.recv() => s,
+                _ = stop.changed() => None,
+            };
+            match signal {
+                Some(AuthSignal::Unauthorized { code, message }) => {
+                    self.end_signed_out(code, message).await;
+                    break;
+                }
+                Some(AuthSignal::PasswordChangeRequired) => self.password_change_required().await,
+                None => break,
+            }
+        }
+    }
+
+    /// The server no longer accepts the token: stop every loop, forget the token, tell
+    /// the UI. Nothing is sent with the token afterwards.
+    async fn end_signed_out(&self, code: String, reason: String) {
+        if self.signed_out.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        tracing::info!(code, reason, "signed out by the server");
+        let _ = self.stop_tx.send(true);
+        let key = self.account.key();
+        let tokens = self.shared.tokens.clone();
+        match tokio::task::spawn_blocking(move || tokens.delete(&key)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot delete the token from the keyring"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete the token from the keyring"),
+        }
+        let _ = self.persist();
+        self.set_conn(ConnState::Stopped);
+        self.emit(CoreEvent::SignedOut { code, reason });
+    }
+
+    /// The server answered 403 `password_change_required`: the user's record says so
+    /// (`must_change_password`), which sends the UI to the change-password screen.
+    async fn password_change_required(&self) {
+        match self.refresh_me().await {
+            Ok(u) if u.must_change_password => {}
+            _ => {
+                let mut u = self.user();
+                u.must_change_password = true;
+                self.set_user(u);
+            }
+        }
+    }
+
+    /// Whether a role change may reconnect at once (not twice in `ROLE_CHANGE_CALM`).
+    fn calm_role_change(&self) -> bool {
+        let now = tokio::time::Instant::now();
+        let mut last = self.last_role_change.lock().unwrap();
+        let calm = last.is_none_or(|t| now.duration_since(t) >= ROLE_CHANGE_CALM);
+        *last = Some(now);
+        calm
     }
 
     // ----- reading -----------------------------------------------------------------
@@ -465,7 +549,8 @@ impl Session {
                 Err(e)
                     if e.is_network()
                         || matches!(e.status(), Some(401) | Some(408) | Some(429))
-                        || e.status().is_some_and(|s| s >= 500) =>
+                        || e.status().is_some_and(|s| s >= 500)
+                        || close::on_error(&e) == Reaction::ChangePassword =>
                 {
                     return Err(e);
                 }
@@ -583,6 +668,8 @@ impl Session {
             ));
         }
         self.api.change_password(current, new).await?;
+        // the stream is refused while the emailed password is in use: connect now
+        self.reconnect_now();
         self.refresh_me().await
     }
 
@@ -675,7 +762,7 @@ impl Session {
             if *stop.borrow() {
                 break;
             }
-            match r {
+            let reaction = match r {
                 Ok(End::Reset) => {
                     tracing::info!("stream reset: reloading over REST");
                     {
@@ -685,15 +772,27 @@ impl Session {
                     continue;
                 }
                 Ok(End::Stopped) => break,
-                Ok(End::Closed) => {}
-                Err(e) if e.is_unauthorized() => {
-                    self.set_conn(ConnState::Stopped);
-                    self.emit(CoreEvent::SignedOut {
-                        reason: e.to_string(),
-                    });
+                Ok(End::Closed { code, reason }) => {
+                    tracing::info!(?code, reason, "the server closed the stream");
+                    close::on_close(code, &reason)
+                }
+                Err(e) => {
+                    tracing::info!(error = %e, "stream disconnected");
+                    close::on_error(&e)
+                }
+            };
+            match reaction {
+                Reaction::SignOut { code, reason } => {
+                    self.end_signed_out(code, reason).await;
                     break;
                 }
-                Err(e) => tracing::info!(error = %e, "stream disconnected"),
+                Reaction::ChangePassword => self.password_change_required().await,
+                Reaction::ReconnectNow if self.calm_role_change() => {
+                    // the new role may see less: who we are now, then the stream again
+                    let _ = self.refresh_me().await;
+                    continue;
+                }
+                Reaction::ReconnectNow | Reaction::Backoff => {}
             }
             let delay = self.backoff();
             self.set_conn(ConnState::Offline {
@@ -732,16 +831,10 @@ impl Session {
         {
             Err(_) => return Err(Error::Network("connection timed out".into())),
             Ok(Err(tungstenite::Error::Http(resp))) => {
-                let status = resp.status().as_u16();
-                return Err(Error::Api {
-                    status,
-                    code: if status == 401 {
-                        "unauthorized".into()
-                    } else {
-                        "stream_refused".into()
-                    },
-                    message: format!("the server refused the stream ({status})"),
-                });
+                return Err(refused_upgrade(
+                    resp.status().as_u16(),
+                    resp.body().as_deref(),
+                ));
             }
             Ok(Err(e)) => return Err(Error::Network(e.to_string())),
             Ok(Ok(x)) => x,
@@ -772,13 +865,18 @@ impl Session {
                 frame = ws.next() => {
                     last_heard = tokio::time::Instant::now();
                     let frame = match frame {
-                        None => return Ok(End::Closed),
+                        None => return Ok(End::Closed { code: None, reason: String::new() }),
                         Some(Err(e)) => return Err(Error::Network(e.to_string())),
                         Some(Ok(f)) => f,
                     };
                     let text = match frame {
                         WsMessage::Text(t) => t.to_string(),
-                        WsMessage::Close(_) => return Ok(End::Closed),
+                        WsMessage::Close(f) => {
+                            return Ok(End::Closed {
+                                code: f.as_ref().map(|f| u16::from(f.code)),
+                                reason: f.map(|f| f.reason.to_string()).unwrap_or_default(),
+                            });
+                        }
                         _ => continue,
                     };
                     let f: StreamFrame = match serde_json::from_str(&text) {
@@ -1114,8 +1212,29 @@ impl Session {
 
 enum End {
     Reset,
-    Closed,
+    Closed { code: Option<u16>, reason: String },
     Stopped,
+}
+
+/// The error of a refused websocket upgrade, with the server's error code when its body
+/// has one (`unauthorized`, `session_expired`, `password_change_required`, …).
+fn refused_upgrade(status: u16, body: Option<&[u8]>) -> Error {
+    match body.and_then(|b| serde_json::from_slice::<switchboard_protocol::ErrorBody>(b).ok()) {
+        Some(b) => Error::Api {
+            status,
+            code: b.error.code,
+            message: b.error.message,
+        },
+        None => Error::Api {
+            status,
+            code: if status == 401 {
+                "unauthorized".into()
+            } else {
+                "stream_refused".into()
+            },
+            message: format!("the server refused the stream ({status})"),
+        },
+    }
 }
 
 fn visitor_name(c: &Conversation) -> String {

@@ -14,6 +14,9 @@ pub struct Account {
     pub email: String,
     pub user_id: i64,
     pub name: String,
+    /// The user chose to allow plain `http://` to this (non-loopback) server.
+    #[serde(default)]
+    pub allow_http: bool,
 }
 
 impl Account {

@@ -14,49 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::*;
-use switchboard_core::{
-    ConnState, Core, CoreEvent, Filter, LocalPrefs, Paths, SoundChoice, TokenStore,
-};
+use switchboard_core::{ConnState, CoreEvent, Filter, LocalPrefs, SoundChoice, TokenStore};
 use switchboard_protocol::{AuthorKind, ConversationStatus, UpdateConversation};
-
-/// A core with its own dirs and keyring service, alerts silenced (tests that check
-/// alerts switch them back on).
-fn new_core(root: &std::path::Path, service: &str) -> Core {
-    let core = Core::with_token_store(Paths::under(root), TokenStore::with_service(service));
-    core.set_prefs(LocalPrefs {
-        volume: 0.0,
-        native_notifications: false,
-        ..LocalPrefs::default()
-    })
-    .unwrap();
-    core
-}
-
-fn unique(prefix: &str) -> String {
-    use rand::Rng;
-    format!("{prefix}-{:08x}", rand::thread_rng().gen::<u32>())
-}
-
-/// Collects every event of a core.
-fn record(core: &Core) -> Arc<Mutex<Vec<CoreEvent>>> {
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let mut rx = core.subscribe();
-    let l = log.clone();
-    tokio::spawn(async move {
-        while let Ok(e) = rx.recv().await {
-            l.lock().unwrap().push(e);
-        }
-    });
-    log
-}
-
-async fn wait_online(core: &Core) {
-    let s = core.session().await.unwrap();
-    eventually("the stream to be online", 30, || {
-        s.connection() == ConnState::Online
-    })
-    .await;
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_is_refused_and_changes_nothing() {
@@ -64,14 +23,14 @@ async fn wrong_password_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let core = new_core(dir.path(), &unique("sb-test"));
     let e = core
-        .sign_in(&server.url, ADMIN_EMAIL, "wrong password")
+        .sign_in(&server.url, ADMIN_EMAIL, "wrong password", false)
         .await
         .unwrap_err();
     assert_eq!(e.status(), Some(401), "{e:?}");
     assert!(core.session().await.is_err());
     assert!(core.settings().accounts.is_empty());
     let e = core
-        .sign_in("http://127.0.0.1:9", ADMIN_EMAIL, ADMIN_PASSWORD)
+        .sign_in("http://127.0.0.1:9", ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap_err();
     assert!(e.is_network(), "{e:?}");
@@ -83,7 +42,7 @@ async fn admin_manages_the_team_and_the_invitation_email_is_sent() {
     let dir = tempfile::tempdir().unwrap();
     let core = new_core(dir.path(), &unique("sb-test"));
     let info = core
-        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     assert_eq!(info.user.email, ADMIN_EMAIL);
@@ -131,7 +90,7 @@ async fn personal_data_avatar_and_notification_switches() {
     let server = Server::start().await;
     let dir = tempfile::tempdir().unwrap();
     let core = new_core(dir.path(), &unique("sb-test"));
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     let s = core.session().await.unwrap();
@@ -187,7 +146,7 @@ async fn sync_live_then_resume_after_restart_with_cache() {
     let service = unique("sb-test");
     let core = new_core(dir.path(), &service);
     let events = record(&core);
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     wait_online(&core).await;
@@ -223,7 +182,7 @@ async fn sync_live_then_resume_after_restart_with_cache() {
     // the app opens again: the cached dialogs are there at once, then the stream resumes
     let core = new_core(dir.path(), &service);
     let events2 = record(&core);
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     let s = core.session().await.unwrap();
@@ -273,7 +232,7 @@ async fn sync_live_then_resume_after_restart_with_cache() {
     let dir2 = tempfile::tempdir().unwrap();
     let other = new_core(dir2.path(), &unique("sb-test"));
     other
-        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     wait_online(&other).await;
@@ -317,7 +276,7 @@ async fn reset_reloads_over_rest() {
     let dir = tempfile::tempdir().unwrap();
     let service = unique("sb-test");
     let core = new_core(dir.path(), &service);
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     wait_online(&core).await;
@@ -350,7 +309,7 @@ async fn reset_reloads_over_rest() {
     let m2 = visitor.say("after reset").await;
     let core = new_core(dir.path(), &service);
     let events = record(&core);
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     wait_online(&core).await;
@@ -375,7 +334,7 @@ async fn offline_outbox_is_delivered_exactly_once_across_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let service = unique("sb-test");
     let core = new_core(dir.path(), &service);
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     wait_online(&core).await;
@@ -405,7 +364,7 @@ async fn offline_outbox_is_delivered_exactly_once_across_a_restart() {
 
     server.restart().await;
     let core = new_core(dir.path(), &service);
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     let s = core.session().await.unwrap();
@@ -435,7 +394,7 @@ async fn offline_outbox_is_delivered_exactly_once_across_a_restart() {
     )
     .unwrap();
     let core = new_core(dir.path(), &service);
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     let s = core.session().await.unwrap();
@@ -454,21 +413,6 @@ async fn offline_outbox_is_delivered_exactly_once_across_a_restart() {
             .count(),
         1
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 // ----- the real desktop: keyring, sound, notifications -------------------------------
@@ -492,7 +436,7 @@ async fn keyring_round_trip_and_restore_without_password() {
     let service = unique("sb-test");
     let core = new_core(dir.path(), &service);
     let info = core
-        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     assert!(info.token_saved);
@@ -644,7 +588,7 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
     })
     .unwrap();
     let server = Server::start().await;
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     wait_online(&core).await;
@@ -767,10 +711,11 @@ async fn alerts_play_sound_and_show_notifications_for_real() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_pages_back_without_gaps_or_repeats() {
-    let server = Server::start().await;
+    // 120 visitor messages as fast as the test can: over the per-visitor limit
+    let server = Server::start_with("127.0.0.1:0", &["--visitor-limit-factor", "10"]).await;
     let dir = tempfile::tempdir().unwrap();
     let core = new_core(dir.path(), &unique("sb-test"));
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     wait_online(&core).await;
@@ -805,7 +750,7 @@ async fn reconnects_by_itself_and_resumes_after_the_server_comes_back() {
     let dir = tempfile::tempdir().unwrap();
     let core = new_core(dir.path(), &unique("sb-test"));
     let events = record(&core);
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD)
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
         .await
         .unwrap();
     wait_online(&core).await;

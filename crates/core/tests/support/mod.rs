@@ -4,7 +4,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use switchboard_core::{ConnState, Core, CoreEvent, LocalPrefs, Paths, TokenStore};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -32,11 +35,23 @@ pub struct Server {
     pub data_dir: tempfile::TempDir,
     child: Option<Child>,
     port: u16,
+    /// Extra flags of `serve`, kept for restarts.
+    args: Vec<String>,
 }
 
 impl Server {
     /// A fresh server with one admin.
     pub async fn start() -> Server {
+        Server::start_with("127.0.0.1:0", &[]).await
+    }
+
+    /// A fresh server with one admin, listening on `addr`.
+    pub async fn start_on(addr: &str) -> Server {
+        Server::start_with(addr, &[]).await
+    }
+
+    /// A fresh server with one admin, listening on `addr`, with extra `serve` flags.
+    pub async fn start_with(addr: &str, args: &[&str]) -> Server {
         let data_dir = tempfile::tempdir().unwrap();
         let out = Command::new(server_bin())
             .args(["--data-dir"])
@@ -63,8 +78,9 @@ impl Server {
             data_dir,
             child: None,
             port: 0,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
-        s.spawn("127.0.0.1:0").await;
+        s.spawn(addr).await;
         s
     }
 
@@ -73,6 +89,7 @@ impl Server {
             .args(["--http", addr, "--data-dir"])
             .arg(self.data_dir.path())
             .args(["--smtp-in", "off"])
+            .args(&self.args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -134,6 +151,72 @@ impl Server {
             .await
             .unwrap();
         r["token"].as_str().unwrap().to_string()
+    }
+
+    /// Calls the API as the first admin; returns the status.
+    pub async fn as_admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::StatusCode {
+        let token = self.admin_token().await;
+        let mut rb = self
+            .http()
+            .request(method, format!("{}/api/v1{path}", self.url))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        rb.send().await.unwrap().status()
+    }
+
+    /// Invites a colleague as the first admin; returns their id and the emailed password.
+    pub async fn invite(&self, email: &str, role: &str) -> (i64, String) {
+        let token = self.admin_token().await;
+        let user: serde_json::Value = self
+            .http()
+            .post(format!("{}/api/v1/team/invitations", self.url))
+            .bearer_auth(token)
+            .json(&serde_json::json!({"email": email, "role": role}))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = user["id"].as_i64().unwrap();
+        for _ in 0..200 {
+            let mail = self
+                .mailbox()
+                .await
+                .into_iter()
+                .find(|m| m["to"].as_str().unwrap_or("").contains(email));
+            if let Some(m) = mail {
+                let raw = self
+                    .http()
+                    .get(format!("{}{}", self.url, m["url"].as_str().unwrap()))
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                // quoted-printable soft line breaks
+                let text = raw.replace("=\r\n", "").replace("=\n", "");
+                let password = text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("Password: "))
+                    .expect("no password in the invitation email")
+                    .trim()
+                    .to_string();
+                return (id, password);
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no invitation email to {email}");
     }
 
     /// The emails in the dev mailbox: `[{file, to, subject, date, url}]`.
@@ -238,4 +321,59 @@ pub async fn eventually<F: FnMut() -> bool>(what: &str, secs: u64, mut f: F) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     panic!("timed out waiting for {what}");
+}
+
+/// A core with its own dirs and keyring service, alerts silenced (tests that check
+/// alerts switch them back on).
+pub fn new_core(root: &std::path::Path, service: &str) -> Core {
+    let core = Core::with_token_store(Paths::under(root), TokenStore::with_service(service));
+    core.set_prefs(LocalPrefs {
+        volume: 0.0,
+        native_notifications: false,
+        ..LocalPrefs::default()
+    })
+    .unwrap();
+    core
+}
+
+pub fn unique(prefix: &str) -> String {
+    use rand::Rng;
+    format!("{prefix}-{:08x}", rand::thread_rng().gen::<u32>())
+}
+
+/// Collects every event of a core.
+pub fn record(core: &Core) -> Arc<Mutex<Vec<CoreEvent>>> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let mut rx = core.subscribe();
+    let l = log.clone();
+    tokio::spawn(async move {
+        while let Ok(e) = rx.recv().await {
+            l.lock().unwrap().push(e);
+        }
+    });
+    log
+}
+
+pub async fn wait_online(core: &Core) {
+    let s = core.session().await.unwrap();
+    eventually("the stream to be online", 30, || {
+        s.connection() == ConnState::Online
+    })
+    .await;
+}
+
+/// Every file under `dir`.
+pub fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }
