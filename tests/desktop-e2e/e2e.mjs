@@ -296,6 +296,23 @@ try {
   await shot('08-dialog-ru');
   step('operator view in Russian');
 
+  // 9. an admin removes her while the app is open: it signs out at once and says why
+  const { token: adm } = await api('POST', '/api/v1/auth/login', { body: ADMIN });
+  const olga = (await api('GET', '/api/v1/team', { token: adm })).find((u) => u.email === 'olga@example.com');
+  await api('DELETE', `/api/v1/team/${olga.id}`, { token: adm });
+  await until('signed out with the reason', async () =>
+    (await text('[data-testid=signed-out-notice]')).includes('Вы вышли из аккаунта'), 10000);
+  step('a removed colleague is signed out at once and told why');
+
+  // 10. plain http:// to another computer only by an explicit, visible choice
+  await type('input[name=server]', 'http://chat.example.com');
+  await find('[data-testid=allow-http]');
+  await type('input[name=email]', 'olga@example.com');
+  await type('input[name=password]', 'olga-own-password-1');
+  await click('[data-testid=signin] button[type=submit]');
+  await until('the clear-text warning', async () => (await text('[data-testid=signin-error]')).includes('http://'));
+  step('http:// to another computer is refused without the choice');
+
   ok = true;
   console.log('desktop e2e: all steps passed');
 } catch (e) {
