@@ -776,3 +776,69 @@ async fn sqlite_commits_are_synced_before_the_api_answers() {
         assert_eq!(level, 2, "synchronous = FULL");
     }
 }
+
+// ---- the stream's incoming frames -----------------------------------------
+
+/// Random frames of every kind — text that is almost JSON, JSON of the wrong
+/// shape, binary, pings — on a visitor's and an operator's stream: the server
+/// never panics, a stream closes only with 1008 (too large) and otherwise
+/// goes on delivering.
+#[tokio::test]
+async fn garbage_frames_on_the_streams_change_nothing() {
+    use rand::{Rng, SeedableRng};
+    let (app, _sink) = spawn_app().await;
+    let visitor = app.visitor().await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20261204);
+    let shapes = [
+        r#"{"type":"typing","conversation_id":%}"#,
+        r#"{"type":"typing"}"#,
+        r#"{"type":"%"}"#,
+        r#"{"type":"typing","conversation_id":"%"}"#,
+        r#"[%]"#,
+        r#"{"type":"typing","conversation_id":-%}"#,
+        "%",
+    ];
+    let mut operator = operator_stream(&app, &app.admin_token).await;
+    let mut widget =
+        connect(&app.ws_url(&format!("/widget/stream?visitor_token={}", visitor.token))).await;
+    assert_eq!(next_frame(&mut widget).await["type"], "ready");
+    for _ in 0..300 {
+        let noise: String = (0..rng.gen_range(0..40))
+            .map(|_| rng.gen_range(0x20u8..0x7f) as char)
+            .collect();
+        let frame = match rng.gen_range(0..4) {
+            0 => WsMessage::Binary(noise.clone().into_bytes().into()),
+            1 => WsMessage::Ping(noise.clone().into_bytes().into()),
+            _ => {
+                let shape = shapes[rng.gen_range(0..shapes.len())];
+                WsMessage::Text(shape.replace('%', &noise).into())
+            }
+        };
+        let ws = if rng.gen_bool(0.5) {
+            &mut operator
+        } else {
+            &mut widget
+        };
+        ws.send(frame).await.expect("the stream takes the frame");
+    }
+    // Both streams still deliver: the visitor writes, both see it.
+    assert_eq!(
+        app.visitor_says(&visitor, "still here", "g-1")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let seen = next_event(&mut operator, "message.created").await;
+    assert_eq!(seen["data"]["body"], "still here");
+    let seen = next_event(&mut widget, "message.created").await;
+    assert_eq!(seen["data"]["body"], "still here");
+    assert_eq!(
+        app.http
+            .get(format!("{}/healthz", app.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
