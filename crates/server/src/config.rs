@@ -164,6 +164,19 @@ pub struct ServerOptions {
         global = true
     )]
     pub sqlite_sync: crate::db::SqliteSync,
+    /// PEM certificate chain for the SMTP listener's STARTTLS (default: a
+    /// self-signed one for the reply domain, generated into the data dir).
+    #[arg(long, env = "SWITCHBOARD_SMTP_TLS_CERT", requires = "smtp_tls_key", global = true)]
+    pub smtp_tls_cert: Option<PathBuf>,
+    /// PEM private key of `--smtp-tls-cert`.
+    #[arg(long, env = "SWITCHBOARD_SMTP_TLS_KEY", requires = "smtp_tls_cert", global = true)]
+    pub smtp_tls_key: Option<PathBuf>,
+    /// Most SMTP sessions at once (more are answered 421 and closed).
+    #[arg(long, env = "SWITCHBOARD_SMTP_MAX_SESSIONS", default_value_t = 1000, global = true)]
+    pub smtp_max_sessions: usize,
+    /// Refused inbound emails (headers and reason) are kept this many days.
+    #[arg(long, env = "SWITCHBOARD_REFUSED_MAIL_DAYS", default_value_t = 30, global = true)]
+    pub refused_mail_days: u32,
     /// Events older than this many days are compacted out of the stream log (a
     /// client further behind reloads over REST).
     #[arg(
@@ -201,6 +214,20 @@ pub struct Config {
     pub header_read_timeout: Duration,
     pub retention: Retention,
     pub sqlite_sync: crate::db::SqliteSync,
+    pub smtp: SmtpSettings,
+}
+
+/// The inbound SMTP listener's limits and TLS.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    /// Certificate and key (PEM); None: a self-signed pair in the data dir.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub max_sessions: usize,
+    pub max_sessions_per_address: usize,
+    /// A client that sends no command (or no DATA line) for this long is cut off.
+    pub idle_timeout: Duration,
+    /// How long a refused email's headers and reason are kept.
+    pub refused_kept: Duration,
 }
 
 /// When a session stops working.
@@ -265,6 +292,13 @@ impl ServerOptions {
                 sweep_every: Duration::from_secs(3600),
             },
             sqlite_sync: self.sqlite_sync,
+            smtp: SmtpSettings {
+                tls: self.smtp_tls_cert.zip(self.smtp_tls_key),
+                max_sessions: self.smtp_max_sessions.max(1),
+                max_sessions_per_address: 20,
+                idle_timeout: Duration::from_secs(30),
+                refused_kept: days(self.refused_mail_days),
+            },
         })
     }
 }
@@ -293,6 +327,10 @@ impl Config {
             silent_visitor_hours: 24,
             event_log_days: 7,
             sqlite_sync: crate::db::SqliteSync::Full,
+            smtp_tls_cert: None,
+            smtp_tls_key: None,
+            smtp_max_sessions: 1000,
+            refused_mail_days: 30,
         }
         .resolve()
         .expect("default configuration is valid")
