@@ -166,16 +166,36 @@ pub struct ServerOptions {
     pub sqlite_sync: crate::db::SqliteSync,
     /// PEM certificate chain for the SMTP listener's STARTTLS (default: a
     /// self-signed one for the reply domain, generated into the data dir).
-    #[arg(long, env = "SWITCHBOARD_SMTP_TLS_CERT", requires = "smtp_tls_key", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SMTP_TLS_CERT",
+        requires = "smtp_tls_key",
+        global = true
+    )]
     pub smtp_tls_cert: Option<PathBuf>,
     /// PEM private key of `--smtp-tls-cert`.
-    #[arg(long, env = "SWITCHBOARD_SMTP_TLS_KEY", requires = "smtp_tls_cert", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SMTP_TLS_KEY",
+        requires = "smtp_tls_cert",
+        global = true
+    )]
     pub smtp_tls_key: Option<PathBuf>,
     /// Most SMTP sessions at once (more are answered 421 and closed).
-    #[arg(long, env = "SWITCHBOARD_SMTP_MAX_SESSIONS", default_value_t = 1000, global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SMTP_MAX_SESSIONS",
+        default_value_t = 1000,
+        global = true
+    )]
     pub smtp_max_sessions: usize,
     /// Refused inbound emails (headers and reason) are kept this many days.
-    #[arg(long, env = "SWITCHBOARD_REFUSED_MAIL_DAYS", default_value_t = 30, global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_REFUSED_MAIL_DAYS",
+        default_value_t = 30,
+        global = true
+    )]
     pub refused_mail_days: u32,
     /// Events older than this many days are compacted out of the stream log (a
     /// client further behind reloads over REST).

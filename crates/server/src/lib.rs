@@ -135,7 +135,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         tokio::spawn(retention::Sweeper::new(state.clone()).run()),
     ];
     let smtp_in = match state.config.smtp_in {
-        Some(addr) => Some(mail::smtp_in::start(state.clone(), addr)?),
+        Some(addr) => Some(mail::smtp::start(state.clone(), addr)?),
         None => None,
     };
 

@@ -7,6 +7,8 @@
 //!   reloads over REST); the newest event always stays, so `seq` goes on;
 //! - expired sessions, and sent emails' rows after 30 days (their bodies are
 //!   dropped as soon as they are sent; see `store::outbox`);
+//! - refused inbound emails after `--refused-mail-days` (only their headers
+//!   and the start of the body were kept; see `mail::inbound::for_audit`);
 //! - the rate limiters' memory of clients that went quiet (every minute).
 //!
 //! Each node sweeps; the statements are idempotent, so nodes need no lock.
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use crate::db::now_ms;
 use crate::state::SharedState;
-use crate::store::{outbox, sessions, settings};
+use crate::store::{notifications, outbox, sessions, settings};
 
 /// Rows deleted per statement, so the write lock is never held for long.
 const BATCH: i64 = 5_000;
@@ -27,6 +29,7 @@ pub struct Swept {
     pub events: u64,
     pub sessions: u64,
     pub sent_emails: u64,
+    pub refused_emails: u64,
 }
 
 pub struct Sweeper {
@@ -74,6 +77,11 @@ pub async fn sweep(state: &SharedState, now: i64) -> anyhow::Result<Swept> {
         )
         .await?,
         sent_emails: outbox::sweep_sent(&state.db, now - ms(SENT_EMAILS_KEPT)).await?,
+        refused_emails: notifications::sweep_refused(
+            &state.db,
+            now - ms(state.config.smtp.refused_kept),
+        )
+        .await?,
         ..Swept::default()
     };
     let silent_since = now - ms(retention.silent_visitors_after);

@@ -53,11 +53,33 @@ pub async fn receive(
             reason,
             sender.as_deref(),
             message_id.as_deref(),
-            raw,
+            &for_audit(raw),
         )
         .await?;
     }
     Ok(outcome)
+}
+
+/// The headers of a refused email are kept whole (up to 64 KiB) for audit,
+/// its body only up to 16 KiB: refused mail must not fill the disk.
+const AUDIT_HEADERS: usize = 64 * 1024;
+const AUDIT_BODY: usize = 16 * 1024;
+
+pub fn for_audit(raw: &[u8]) -> Vec<u8> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4)
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| i + 2))
+        .unwrap_or(raw.len());
+    let (headers, body) = raw.split_at(split);
+    let mut kept = headers[..headers.len().min(AUDIT_HEADERS)].to_vec();
+    kept.extend_from_slice(&body[..body.len().min(AUDIT_BODY)]);
+    let dropped = raw.len() - kept.len();
+    if dropped > 0 {
+        kept.extend_from_slice(format!("\r\n[{dropped} more bytes not kept]\r\n").as_bytes());
+    }
+    kept
 }
 
 fn refuse(reason: impl Into<String>) -> anyhow::Result<Outcome> {
@@ -285,5 +307,22 @@ async fn check_and_post(
         Err(e) if e.code == "internal" => Err(anyhow::anyhow!("posting the reply failed")),
         // Two copies racing past the duplicate check: the unique index decides.
         Err(e) => refuse(e.message),
+    }
+}
+
+#[cfg(test)]
+mod audit_tests {
+    use super::for_audit;
+
+    #[test]
+    fn refused_mail_keeps_its_headers_and_a_bounded_body() {
+        let mut raw = b"From: a@example.com\r\nSubject: hi\r\n\r\n".to_vec();
+        raw.extend(std::iter::repeat_n(b'x', 1_000_000));
+        let kept = for_audit(&raw);
+        assert!(kept.starts_with(b"From: a@example.com\r\nSubject: hi\r\n\r\nxxx"));
+        assert!(kept.len() < 20 * 1024, "{}", kept.len());
+        assert!(String::from_utf8_lossy(&kept).contains("more bytes not kept"));
+        let small = b"From: a@example.com\r\n\r\nshort".to_vec();
+        assert_eq!(for_audit(&small), small);
     }
 }

@@ -8,7 +8,7 @@ pub mod inbound;
 pub mod invitation;
 pub mod notification;
 pub mod sender;
-pub mod smtp_in;
+pub mod smtp;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -182,3 +182,14 @@ pub async fn claim_messages(
         .map(|row| row.try_get("message_id"))
         .collect()
 }
+
+/// Deletes refused emails logged before `before`.
+pub async fn sweep_refused(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
+    Ok(
+        sqlx::query("DELETE FROM refused_emails WHERE created_at < $1")
+            .bind(before)
+            .execute(&db.pool)
+            .await?
+            .rows_affected(),
+    )
+}

@@ -11,5 +11,6 @@ mod nodes;
 mod outbox;
 mod profile;
 mod security;
+mod smtp;
 mod stream;
 mod team;

@@ -1,0 +1,363 @@
+//! One SMTP session: commands parsed by `smtp-proto`, the envelope checked as it
+//! comes (RCPT refused unless its reply token verifies), the message read with
+//! its size bounded while reading, and `250` after DATA only once the reply is
+//! stored. Every read has a deadline, so an idle or trickling client holds its
+//! slot for `idle_timeout` at most.
+
+use std::time::Duration;
+
+use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
+use smtp_proto::{EhloResponse, Error as ProtoError, Request};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use crate::domain::reply_token;
+use crate::mail::inbound::{self, Outcome, MAX_BYTES};
+use crate::state::SharedState;
+
+/// Recipients one message may have (a reply goes to one address).
+const MAX_RECIPIENTS: usize = 10;
+/// Bad commands tolerated before the session is closed.
+const MAX_ERRORS: usize = 10;
+const READ_CHUNK: usize = 8 * 1024;
+/// A message this far over the size limit is not read to its end: the
+/// connection is cut.
+const DISCARD_LIMIT: usize = 64 * 1024 * 1024;
+
+/// How a session ended.
+pub enum End {
+    /// QUIT, a timeout, an error or the client hung up.
+    Closed,
+    /// The client asked for STARTTLS and was told to go ahead: the caller wraps
+    /// the connection and starts a fresh session over TLS.
+    StartTls,
+}
+
+pub struct Session<'a, S> {
+    state: &'a SharedState,
+    stream: S,
+    tls: bool,
+    idle_timeout: Duration,
+    hostname: String,
+    helo: Option<String>,
+    mail_from: Option<String>,
+    recipients: Vec<String>,
+    errors: usize,
+}
+
+enum Step {
+    Continue,
+    Data,
+    Close,
+    StartTls,
+}
+
+impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
+    pub fn new(state: &'a SharedState, stream: S, tls: bool) -> Self {
+        Session {
+            state,
+            stream,
+            tls,
+            idle_timeout: state.config.smtp.idle_timeout,
+            hostname: state.config.reply_domain.clone(),
+            helo: None,
+            mail_from: None,
+            recipients: Vec::new(),
+            errors: 0,
+        }
+    }
+
+    pub fn into_stream(self) -> S {
+        self.stream
+    }
+
+    async fn reply(&mut self, line: &str) -> std::io::Result<()> {
+        self.stream.write_all(line.as_bytes()).await?;
+        self.stream.write_all(b"\r\n").await?;
+        self.stream.flush().await
+    }
+
+    /// Reads the next chunk; None when the client is gone or too slow.
+    async fn read(&mut self, buf: &mut [u8]) -> Option<usize> {
+        match tokio::time::timeout(self.idle_timeout, self.stream.read(buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => None,
+            Ok(Ok(n)) => Some(n),
+            Err(_) => {
+                let _ = self
+                    .reply("421 4.4.2 idle for too long, closing the connection")
+                    .await;
+                None
+            }
+        }
+    }
+
+    pub async fn run(&mut self, greet: bool) -> End {
+        if greet
+            && self
+                .reply(&format!("220 {} ESMTP Switchboard", self.hostname))
+                .await
+                .is_err()
+        {
+            return End::Closed;
+        }
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut receiver = RequestReceiver::default();
+        loop {
+            let Some(n) = self.read(&mut buf).await else {
+                return End::Closed;
+            };
+            let mut bytes = buf[..n].iter();
+            loop {
+                let step = match receiver.ingest(&mut bytes) {
+                    Ok(request) => {
+                        let request = request.into_owned();
+                        self.command(request).await
+                    }
+                    Err(ProtoError::NeedsMoreData { .. }) => break,
+                    Err(e) => self.protocol_error(e).await,
+                };
+                match step {
+                    Ok(Step::Continue) => {}
+                    Ok(Step::Data) => {
+                        // Bytes already read after DATA belong to the message.
+                        let rest = bytes.as_slice().to_vec();
+                        if !self.data(rest).await {
+                            return End::Closed;
+                        }
+                        receiver = RequestReceiver::default();
+                        break;
+                    }
+                    Ok(Step::StartTls) => {
+                        if bytes.as_slice().is_empty() {
+                            return End::StartTls;
+                        }
+                        // Plain-text commands pipelined after STARTTLS could be
+                        // injected by a man in the middle: refuse them.
+                        return End::Closed;
+                    }
+                    Ok(Step::Close) | Err(_) => return End::Closed,
+                }
+            }
+        }
+    }
+
+    async fn protocol_error(&mut self, e: ProtoError) -> std::io::Result<Step> {
+        self.errors += 1;
+        let (line, close) = match e {
+            ProtoError::ResponseTooLong => ("500 5.5.2 line too long".to_string(), true),
+            ProtoError::UnknownCommand => ("500 5.5.1 command not recognised".into(), false),
+            ProtoError::InvalidSenderAddress => ("501 5.1.7 bad sender address".into(), false),
+            ProtoError::InvalidRecipientAddress => {
+                ("501 5.1.3 bad recipient address".into(), false)
+            }
+            other => (format!("501 5.5.4 {other}"), false),
+        };
+        self.reply(&line).await?;
+        self.close_if_abusive(close).await
+    }
+
+    async fn close_if_abusive(&mut self, close: bool) -> std::io::Result<Step> {
+        if close || self.errors >= MAX_ERRORS {
+            self.reply("421 4.7.0 too many errors, closing the connection")
+                .await?;
+            return Ok(Step::Close);
+        }
+        Ok(Step::Continue)
+    }
+
+    fn reset(&mut self) {
+        self.mail_from = None;
+        self.recipients.clear();
+    }
+
+    async fn command(&mut self, request: Request<String>) -> std::io::Result<Step> {
+        match request {
+            Request::Ehlo { host } => {
+                self.helo = Some(host);
+                self.reset();
+                let mut ehlo = EhloResponse::new(self.hostname.as_str());
+                ehlo.capabilities = smtp_proto::EXT_8BIT_MIME
+                    | smtp_proto::EXT_ENHANCED_STATUS_CODES
+                    | smtp_proto::EXT_PIPELINING
+                    | smtp_proto::EXT_SMTP_UTF8
+                    | smtp_proto::EXT_SIZE;
+                if !self.tls {
+                    ehlo.capabilities |= smtp_proto::EXT_START_TLS;
+                }
+                ehlo.size = MAX_BYTES;
+                let mut out = Vec::new();
+                ehlo.write(&mut out)?;
+                self.stream.write_all(&out).await?;
+                self.stream.flush().await?;
+                Ok(Step::Continue)
+            }
+            Request::Helo { host } | Request::Lhlo { host } => {
+                self.helo = Some(host);
+                self.reset();
+                let line = format!("250 {}", self.hostname);
+                self.reply(&line).await?;
+                Ok(Step::Continue)
+            }
+            Request::StartTls if self.tls => {
+                self.reply("503 5.5.1 TLS is already on").await?;
+                Ok(Step::Continue)
+            }
+            Request::StartTls => {
+                self.reply("220 2.0.0 ready to start TLS").await?;
+                Ok(Step::StartTls)
+            }
+            Request::Mail { from } => {
+                if self.helo.is_none() {
+                    self.errors += 1;
+                    self.reply("503 5.5.1 say EHLO first").await?;
+                    return self.close_if_abusive(false).await;
+                }
+                if from.size > MAX_BYTES {
+                    self.reply("552 5.3.4 message too large").await?;
+                    return Ok(Step::Continue);
+                }
+                // A new MAIL starts a new envelope.
+                self.reset();
+                self.mail_from = Some(from.address.to_lowercase());
+                self.reply("250 2.1.0 sender OK").await?;
+                Ok(Step::Continue)
+            }
+            Request::Rcpt { to } => self.recipient(&to.address).await,
+            Request::Data => {
+                if self.recipients.is_empty() {
+                    self.errors += 1;
+                    self.reply("503 5.5.1 no valid recipients").await?;
+                    return self.close_if_abusive(false).await;
+                }
+                self.reply("354 end the message with <CRLF>.<CRLF>").await?;
+                Ok(Step::Data)
+            }
+            Request::Rset => {
+                self.reset();
+                self.reply("250 2.0.0 reset").await?;
+                Ok(Step::Continue)
+            }
+            Request::Noop { .. } => {
+                self.reply("250 2.0.0 OK").await?;
+                Ok(Step::Continue)
+            }
+            Request::Quit => {
+                self.reply("221 2.0.0 bye").await?;
+                Ok(Step::Close)
+            }
+            Request::Vrfy { .. } => {
+                self.reply("252 2.5.2 cannot verify, but will accept replies")
+                    .await?;
+                Ok(Step::Continue)
+            }
+            _ => {
+                self.errors += 1;
+                self.reply("502 5.5.1 command not implemented").await?;
+                self.close_if_abusive(false).await
+            }
+        }
+    }
+
+    /// RCPT: only reply addresses of our domain whose token verifies.
+    async fn recipient(&mut self, address: &str) -> std::io::Result<Step> {
+        if self.mail_from.is_none() {
+            self.errors += 1;
+            self.reply("503 5.5.1 MAIL first").await?;
+            return self.close_if_abusive(false).await;
+        }
+        if self.recipients.len() >= MAX_RECIPIENTS {
+            self.reply("452 4.5.3 too many recipients").await?;
+            return Ok(Step::Continue);
+        }
+        let lower = address.to_ascii_lowercase();
+        let domain = self.state.config.reply_domain.to_ascii_lowercase();
+        let token = lower
+            .rsplit_once('@')
+            .filter(|(_, d)| *d == domain)
+            .and_then(|(local, _)| local.strip_prefix("reply+"));
+        match token.and_then(|t| reply_token::verify(&self.state.reply_key, t)) {
+            Some(_) => {
+                self.recipients.push(lower);
+                self.reply("250 2.1.5 recipient OK").await?;
+                Ok(Step::Continue)
+            }
+            None => {
+                self.errors += 1;
+                self.reply("550 5.1.1 no such reply address here").await?;
+                self.close_if_abusive(false).await
+            }
+        }
+    }
+
+    /// Reads the message after 354 and hands it on; false closes the session.
+    ///
+    /// Memory stays bounded: past `MAX_BYTES` the rest is read and dropped
+    /// chunk by chunk (the sender gets its 552 after the final dot, as SMTP
+    /// wants), and past `DISCARD_LIMIT` the connection is cut.
+    async fn data(&mut self, already: Vec<u8>) -> bool {
+        let mut receiver = DataReceiver::new();
+        let mut message = Vec::new();
+        let mut discarded = 0usize;
+        let mut fed = feed(&mut receiver, &already, &mut message);
+        let mut buf = vec![0u8; READ_CHUNK];
+        loop {
+            if message.len() > MAX_BYTES {
+                discarded += message.len();
+                message = Vec::new();
+                if discarded > DISCARD_LIMIT {
+                    let _ = self.reply("552 5.3.4 message too large").await;
+                    return false;
+                }
+            }
+            if fed != Fed::More {
+                break;
+            }
+            let Some(n) = self.read(&mut buf).await else {
+                return false;
+            };
+            fed = feed(&mut receiver, &buf[..n], &mut message);
+        }
+        if fed == Fed::Trailing {
+            // Commands pipelined after the final dot: not allowed there.
+            let _ = self.reply("503 5.5.1 wait for the answer to DATA").await;
+            return false;
+        }
+        if discarded > 0 {
+            self.reset();
+            return self.reply("552 5.3.4 message too large").await.is_ok();
+        }
+        let recipients = std::mem::take(&mut self.recipients);
+        self.mail_from = None;
+        let line = match inbound::receive(self.state, &message, &recipients).await {
+            Ok(Outcome::Posted { .. }) => "250 2.0.0 stored".to_string(),
+            Ok(Outcome::Duplicate) => "250 2.0.0 already stored".to_string(),
+            // Refused after DATA (not the token's sender, automatic mail):
+            // taken and logged; bouncing would only tell a forger what we check.
+            Ok(Outcome::Refused(_)) => "250 2.0.0 accepted".to_string(),
+            Err(e) => {
+                tracing::error!(error = %e, "smtp-in: a reply could not be stored");
+                "451 4.3.0 temporary failure, try again later".to_string()
+            }
+        };
+        self.reply(&line).await.is_ok()
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Fed {
+    More,
+    Done,
+    Trailing,
+}
+
+/// Feeds one chunk of the message (it grows by at most a chunk per call).
+fn feed(receiver: &mut DataReceiver, chunk: &[u8], message: &mut Vec<u8>) -> Fed {
+    let mut bytes = chunk.iter();
+    let done = receiver.ingest(&mut bytes, message);
+    if !done {
+        Fed::More
+    } else if !bytes.as_slice().is_empty() {
+        Fed::Trailing
+    } else {
+        Fed::Done
+    }
+}

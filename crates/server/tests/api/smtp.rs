@@ -1,0 +1,419 @@
+//! Attack tests of the SMTP edge (issue 11): what a hostile or clumsy mail
+//! server does to `--smtp-in`, and what it gets. Real SMTP over loopback: raw
+//! sockets, lettre, and Python's smtplib for STARTTLS.
+
+use std::time::Duration;
+
+use lettre::address::Envelope;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::email::*;
+use crate::helpers::*;
+
+/// A conversation with an unread visitor message, and the reply address of
+/// the notification the admin got about it.
+async fn conversation_and_reply_address(mail: &mut MailApp) -> (i64, String) {
+    let visitor = mail.app.visitor().await;
+    let first: Value = mail
+        .app
+        .visitor_says(&visitor, "Where is my parcel?", "p-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let note = mail.sink.next_to(ADMIN_EMAIL).await;
+    (
+        first["conversation_id"].as_i64().unwrap(),
+        reply_address(&note),
+    )
+}
+
+/// A raw SMTP client that reads one reply (multi-line ones whole).
+struct Client {
+    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    writer: tokio::net::tcp::OwnedWriteHalf,
+}
+
+impl Client {
+    async fn connect(port: u16) -> Client {
+        Self::from(TcpStream::connect(("127.0.0.1", port)).await.unwrap())
+    }
+
+    /// From another loopback address (127.0.0.0/8), as another host would.
+    async fn connect_from(source: &str, port: u16) -> Client {
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind(format!("{source}:0").parse().unwrap()).unwrap();
+        Self::from(
+            socket
+                .connect(format!("127.0.0.1:{port}").parse().unwrap())
+                .await
+                .unwrap(),
+        )
+    }
+
+    fn from(stream: TcpStream) -> Client {
+        let (read, writer) = stream.into_split();
+        Client {
+            reader: BufReader::new(read),
+            writer,
+        }
+    }
+
+    async fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n = tokio::time::timeout(Duration::from_secs(10), self.reader.read_line(&mut line))
+                .await
+                .expect("a reply within 10 s")
+                .unwrap_or(0);
+            if n == 0 {
+                return all; // closed
+            }
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+
+    async fn say(&mut self, line: &str) -> String {
+        self.writer
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .unwrap();
+        self.reply().await
+    }
+}
+
+#[tokio::test]
+async fn sixty_four_idle_sessions_do_not_block_a_real_reply() {
+    let mut mail = spawn_mail_app(60_000).await;
+    let (conversation, reply_to) = conversation_and_reply_address(&mut mail).await;
+    let port = mail.smtp_in;
+    // 64 connections that say nothing, from eight other hosts.
+    let mut idle = Vec::new();
+    for n in 0..64 {
+        let mut client = Client::connect_from(&format!("127.0.0.{}", 2 + n % 8), port).await;
+        assert!(client.reply().await.starts_with("220"));
+        idle.push(client);
+    }
+    // A real reply goes through at once.
+    let started = std::time::Instant::now();
+    let raw = reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<real@mail>",
+        "<x>",
+        "It arrived, thanks",
+        "",
+    );
+    smtp_send(port, ADMIN_EMAIL, &reply_to, &raw).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "served in {:?}",
+        started.elapsed()
+    );
+    let messages = mail
+        .app
+        .get_json(
+            &mail.app.admin_token,
+            &format!("/conversations/{conversation}/messages"),
+        )
+        .await;
+    assert!(messages["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["body"] == "It arrived, thanks"));
+    // One host cannot take every slot: its 21st session is turned away.
+    let mut crowd = Vec::new();
+    for _ in 0..20 {
+        let mut client = Client::connect_from("127.0.0.50", port).await;
+        assert!(client.reply().await.starts_with("220"));
+        crowd.push(client);
+    }
+    let mut one_more = Client::connect_from("127.0.0.50", port).await;
+    assert!(one_more.reply().await.starts_with("421"));
+    drop(idle);
+}
+
+#[tokio::test]
+async fn a_client_that_says_nothing_is_cut_off() {
+    let mail = spawn_mail_app_with(60_000, |c| {
+        c.smtp.idle_timeout = Duration::from_millis(800);
+    })
+    .await;
+    let mut client = Client::connect(mail.smtp_in).await;
+    assert!(client.reply().await.starts_with("220"));
+    let started = std::time::Instant::now();
+    let goodbye = client.reply().await;
+    assert!(goodbye.starts_with("421 4.4.2"), "{goodbye}");
+    assert!(started.elapsed() < Duration::from_secs(3));
+    assert_eq!(client.reply().await, "", "then the connection is closed");
+}
+
+#[tokio::test]
+async fn a_fifty_megabyte_line_is_cut_off_with_memory_bounded() {
+    let mail = spawn_mail_app(60_000).await;
+    // As a command: refused after 4 KiB, and the connection closed.
+    let mut client = Client::connect(mail.smtp_in).await;
+    client.reply().await;
+    let line = vec![b'x'; 1024 * 1024];
+    let mut written = 0usize;
+    for _ in 0..50 {
+        if client.writer.write_all(&line).await.is_err() {
+            break;
+        }
+        written += line.len();
+    }
+    let answer = client.reply().await;
+    assert!(answer.starts_with("500 5.5.2"), "{answer}");
+    assert!(
+        written < 50 * 1024 * 1024,
+        "the server read all {written} bytes of one line"
+    );
+
+    // Inside DATA: the message is dropped past 10 MiB as it arrives and the
+    // sender gets 552 after the final dot; the session goes on.
+    let mut mail = mail;
+    let (_, reply_to) = conversation_and_reply_address(&mut mail).await;
+    let mut client = Client::connect(mail.smtp_in).await;
+    client.reply().await;
+    assert!(client.say("EHLO big.test").await.starts_with("250"));
+    assert!(client
+        .say(&format!("MAIL FROM:<{ADMIN_EMAIL}>"))
+        .await
+        .starts_with("250"));
+    assert!(client
+        .say(&format!("RCPT TO:<{reply_to}>"))
+        .await
+        .starts_with("250"));
+    assert!(client.say("DATA").await.starts_with("354"));
+    client
+        .writer
+        .write_all(b"From: <admin@example.com>\r\n\r\n")
+        .await
+        .unwrap();
+    for _ in 0..50 {
+        client.writer.write_all(&line).await.unwrap();
+    }
+    client.writer.write_all(b"\r\n.\r\n").await.unwrap();
+    let answer = client.reply().await;
+    assert!(answer.starts_with("552"), "{answer}");
+    assert!(client.say("NOOP").await.starts_with("250"));
+    assert!(client.say("QUIT").await.starts_with("221"));
+}
+
+#[tokio::test]
+async fn forged_reply_addresses_are_refused_at_rcpt_before_any_data() {
+    let mut mail = spawn_mail_app(60_000).await;
+    let (_, reply_to) = conversation_and_reply_address(&mut mail).await;
+    let domain = reply_to.rsplit_once('@').unwrap().1.to_string();
+    let mut client = Client::connect(mail.smtp_in).await;
+    client.reply().await;
+    client.say("EHLO forger.test").await;
+    assert!(client
+        .say("MAIL FROM:<mallory@evil.example>")
+        .await
+        .starts_with("250"));
+    for forged in [
+        format!("reply+c1-u1-000000000000000000000000@{domain}"),
+        format!("reply+anything@{domain}"),
+        format!("postmaster@{domain}"),
+        "someone@gmail.com".to_string(),
+        reply_to.replacen("reply+c", "reply+c9", 1),
+    ] {
+        let answer = client.say(&format!("RCPT TO:<{forged}>")).await;
+        assert!(answer.starts_with("550"), "{forged}: {answer}");
+    }
+    assert!(client.say("DATA").await.starts_with("503"));
+    let answer = client.say(&format!("RCPT TO:<{reply_to}>")).await;
+    assert!(answer.starts_with("250"), "{answer}");
+}
+
+#[tokio::test]
+async fn rset_and_a_new_mail_clear_the_envelope() {
+    let mut mail = spawn_mail_app(60_000).await;
+    let (_, reply_to) = conversation_and_reply_address(&mut mail).await;
+    let mut client = Client::connect(mail.smtp_in).await;
+    client.reply().await;
+    client.say("EHLO c.test").await;
+    client.say(&format!("MAIL FROM:<{ADMIN_EMAIL}>")).await;
+    assert!(client
+        .say(&format!("RCPT TO:<{reply_to}>"))
+        .await
+        .starts_with("250"));
+    assert!(client.say("RSET").await.starts_with("250"));
+    assert!(
+        client.say("DATA").await.starts_with("503"),
+        "RSET dropped the recipients"
+    );
+    client.say(&format!("MAIL FROM:<{ADMIN_EMAIL}>")).await;
+    client.say(&format!("RCPT TO:<{reply_to}>")).await;
+    assert!(client
+        .say(&format!("MAIL FROM:<{ADMIN_EMAIL}>"))
+        .await
+        .starts_with("250"));
+    assert!(
+        client.say("DATA").await.starts_with("503"),
+        "a new MAIL starts a new envelope"
+    );
+}
+
+async fn posted(mail: &MailApp, conversation: i64, body: &str) -> bool {
+    for _ in 0..50 {
+        let messages = mail
+            .app
+            .get_json(
+                &mail.app.admin_token,
+                &format!("/conversations/{conversation}/messages"),
+            )
+            .await;
+        if messages["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["body"] == body)
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn starttls_is_negotiated_by_lettre() {
+    let mut mail = spawn_mail_app(60_000).await;
+    let (conversation, reply_to) = conversation_and_reply_address(&mut mail).await;
+    // The default certificate is self-signed for the reply domain.
+    let tls = TlsParameters::builder("switchboard.localhost".into())
+        .dangerous_accept_invalid_certs(true)
+        .build_rustls()
+        .unwrap();
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(mail.smtp_in)
+        .tls(Tls::Required(tls))
+        .build();
+    let raw = reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<tls-lettre@mail>",
+        "<x>",
+        "Sent over TLS by lettre",
+        "",
+    );
+    let envelope = Envelope::new(
+        Some(ADMIN_EMAIL.parse().unwrap()),
+        vec![reply_to.parse().unwrap()],
+    )
+    .unwrap();
+    transport.send_raw(&envelope, &raw).await.unwrap();
+    assert!(posted(&mail, conversation, "Sent over TLS by lettre").await);
+}
+
+#[tokio::test]
+async fn starttls_is_negotiated_by_python_smtplib() {
+    let mut mail = spawn_mail_app(60_000).await;
+    let (conversation, reply_to) = conversation_and_reply_address(&mut mail).await;
+    let raw = String::from_utf8(reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<tls-python@mail>",
+        "<x>",
+        "Sent over TLS by Python",
+        "",
+    ))
+    .unwrap();
+    let script = r#"
+import smtplib, ssl, sys
+port, sender, rcpt = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+message = sys.stdin.buffer.read()
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+with smtplib.SMTP("127.0.0.1", port, timeout=10) as s:
+    s.ehlo("python.test")
+    assert s.has_extn("starttls"), "STARTTLS is offered"
+    s.starttls(context=context)
+    s.ehlo("python.test")
+    assert not s.has_extn("starttls"), "not offered twice"
+    print(s.sock.version())
+    s.sendmail(sender, [rcpt], message)
+"#;
+    let args = [
+        mail.smtp_in.to_string(),
+        ADMIN_EMAIL.to_string(),
+        reply_to.clone(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        use std::io::Write;
+        let mut child = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(script)
+            .args(&args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(raw.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "smtplib: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(version.starts_with("TLSv1."), "{version}");
+    assert!(posted(&mail, conversation, "Sent over TLS by Python").await);
+}
+
+#[tokio::test]
+async fn refused_mail_keeps_its_headers_not_its_megabytes_and_is_swept() {
+    let mut mail = spawn_mail_app(60_000).await;
+    let (conversation, reply_to) = conversation_and_reply_address(&mut mail).await;
+    // The right token, someone else's From: refused after DATA, logged.
+    let body = "x".repeat(76) + "\r\n";
+    let raw = reply_email(
+        "mallory@evil.example",
+        &reply_to,
+        "<big-forgery@evil>",
+        "<x>",
+        &body.repeat(13_000),
+        "",
+    );
+    smtp_send(mail.smtp_in, "mallory@evil.example", &reply_to, &raw)
+        .await
+        .unwrap();
+    assert_eq!(count_after(&mail.app, conversation).await, 1);
+    let state = &mail.app.server.state;
+    let kept: Vec<(String, Vec<u8>)> = sqlx::query_as("SELECT reason, raw FROM refused_emails")
+        .fetch_all(&state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    let (reason, stored) = &kept[0];
+    assert!(!reason.is_empty());
+    assert!(raw.len() > 1_000_000);
+    assert!(stored.len() < 20 * 1024, "kept {} bytes", stored.len());
+    assert!(String::from_utf8_lossy(stored).contains("Message-ID: <big-forgery@evil>"));
+    let later = switchboard_server::db::now_ms() + 31 * 24 * 3600 * 1000;
+    let swept = switchboard_server::retention::sweep(state, later)
+        .await
+        .unwrap();
+    assert_eq!(swept.refused_emails, 1);
+}
