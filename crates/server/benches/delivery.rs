@@ -307,13 +307,10 @@ async fn email_replies(count: usize) -> Vec<f64> {
     .await
     .unwrap()
     .unwrap();
-    let signed = switchboard_server::domain::reply_token::sign(
-        &state.reply_key,
-        &switchboard_server::domain::reply_token::ReplyToken {
-            conversation_id: conversation,
-            recipient: switchboard_server::domain::reply_token::Recipient::User(admin.id),
-        },
-    );
+    let signed = state.sign_reply(&switchboard_server::domain::reply_token::ReplyToken {
+        conversation_id: conversation,
+        recipient: switchboard_server::domain::reply_token::Recipient::User(admin.id),
+    });
     let reply_to =
         switchboard_server::domain::reply_token::address(&signed, &state.config.reply_domain);
     let mut operator = operator_stream(&http, &api).await;

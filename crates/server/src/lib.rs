@@ -79,9 +79,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         .smtp_out
         .is_none()
         .then(|| config.data_dir.join("mailbox"));
-    let fresh_key = domain::secret::new_token("key");
-    let reply_key: String =
-        store::settings::get_or_init(&db, store::settings::SIGNING_KEY, &fresh_key).await?;
+    let reply_keys = services::reply_keys::load(&db).await?;
     // Random per start unless configured; `serve` prints it.
     let ingress_secret = config
         .ingress_secret
@@ -98,7 +96,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         hub,
         login_throttle: throttle::Throttle::new(10, Duration::from_secs(15 * 60)),
         dev_mailbox,
-        reply_key: reply_key.into_bytes(),
+        reply_keys: std::sync::RwLock::new(reply_keys),
         ingress_secret,
         config,
     }))

@@ -11,6 +11,9 @@
 //!   and the start of the body were kept; see `mail::inbound::for_audit`);
 //! - the rate limiters' memory of clients that went quiet (every minute).
 //!
+//! The same minute tick reloads the reply-token keys (another node may have
+//! rotated them) and rotates them when due.
+//!
 //! Each node sweeps; the statements are idempotent, so nodes need no lock.
 
 use std::time::Duration;
@@ -49,6 +52,11 @@ impl Sweeper {
         loop {
             tick.tick().await;
             self.state.limits.forget_idle();
+            // Picks up keys rotated by other nodes, and rotates when due.
+            if let Err(e) = crate::services::reply_keys::rotate_if_due(&self.state, now_ms()).await
+            {
+                tracing::warn!(error = %e, "reply keys: reloading or rotating failed");
+            }
             if last_sweep.is_some_and(|t| t.elapsed() < every) {
                 continue;
             }

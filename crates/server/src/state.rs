@@ -32,9 +32,9 @@ pub struct AppState {
     /// Whether `/dev/mailbox` is served (no SMTP relay configured).
     pub dev_mailbox: Option<std::path::PathBuf>,
     pub avatars_dir: std::path::PathBuf,
-    /// Signs reply addresses; one per workspace, kept in the database so every
-    /// node agrees.
-    pub reply_key: Vec<u8>,
+    /// Signs and verifies reply addresses; kept in the database so every node
+    /// agrees (see `services::reply_keys`).
+    pub reply_keys: std::sync::RwLock<crate::domain::reply_token::KeyRing>,
     /// Bearer secret of `POST /api/v1/inbound/email`.
     pub ingress_secret: String,
 }

@@ -6,9 +6,19 @@ use proptest::prelude::*;
 
 use super::email::EmailAddress;
 use super::reply_text;
-use super::reply_token::{self, Recipient, ReplyToken};
+use super::reply_token::{self, KeyRing, Recipient, ReplyKey, ReplyToken};
 
-const KEY: &[u8] = b"property-test-key";
+fn ring(secret: &str) -> KeyRing {
+    KeyRing {
+        keys: vec![ReplyKey {
+            id: 0,
+            secret: secret.into(),
+            created_at: 0,
+        }],
+    }
+}
+
+const NOW: i64 = 1_764_800_000_000;
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
@@ -30,23 +40,24 @@ proptest! {
     }
 
     #[test]
-    fn any_string_is_a_token_only_with_the_right_mac(input in "(c[0-9]{1,3}-[uv][0-9]{1,3}-)?\\PC{0,30}") {
-        if let Some(token) = reply_token::verify(KEY, &input) {
-            prop_assert_eq!(reply_token::sign(KEY, &token), input);
-        }
+    fn any_string_is_a_token_only_with_the_right_mac(input in "(c[0-9]{1,3}-[uv][0-9]{1,3}-(d[0-9]{1,6}-k[0-9]-)?)?\\PC{0,30}") {
+        prop_assert_eq!(reply_token::verify(&ring("property-test-key"), &input, NOW), None);
     }
 
     #[test]
     fn signed_tokens_round_trip_and_do_not_move(conversation in 1i64..i64::MAX, id in 1i64..i64::MAX, visitor: bool, other in 1i64..i64::MAX) {
         let recipient = if visitor { Recipient::Visitor(id) } else { Recipient::User(id) };
         let token = ReplyToken { conversation_id: conversation, recipient };
-        let signed = reply_token::sign(KEY, &token);
-        prop_assert_eq!(reply_token::verify(KEY, &signed), Some(token));
-        prop_assert_eq!(reply_token::verify(KEY, &signed.to_uppercase()), Some(token));
-        prop_assert_eq!(reply_token::verify(b"another key", &signed), None);
+        let keys = ring("property-test-key");
+        let signed = reply_token::sign(&keys, &token, NOW);
+        let verified = reply_token::verify(&keys, &signed, 0).map(|v| v.token);
+        prop_assert_eq!(verified, Some(token));
+        let upper = reply_token::verify(&keys, &signed.to_uppercase(), 0).map(|v| v.token);
+        prop_assert_eq!(upper, Some(token));
+        prop_assert_eq!(reply_token::verify(&ring("another key"), &signed, 0), None);
         if other != conversation {
             let moved = signed.replacen(&format!("c{conversation}-"), &format!("c{other}-"), 1);
-            prop_assert_eq!(reply_token::verify(KEY, &moved), None);
+            prop_assert_eq!(reply_token::verify(&keys, &moved, 0), None);
         }
     }
 

@@ -10,9 +10,11 @@ use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 use switchboard_protocol::Channel;
 
+use crate::db::now_ms;
 use crate::domain::reply_text;
 use crate::domain::reply_token::{self, Recipient};
 use crate::services::conversations as service;
+use crate::services::reply_keys::TOKEN_LIFETIME_MS;
 use crate::state::SharedState;
 use crate::store::users::AccountStatus;
 use crate::store::{conversations, messages, notifications, users, visitors};
@@ -243,9 +245,13 @@ async fn check_and_post(
     let Some(signed) = find_token(state, &m, envelope, &body) else {
         return refuse("no reply address of ours");
     };
-    let Some(token) = reply_token::verify(&state.reply_key, &signed) else {
+    let Some(verified) = state.verify_reply(&signed).await else {
         return refuse("the reply token does not verify");
     };
+    if !reply_token::is_fresh(verified.issued_at, now_ms(), TOKEN_LIFETIME_MS) {
+        return refuse("the reply address has expired");
+    }
+    let token = verified.token;
     let Some(sender) = sender_address(&m) else {
         return refuse("no sender");
     };

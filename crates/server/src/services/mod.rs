@@ -3,4 +3,5 @@
 pub mod accounts;
 pub mod conversations;
 pub mod notify;
+pub mod reply_keys;
 pub mod team;

@@ -330,13 +330,10 @@ impl NotificationWorker {
             return Ok(false);
         }
         let history = self.history(conn, c.id).await?;
-        let signed = reply_token::sign(
-            &state.reply_key,
-            &ReplyToken {
-                conversation_id: c.id,
-                recipient: Recipient::Visitor(visitor.id),
-            },
-        );
+        let signed = state.sign_reply(&ReplyToken {
+            conversation_id: c.id,
+            recipient: Recipient::Visitor(visitor.id),
+        });
         let reply_address = reply_token::address(&signed, &state.config.reply_domain);
         let visitor_name = visitor.name.clone().unwrap_or_else(|| email.clone());
         let thread = Thread {
@@ -383,13 +380,10 @@ impl NotificationWorker {
             return Ok(());
         };
         let history = self.history(conn, c.id).await?;
-        let signed = reply_token::sign(
-            &state.reply_key,
-            &ReplyToken {
-                conversation_id: c.id,
-                recipient: Recipient::User(member.id),
-            },
-        );
+        let signed = state.sign_reply(&ReplyToken {
+            conversation_id: c.id,
+            recipient: Recipient::User(member.id),
+        });
         let reply_address = reply_token::address(&signed, &state.config.reply_domain);
         let fallback = if member.locale.starts_with("ru") {
             "Посетитель"
@@ -435,13 +429,10 @@ impl NotificationWorker {
             let Some(c) = conversations::get(conn, *conversation_id, member.id).await? else {
                 continue;
             };
-            let signed = reply_token::sign(
-                &state.reply_key,
-                &ReplyToken {
-                    conversation_id: c.id,
-                    recipient: Recipient::User(member.id),
-                },
-            );
+            let signed = state.sign_reply(&ReplyToken {
+                conversation_id: c.id,
+                recipient: Recipient::User(member.id),
+            });
             let name = c
                 .visitor_name
                 .clone()

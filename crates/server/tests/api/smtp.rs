@@ -417,3 +417,145 @@ async fn refused_mail_keeps_its_headers_not_its_megabytes_and_is_swept() {
         .unwrap();
     assert_eq!(swept.refused_emails, 1);
 }
+
+// ---- reply-token lifetime, rotation, revocation -----------------------------
+
+fn token_of(address: &str) -> &str {
+    address
+        .strip_prefix("reply+")
+        .and_then(|a| a.split_once('@'))
+        .map(|(t, _)| t)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_expired_reply_address_gets_a_polite_bounce() {
+    use switchboard_server::domain::reply_token::{self, Recipient, ReplyToken};
+    let mut mail = spawn_mail_app(60_000).await;
+    let (conversation, fresh) = conversation_and_reply_address(&mut mail).await;
+    let state = &mail.app.server.state;
+    let admin = mail.app.get_json(&mail.app.admin_token, "/me").await;
+    // The same conversation and person, as emailed 100 days ago.
+    let hundred_days_ago = switchboard_server::db::now_ms() - 100 * 24 * 3600 * 1000;
+    let old_token = reply_token::sign(
+        &state.reply_keys.read().unwrap(),
+        &ReplyToken {
+            conversation_id: conversation,
+            recipient: Recipient::User(admin["id"].as_i64().unwrap()),
+        },
+        hundred_days_ago,
+    );
+    let domain = fresh.rsplit_once('@').unwrap().1;
+    let old = reply_token::address(&old_token, domain);
+    let raw = reply_email(
+        ADMIN_EMAIL,
+        &old,
+        "<late@mail>",
+        "<x>",
+        "Sorry for the delay",
+        "",
+    );
+    let bounce = smtp_send(mail.smtp_in, ADMIN_EMAIL, &old, &raw)
+        .await
+        .expect_err("an expired address is refused");
+    assert!(bounce.is_permanent());
+    let text = bounce.to_string();
+    assert!(text.contains("expired"), "{text}");
+    assert!(text.contains(&mail.app.url), "says where to write: {text}");
+    assert_eq!(count_after(&mail.app, conversation).await, 1);
+    // The fresh one works.
+    let raw = reply_email(ADMIN_EMAIL, &fresh, "<ontime@mail>", "<x>", "On time", "");
+    smtp_send(mail.smtp_in, ADMIN_EMAIL, &fresh, &raw)
+        .await
+        .unwrap();
+    assert!(posted(&mail, conversation, "On time").await);
+}
+
+#[tokio::test]
+async fn a_removed_colleagues_reply_addresses_are_revoked() {
+    let mut mail = spawn_mail_app(60_000).await;
+    let (operator_id, _) = mail
+        .app
+        .onboard(&mut mail.sink, "leaver@example.com", "operator")
+        .await;
+    let visitor = mail.app.visitor().await;
+    mail.app
+        .visitor_says(&visitor, "Anyone there?", "a-1")
+        .await;
+    let note = mail.sink.next_to("leaver@example.com").await;
+    let address = reply_address(&note);
+    let removed = mail
+        .app
+        .send_json(
+            reqwest::Method::DELETE,
+            &mail.app.admin_token,
+            &format!("/team/{operator_id}"),
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(removed.status(), 204);
+    let raw = reply_email(
+        "leaver@example.com",
+        &address,
+        "<after-leaving@mail>",
+        "<x>",
+        "One last word",
+        "",
+    );
+    let refused = smtp_send(mail.smtp_in, "leaver@example.com", &address, &raw)
+        .await
+        .expect_err("refused at RCPT");
+    assert!(refused.is_permanent(), "{refused}");
+}
+
+#[tokio::test]
+async fn keys_rotate_and_addresses_from_before_the_upgrade_and_the_rotation_still_work() {
+    use hmac::{Hmac, Mac};
+    let mut mail = spawn_mail_app(60_000).await;
+    let (conversation, current) = conversation_and_reply_address(&mut mail).await;
+    assert!(token_of(&current).contains("-k0-"), "{current}");
+    let state = mail.app.server.state.clone();
+    let admin_id = mail.app.get_json(&mail.app.admin_token, "/me").await["id"]
+        .as_i64()
+        .unwrap();
+    // An address of the first format, as emailed by the previous version:
+    // `c<conversation>-u<member>-<96-bit HMAC>` under the key kept since then.
+    let legacy_key = state.reply_keys.read().unwrap().keys[0].secret.clone();
+    let payload = format!("c{conversation}-u{admin_id}");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(legacy_key.as_bytes()).unwrap();
+    mac.update(payload.as_bytes());
+    let tag: String = mac.finalize().into_bytes()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let domain = current.rsplit_once('@').unwrap().1.to_string();
+    let legacy = format!("reply+{payload}-{tag}@{domain}");
+
+    // A month on, the key rotates; new emails carry the new key.
+    let month_later = switchboard_server::db::now_ms() + 31 * 24 * 3600 * 1000;
+    assert!(
+        switchboard_server::services::reply_keys::rotate_if_due(&state, month_later)
+            .await
+            .unwrap()
+    );
+    let signed = state.sign_reply(&switchboard_server::domain::reply_token::ReplyToken {
+        conversation_id: conversation,
+        recipient: switchboard_server::domain::reply_token::Recipient::User(admin_id),
+    });
+    assert!(signed.contains("-k1-"), "{signed}");
+    for (n, address) in [legacy, current].iter().enumerate() {
+        let body = format!("Still works {n}");
+        let raw = reply_email(
+            ADMIN_EMAIL,
+            address,
+            &format!("<still{n}@mail>"),
+            "<x>",
+            &body,
+            "",
+        );
+        smtp_send(mail.smtp_in, ADMIN_EMAIL, address, &raw)
+            .await
+            .unwrap_or_else(|e| panic!("{address}: {e}"));
+        assert!(posted(&mail, conversation, &body).await, "{address}");
+    }
+}

@@ -10,9 +10,12 @@ use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
 use smtp_proto::{EhloResponse, Error as ProtoError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::domain::reply_token;
+use crate::db::now_ms;
+use crate::domain::reply_token::{self, Recipient};
 use crate::mail::inbound::{self, Outcome, MAX_BYTES};
+use crate::services::reply_keys::TOKEN_LIFETIME_MS;
 use crate::state::SharedState;
+use crate::store::users::{self, AccountStatus};
 
 /// Recipients one message may have (a reply goes to one address).
 const MAX_RECIPIENTS: usize = 10;
@@ -274,17 +277,49 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
             .rsplit_once('@')
             .filter(|(_, d)| *d == domain)
             .and_then(|(local, _)| local.strip_prefix("reply+"));
-        match token.and_then(|t| reply_token::verify(&self.state.reply_key, t)) {
-            Some(_) => {
+        let verified = match token {
+            Some(t) => self.state.verify_reply(t).await,
+            None => None,
+        };
+        let answer = match verified {
+            None => Err("550 5.1.1 no such reply address here".to_string()),
+            Some(v) if !reply_token::is_fresh(v.issued_at, now_ms(), TOKEN_LIFETIME_MS) => {
+                // The sender's server turns this into a bounce that says what to do.
+                Err(format!(
+                    "550 5.7.1 this reply address has expired; please write to us again \
+                     from the chat on {} (your message was not delivered)",
+                    self.state.public_url
+                ))
+            }
+            Some(v) if !self.recipient_may_answer(v.token.recipient).await => {
+                // Revoked with its colleague's removal.
+                Err("550 5.1.1 no such reply address here".to_string())
+            }
+            Some(_) => Ok(()),
+        };
+        match answer {
+            Ok(()) => {
                 self.recipients.push(lower);
                 self.reply("250 2.1.5 recipient OK").await?;
                 Ok(Step::Continue)
             }
-            None => {
+            Err(line) => {
                 self.errors += 1;
-                self.reply("550 5.1.1 no such reply address here").await?;
+                self.reply(&line).await?;
                 self.close_if_abusive(false).await
             }
+        }
+    }
+
+    /// Whether the person a token was made for may still write through it: a
+    /// removed colleague's reply addresses die with their account.
+    async fn recipient_may_answer(&self, recipient: Recipient) -> bool {
+        match recipient {
+            Recipient::Visitor(_) => true,
+            Recipient::User(id) => matches!(
+                users::by_id(&self.state.db, id).await,
+                Ok(Some(user)) if user.status != AccountStatus::Removed
+            ),
         }
     }
 
