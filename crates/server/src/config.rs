@@ -26,6 +26,34 @@ pub enum Command {
     /// Manage accounts from the command line.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Outgoing mail set-up.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MailCommand {
+    /// Print the DNS records to publish (DKIM, SPF, DMARC, MX) and exit. Reads
+    /// the configured database, so the DKIM keys are the ones the server signs
+    /// with (they are created there if this runs before the first start).
+    Dns {
+        /// Host name that receives replies (the MX of the reply domain);
+        /// default: the host of --public-url.
+        #[arg(long)]
+        mx_host: Option<String>,
+    },
+}
+
+/// Which DKIM signatures every outgoing email carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DkimSign {
+    /// RSA-2048 and ed25519 (RFC 8463 dual signing): verifiers that do not know
+    /// ed25519 still find the RSA one.
+    Both,
+    Rsa,
+    Ed25519,
+    /// No signature (a relay behind --smtp-out signs instead).
+    Off,
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,6 +234,25 @@ pub struct ServerOptions {
         global = true
     )]
     pub event_log_days: u32,
+    /// DKIM selector of the RSA-2048 key; the ed25519 key's selector is this
+    /// with `e` appended (`sb1` and `sb1e`). A new selector gets new keys
+    /// (rotation: publish the new records, then switch).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DKIM_SELECTOR",
+        default_value = "sb1",
+        global = true
+    )]
+    pub dkim_selector: String,
+    /// Which DKIM signatures every email carries: both, rsa, ed25519 or off.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DKIM_SIGN",
+        value_enum,
+        default_value = "both",
+        global = true
+    )]
+    pub dkim_sign: DkimSign,
 }
 
 /// The resolved configuration the server runs with.
@@ -235,6 +282,15 @@ pub struct Config {
     pub retention: Retention,
     pub sqlite_sync: crate::db::SqliteSync,
     pub smtp: SmtpSettings,
+    pub dkim: DkimSettings,
+}
+
+/// DKIM signing of outgoing email; the signing domain is the --mail-from domain.
+#[derive(Debug, Clone)]
+pub struct DkimSettings {
+    pub rsa_selector: String,
+    pub ed25519_selector: String,
+    pub sign: DkimSign,
 }
 
 /// The inbound SMTP listener's limits and TLS.
@@ -280,6 +336,19 @@ impl ServerOptions {
                     .map_err(|e| anyhow::anyhow!("--smtp-in {addr:?} is not an address: {e}"))?,
             ),
         };
+        let selector = self.dkim_selector.trim().to_ascii_lowercase();
+        let valid_label = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 62
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if !selector.split('.').all(valid_label) {
+            anyhow::bail!(
+                "--dkim-selector {selector:?} is not a DNS name (letters, digits, '-', '.')"
+            );
+        }
         let mail_from = self
             .mail_from
             .unwrap_or_else(|| format!("switchboard@{}", self.reply_domain));
@@ -319,6 +388,11 @@ impl ServerOptions {
                 idle_timeout: Duration::from_secs(30),
                 refused_kept: days(self.refused_mail_days),
             },
+            dkim: DkimSettings {
+                ed25519_selector: format!("{selector}e"),
+                rsa_selector: selector,
+                sign: self.dkim_sign,
+            },
         })
     }
 }
@@ -351,6 +425,8 @@ impl Config {
             smtp_tls_key: None,
             smtp_max_sessions: 1000,
             refused_mail_days: 30,
+            dkim_selector: "sb1".into(),
+            dkim_sign: DkimSign::Both,
         }
         .resolve()
         .expect("default configuration is valid")

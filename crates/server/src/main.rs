@@ -1,5 +1,5 @@
 use clap::Parser;
-use switchboard_server::config::{AdminCommand, Cli, Command};
+use switchboard_server::config::{AdminCommand, Cli, Command, MailCommand};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -38,6 +38,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created admin {email} (id {id})");
             Ok(())
         }
+        Command::Mail(MailCommand::Dns { .. }) => anyhow::bail!("mail dns: not built yet"),
         Command::Serve => {
             let server = switchboard_server::start(config).await?;
             // Tests and scripts read this line to find the port.
