@@ -121,6 +121,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         transport,
         wake: state.outbox_wake.clone(),
         retry_base: state.config.outbox_retry_base,
+        dkim: Arc::new(mail::dkim::Signer::load(&state.db, &state.config).await?),
     };
     let notifier = services::notify::NotificationWorker {
         state: state.clone(),

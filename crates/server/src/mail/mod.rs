@@ -4,6 +4,7 @@
 pub mod compose;
 pub mod dev_mailbox;
 pub mod digest;
+pub mod dkim;
 pub mod inbound;
 pub mod invitation;
 pub mod notification;

@@ -19,6 +19,8 @@ pub struct OutboxSender {
     /// Woken when an email is enqueued, so it leaves at once.
     pub wake: Arc<Notify>,
     pub retry_base: Duration,
+    /// Adds the DKIM signatures as each email leaves (why then: `dkim`).
+    pub dkim: Arc<super::dkim::Signer>,
 }
 
 impl OutboxSender {
@@ -38,9 +40,19 @@ impl OutboxSender {
     async fn send_due(&self) -> anyhow::Result<usize> {
         let due = outbox::claim_due(&self.db, 20, LEASE_MS).await?;
         for item in &due {
+            let message = match self.dkim.sign(&item.message) {
+                Ok(signed) => signed,
+                Err(e) => {
+                    // Cannot happen with a message we built; if it does, the
+                    // email still goes (unsigned mail may land in spam, held
+                    // mail never arrives) and the log says why.
+                    tracing::error!(id = item.id, error = %e, "DKIM signing failed; sending unsigned");
+                    item.message.clone()
+                }
+            };
             match self
                 .transport
-                .deliver(&item.mail_from, &item.rcpt_to, &item.message)
+                .deliver(&item.mail_from, &item.rcpt_to, &message)
                 .await
             {
                 Ok(()) => {
