@@ -559,3 +559,34 @@ async fn keys_rotate_and_addresses_from_before_the_upgrade_and_the_rotation_stil
         assert!(posted(&mail, conversation, &body).await, "{address}");
     }
 }
+
+#[tokio::test]
+async fn commands_pipelined_behind_the_final_dot_are_answered_in_order() {
+    let mut mail = spawn_mail_app(60_000).await;
+    let (conversation, reply_to) = conversation_and_reply_address(&mut mail).await;
+    let mut client = Client::connect(mail.smtp_in).await;
+    client.reply().await;
+    let ehlo = client.say("EHLO pipe.test").await;
+    assert!(ehlo.contains("PIPELINING"), "{ehlo}");
+    assert!(ehlo.contains("STARTTLS"), "{ehlo}");
+    client.say(&format!("MAIL FROM:<{ADMIN_EMAIL}>")).await;
+    client.say(&format!("RCPT TO:<{reply_to}>")).await;
+    assert!(client.say("DATA").await.starts_with("354"));
+    let raw = String::from_utf8(reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<pipelined@mail>",
+        "<x>",
+        "Pipelined reply",
+        "",
+    ))
+    .unwrap();
+    client
+        .writer
+        .write_all(format!("{raw}\r\n.\r\nQUIT\r\n").as_bytes())
+        .await
+        .unwrap();
+    assert!(client.reply().await.starts_with("250"));
+    assert!(client.reply().await.starts_with("221"));
+    assert!(posted(&mail, conversation, "Pipelined reply").await);
+}

@@ -104,11 +104,19 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
         }
         let mut buf = vec![0u8; READ_CHUNK];
         let mut receiver = RequestReceiver::default();
+        // Commands pipelined behind a message's final dot (RFC 2920 allows
+        // them there) wait here for the command loop.
+        let mut pending: Vec<u8> = Vec::new();
         loop {
-            let Some(n) = self.read(&mut buf).await else {
-                return End::Closed;
+            let chunk = if pending.is_empty() {
+                let Some(n) = self.read(&mut buf).await else {
+                    return End::Closed;
+                };
+                buf[..n].to_vec()
+            } else {
+                std::mem::take(&mut pending)
             };
-            let mut bytes = buf[..n].iter();
+            let mut bytes = chunk.iter();
             loop {
                 let step = match receiver.ingest(&mut bytes) {
                     Ok(request) => {
@@ -122,10 +130,10 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
                     Ok(Step::Continue) => {}
                     Ok(Step::Data) => {
                         // Bytes already read after DATA belong to the message.
-                        let rest = bytes.as_slice().to_vec();
-                        if !self.data(rest).await {
+                        let Some(after) = self.data(bytes.as_slice().to_vec()).await else {
                             return End::Closed;
-                        }
+                        };
+                        pending = after;
                         receiver = RequestReceiver::default();
                         break;
                     }
@@ -323,42 +331,37 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
         }
     }
 
-    /// Reads the message after 354 and hands it on; false closes the session.
+    /// Reads the message after 354 and hands it on. Returns the bytes read
+    /// past the final dot (pipelined commands), or None to close the session.
     ///
     /// Memory stays bounded: past `MAX_BYTES` the rest is read and dropped
     /// chunk by chunk (the sender gets its 552 after the final dot, as SMTP
     /// wants), and past `DISCARD_LIMIT` the connection is cut.
-    async fn data(&mut self, already: Vec<u8>) -> bool {
+    async fn data(&mut self, already: Vec<u8>) -> Option<Vec<u8>> {
         let mut receiver = DataReceiver::new();
         let mut message = Vec::new();
         let mut discarded = 0usize;
         let mut fed = feed(&mut receiver, &already, &mut message);
         let mut buf = vec![0u8; READ_CHUNK];
-        loop {
+        let after = loop {
             if message.len() > MAX_BYTES {
                 discarded += message.len();
                 message = Vec::new();
                 if discarded > DISCARD_LIMIT {
                     let _ = self.reply("552 5.3.4 message too large").await;
-                    return false;
+                    return None;
                 }
             }
-            if fed != Fed::More {
-                break;
+            if let Some(after) = fed {
+                break after;
             }
-            let Some(n) = self.read(&mut buf).await else {
-                return false;
-            };
+            let n = self.read(&mut buf).await?;
             fed = feed(&mut receiver, &buf[..n], &mut message);
-        }
-        if fed == Fed::Trailing {
-            // Commands pipelined after the final dot: not allowed there.
-            let _ = self.reply("503 5.5.1 wait for the answer to DATA").await;
-            return false;
-        }
+        };
         if discarded > 0 {
             self.reset();
-            return self.reply("552 5.3.4 message too large").await.is_ok();
+            self.reply("552 5.3.4 message too large").await.ok()?;
+            return Some(after);
         }
         let recipients = std::mem::take(&mut self.recipients);
         self.mail_from = None;
@@ -373,26 +376,16 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
                 "451 4.3.0 temporary failure, try again later".to_string()
             }
         };
-        self.reply(&line).await.is_ok()
+        self.reply(&line).await.ok()?;
+        Some(after)
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Fed {
-    More,
-    Done,
-    Trailing,
-}
-
-/// Feeds one chunk of the message (it grows by at most a chunk per call).
-fn feed(receiver: &mut DataReceiver, chunk: &[u8], message: &mut Vec<u8>) -> Fed {
+/// Feeds one chunk of the message (it grows by at most a chunk per call);
+/// Some(the bytes after the final dot) once the message is complete.
+fn feed(receiver: &mut DataReceiver, chunk: &[u8], message: &mut Vec<u8>) -> Option<Vec<u8>> {
     let mut bytes = chunk.iter();
-    let done = receiver.ingest(&mut bytes, message);
-    if !done {
-        Fed::More
-    } else if !bytes.as_slice().is_empty() {
-        Fed::Trailing
-    } else {
-        Fed::Done
-    }
+    receiver
+        .ingest(&mut bytes, message)
+        .then(|| bytes.as_slice().to_vec())
 }
