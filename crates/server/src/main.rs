@@ -1,5 +1,5 @@
 use clap::Parser;
-use switchboard_server::config::{AdminCommand, Cli, Command, MailCommand};
+use switchboard_server::config::{AdminCommand, Cli, Command, DkimSign, MailCommand};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -38,7 +38,32 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("created admin {email} (id {id})");
             Ok(())
         }
-        Command::Mail(MailCommand::Dns { .. }) => anyhow::bail!("mail dns: not built yet"),
+        Command::Mail(MailCommand::Dns { mx_host }) => {
+            // The same database as the server: the keys printed are the keys
+            // it signs with (made now if this runs before the first start).
+            let state = switchboard_server::prepare(config, String::new()).await?;
+            let config = &state.config;
+            let records =
+                switchboard_server::mail::dkim::dns_records(&state.db, config, mx_host.as_deref())
+                    .await?;
+            println!(
+                "; DNS records for Switchboard: email from {} (DKIM selector {}), replies to {}",
+                switchboard_server::mail::dkim::signing_domain(config)?,
+                match config.dkim.sign {
+                    DkimSign::Off => "none: --dkim-sign off".to_string(),
+                    DkimSign::Rsa => config.dkim.rsa_selector.clone(),
+                    DkimSign::Ed25519 => config.dkim.ed25519_selector.clone(),
+                    DkimSign::Both => format!(
+                        "{} and {}",
+                        config.dkim.rsa_selector, config.dkim.ed25519_selector
+                    ),
+                },
+                config.reply_domain
+            );
+            println!("; Zone-file syntax; a DNS provider's web form takes each TXT value as one string.\n");
+            print!("{}", switchboard_server::mail::dkim::zone_file(&records));
+            Ok(())
+        }
         Command::Serve => {
             let server = switchboard_server::start(config).await?;
             // Tests and scripts read this line to find the port.

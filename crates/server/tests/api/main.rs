@@ -6,6 +6,7 @@ mod helpers;
 mod accounts;
 mod conversations;
 mod crash;
+mod dkim;
 mod email;
 mod nodes;
 mod outbox;
