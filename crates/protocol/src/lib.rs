@@ -329,6 +329,38 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+/// Settings → Mail (admins): the DNS records that let receivers trust our
+/// email, as `switchboard-server mail dns` prints them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct MailDns {
+    /// The domain of the From address: DKIM's `d=`.
+    pub signing_domain: String,
+    /// The domain of reply addresses (its MX points here).
+    pub reply_domain: String,
+    /// DKIM selectors in use (empty when signing is off).
+    pub selectors: Vec<String>,
+    pub records: Vec<DnsRecord>,
+}
+
+/// One DNS record to publish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DnsRecord {
+    /// Fully qualified, without the trailing dot.
+    pub name: String,
+    /// `TXT` or `MX`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The value as one string, as a DNS provider's web form takes it.
+    pub value: String,
+    /// What it is for, and what to adapt.
+    pub purpose: String,
+    /// False when part of the value could not be known (e.g. the MX host, or
+    /// the relay for SPF) and must be adapted before publishing.
+    pub complete: bool,
+}
+
 /// serde helper telling "absent" (`None`) from "null" (`Some(None)`).
 mod double_option {
     use serde::{Deserialize, Deserializer, Serialize, Serializer};

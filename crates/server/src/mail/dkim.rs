@@ -36,6 +36,7 @@ use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dkim::{DkimSigner, Done};
 use rustls_pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 use serde::{Deserialize, Serialize};
+pub use switchboard_protocol::DnsRecord;
 
 use crate::config::{Config, DkimSign};
 use crate::db::{now_ms, Db};
@@ -303,24 +304,6 @@ impl Signer {
     }
 }
 
-/// One DNS record to publish.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct DnsRecord {
-    /// Fully qualified, without the trailing dot.
-    pub name: String,
-    /// `TXT` or `MX`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// The record's value as one string (a DNS provider's web form takes it
-    /// like this; zone files split TXT values into strings of 255 bytes).
-    pub value: String,
-    /// What it is for, and what to adapt.
-    pub purpose: String,
-    /// False when the value could not be known here (e.g. the MX host) and
-    /// holds a placeholder to replace.
-    pub complete: bool,
-}
-
 /// What `mail dns` and the Settings show: the records for the signing keys
 /// (made now if this runs before the first start), SPF, DMARC and the MX of
 /// the reply domain. `mx_host` defaults to the host of `--public-url`.
@@ -430,6 +413,23 @@ fn public_host(url: &str) -> Option<String> {
 
 fn is_local(host: &str) -> bool {
     host == "localhost" || host.ends_with(".localhost") || host.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// What Settings → Mail shows: the same records as `mail dns`.
+pub async fn mail_dns(db: &Db, config: &Config) -> anyhow::Result<switchboard_protocol::MailDns> {
+    let records = dns_records(db, config, None).await?;
+    Ok(switchboard_protocol::MailDns {
+        signing_domain: signing_domain(config)?,
+        reply_domain: config.reply_domain.clone(),
+        selectors: algorithms(config.dkim.sign)
+            .iter()
+            .map(|a| match a {
+                Algorithm::Rsa => config.dkim.rsa_selector.clone(),
+                Algorithm::Ed25519 => config.dkim.ed25519_selector.clone(),
+            })
+            .collect(),
+        records,
+    })
 }
 
 /// The records as zone-file lines with comments, for `mail dns`.

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod conversations;
 pub mod inbound;
+pub mod mail;
 pub mod me;
 pub mod pages;
 pub mod stream;
@@ -59,6 +60,7 @@ pub fn router(state: SharedState) -> Router {
             "/team/{user_id}",
             patch(team::change_role).delete(team::remove),
         )
+        .route("/mail/dns", get(mail::dns))
         .route("/conversations", get(conversations::list))
         .route(
             "/conversations/{id}",

@@ -448,3 +448,56 @@ async fn one_algorithm_or_none_as_configured() {
     assert_eq!(mail.parsed().header_values("DKIM-Signature").count(), 0);
     sink.assert_quiet(Duration::from_millis(100)).await;
 }
+
+#[tokio::test]
+async fn admins_see_the_same_records_in_settings() {
+    let (app, mut sink) = spawn_signing_app(DkimSign::Both).await;
+    let body = app.get_json(&app.admin_token, "/mail/dns").await;
+    assert_eq!(body["signing_domain"], "shop.example");
+    assert_eq!(body["reply_domain"], "reply.shop.example");
+    assert_eq!(body["selectors"], json!(["sb1", "sb1e"]));
+    let shown: HashMap<String, String> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["name"].as_str().unwrap().contains("._domainkey."))
+        .map(|r| {
+            assert_eq!(r["type"], "TXT");
+            assert_eq!(r["complete"], true);
+            (
+                r["name"].as_str().unwrap().to_string(),
+                r["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let printed = dkim_records(&mail_dns(
+        &app.server.state.config.database_url,
+        app.data_dir.path(),
+        &[],
+    ));
+    assert_eq!(shown, printed);
+    let kinds: Vec<_> = body["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string() + " " + r["type"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "shop.example TXT",
+        "_dmarc.shop.example TXT",
+        "reply.shop.example MX",
+    ] {
+        assert!(
+            kinds.iter().any(|k| k == expected),
+            "{expected} in {kinds:?}"
+        );
+    }
+
+    // Colleagues who don't manage the team don't see them.
+    let (_, operator) = app
+        .onboard(&mut sink, "oleg@shop.example", "operator")
+        .await;
+    let code = expect_error(app.get(&operator, "/mail/dns").await, StatusCode::FORBIDDEN).await;
+    assert_eq!(code, "forbidden");
+    expect_error(app.get("", "/mail/dns").await, StatusCode::UNAUTHORIZED).await;
+}
