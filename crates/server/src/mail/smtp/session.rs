@@ -21,6 +21,9 @@ use crate::store::users::{self, AccountStatus};
 const MAX_RECIPIENTS: usize = 10;
 /// Bad commands tolerated before the session is closed.
 const MAX_ERRORS: usize = 10;
+/// Commands are short: an idle session holds this small buffer only; the
+/// larger one for a message is allocated while DATA is read.
+const COMMAND_CHUNK: usize = 1024;
 const READ_CHUNK: usize = 8 * 1024;
 /// A message this far over the size limit is not read to its end: the
 /// connection is cut.
@@ -102,7 +105,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
         {
             return End::Closed;
         }
-        let mut buf = vec![0u8; READ_CHUNK];
+        let mut buf = vec![0u8; COMMAND_CHUNK];
         let mut receiver = RequestReceiver::default();
         // Commands pipelined behind a message's final dot (RFC 2920 allows
         // them there) wait here for the command loop.
