@@ -276,6 +276,11 @@ pub async fn invite(state: State<'_, AppState>, email: String, role: String) -> 
 }
 
 #[tauri::command]
+pub async fn mail_dns(state: State<'_, AppState>) -> R<switchboard_protocol::MailDns> {
+    Ok(state.core.session().await?.mail_dns().await?)
+}
+
+#[tauri::command]
 pub async fn resend_invitation(state: State<'_, AppState>, user_id: i64) -> R<()> {
     Ok(state
         .core

@@ -159,6 +159,7 @@ fn main() {
             commands::set_presence,
             commands::team,
             commands::invite,
+            commands::mail_dns,
             commands::resend_invitation,
             commands::change_role,
             commands::remove_member,

@@ -251,6 +251,15 @@ try {
   await until('autostart entry removed', async () => entries().length === 0);
   step('start at login: opt-in writes and removes the autostart entry');
 
+  // Settings → Mail (admins): the DNS records to publish, as `mail dns` prints them
+  await click('[data-testid=tab-mail]');
+  await until('DNS records', async () =>
+    String(
+      await js('return [...document.querySelectorAll("[data-testid=dns-record] .name")].map((e) => e.textContent).join(" ")'),
+    ).includes('._domainkey.'));
+  await shot('06-settings-mail');
+  step('Settings → Mail lists the DKIM, SPF, DMARC and MX records');
+
   // 7. the invited colleague signs in with the emailed password and must set their own
   const mails = await api('GET', '/dev/mailbox');
   const inv = mails.find((m) => String(m.to).includes('olga@example.com'));
@@ -284,6 +293,7 @@ try {
   await find('[data-testid=tab-personal]');
   const tabs = await js('return [...document.querySelectorAll("[role=tab]")].map((t) => t.dataset.testid)');
   if (tabs.includes('tab-admins')) throw new Error('an operator sees the Administrators tab');
+  if (tabs.includes('tab-mail')) throw new Error('an operator sees the Mail tab');
   await click('[data-testid=tab-personal]');
   const lang = await find('[data-testid=language]');
   await js('const s = document.querySelector("[data-testid=language]"); s.value = "ru"; s.dispatchEvent(new Event("change", { bubbles: true }))');

@@ -338,6 +338,11 @@ impl Api {
             .await
     }
 
+    /// Settings → Mail (admins): the DNS records to publish.
+    pub async fn mail_dns(&self) -> Result<switchboard_protocol::MailDns> {
+        self.json(self.req(Method::GET, "/api/v1/mail/dns")).await
+    }
+
     pub async fn resend_invitation(&self, user_id: i64) -> Result<()> {
         self.empty(self.req(Method::POST, &format!("/api/v1/team/{user_id}/invitation")))
             .await

@@ -721,6 +721,11 @@ impl Session {
         Ok(u)
     }
 
+    /// Settings → Mail (admins): the DNS records to publish.
+    pub async fn mail_dns(&self) -> Result<switchboard_protocol::MailDns> {
+        self.api.mail_dns().await
+    }
+
     pub async fn resend_invitation(&self, user_id: i64) -> Result<()> {
         self.api.resend_invitation(user_id).await
     }

@@ -70,6 +70,16 @@ async fn admin_manages_the_team_and_the_invitation_email_is_sent() {
         "no invitation email in {mails:?}"
     );
 
+    // Settings → Mail: the DNS records that make our email trusted.
+    let dns = s.mail_dns().await.unwrap();
+    assert_eq!(dns.selectors, ["sb1", "sb1e"]);
+    assert!(
+        dns.records.iter().any(|r| r.kind == "TXT"
+            && r.name == format!("sb1._domainkey.{}", dns.signing_domain)
+            && r.value.starts_with("v=DKIM1; k=rsa; p=")),
+        "{dns:?}"
+    );
+
     // bad input: a clear error and nothing changes
     assert!(s.invite("not-an-email", "operator").await.is_err());
     let e = s.invite("olga@example.com", "operator").await.unwrap_err();

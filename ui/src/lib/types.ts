@@ -17,6 +17,23 @@ export interface User {
   notifications: { sound: boolean; email: boolean };
 }
 
+/** Settings → Mail: the DNS records `switchboard-server mail dns` prints. */
+export interface DnsRecord {
+  name: string;
+  type: 'TXT' | 'MX';
+  value: string;
+  purpose: string;
+  /** False: part of the value is a guess or a placeholder to adapt first. */
+  complete: boolean;
+}
+
+export interface MailDns {
+  signing_domain: string;
+  reply_domain: string;
+  selectors: string[];
+  records: DnsRecord[];
+}
+
 export interface Author {
   kind: 'visitor' | 'operator' | 'system';
   id: number | null;
