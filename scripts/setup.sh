@@ -53,6 +53,15 @@ if ! command -v st >/dev/null && [ ! -x "$FUZZ_VENV/bin/st" ]; then
   }
   "$FUZZ_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis>=4,<5"
 fi
+# dkimpy (with PyNaCl for ed25519) checks our DKIM signatures in the server tests
+# (crates/server/tests/api/dkim.rs), independently of mail-auth.
+if ! "$FUZZ_VENV/bin/python3" -c 'import dkim, nacl' 2>/dev/null; then
+  echo "setup: installing dkimpy"
+  [ -x "$FUZZ_VENV/bin/pip" ] || python3 -m venv "$FUZZ_VENV" 2>/dev/null || {
+    apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$FUZZ_VENV"
+  }
+  "$FUZZ_VENV/bin/pip" install --quiet --disable-pip-version-check "dkimpy>=1.1,<2" "pynacl>=1.5"
+fi
 
 # Web parts: the widget (embedded in the server binary) and the operator UI
 # (embedded in the desktop app). `npm ci` is skipped when node_modules is current.
