@@ -283,6 +283,9 @@ pub struct Config {
     pub sqlite_sync: crate::db::SqliteSync,
     pub smtp: SmtpSettings,
     pub dkim: DkimSettings,
+    /// TXT records to answer SPF/DKIM/DMARC questions from instead of DNS
+    /// (name → value); None: the system's resolver. For tests and fixed setups.
+    pub dns_txt_override: Option<Vec<(String, String)>>,
 }
 
 /// DKIM signing of outgoing email; the signing domain is the --mail-from domain.
@@ -388,6 +391,7 @@ impl ServerOptions {
                 idle_timeout: Duration::from_secs(30),
                 refused_kept: days(self.refused_mail_days),
             },
+            dns_txt_override: None,
             dkim: DkimSettings {
                 ed25519_selector: format!("{selector}e"),
                 rsa_selector: selector,

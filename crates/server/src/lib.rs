@@ -97,6 +97,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         login_throttle: throttle::Throttle::new(10, Duration::from_secs(15 * 60)),
         dev_mailbox,
         reply_keys: std::sync::RwLock::new(reply_keys),
+        mail_auth: mail::auth_in::MailAuth::new(config.dns_txt_override.as_deref()),
         ingress_secret,
         config,
     }))

@@ -35,6 +35,8 @@ pub struct AppState {
     /// Signs and verifies reply addresses; kept in the database so every node
     /// agrees (see `services::reply_keys`).
     pub reply_keys: std::sync::RwLock<crate::domain::reply_token::KeyRing>,
+    /// SPF, DKIM and DMARC checks of replies that come in over SMTP.
+    pub mail_auth: crate::mail::auth_in::MailAuth,
     /// Bearer secret of `POST /api/v1/inbound/email`.
     pub ingress_secret: String,
 }

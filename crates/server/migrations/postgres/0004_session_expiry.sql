@@ -5,3 +5,5 @@ UPDATE sessions SET last_seen_at = (EXTRACT(EPOCH FROM now()) * 1000)::BIGINT;
 -- The retention sweep looks for silent visitors and old events by age.
 CREATE INDEX visitors_last_seen ON visitors(last_seen_at);
 CREATE INDEX events_created ON events(created_at);
+-- SPF/DKIM/DMARC results of a reply that came in over SMTP.
+ALTER TABLE messages ADD COLUMN email_auth TEXT;

@@ -13,6 +13,7 @@ use switchboard_protocol::Channel;
 use crate::db::now_ms;
 use crate::domain::reply_text;
 use crate::domain::reply_token::{self, Recipient};
+use crate::mail::auth_in::AuthResults;
 use crate::services::conversations as service;
 use crate::services::reply_keys::TOKEN_LIFETIME_MS;
 use crate::state::SharedState;
@@ -33,12 +34,26 @@ pub enum Outcome {
     Refused(String),
 }
 
+/// A reply from the HTTP ingress (the relay in front checked the sender).
 pub async fn receive(
     state: &SharedState,
     raw: &[u8],
     envelope_recipients: &[String],
 ) -> anyhow::Result<Outcome> {
-    let outcome = check_and_post(state, raw, envelope_recipients).await?;
+    receive_checked(state, raw, envelope_recipients, None).await
+}
+
+/// A reply with what SPF, DKIM and DMARC said of it (the SMTP listener).
+pub async fn receive_checked(
+    state: &SharedState,
+    raw: &[u8],
+    envelope_recipients: &[String],
+    auth: Option<&AuthResults>,
+) -> anyhow::Result<Outcome> {
+    let outcome = check_and_post(state, raw, envelope_recipients, auth).await?;
+    if let (Outcome::Posted { message_id, .. }, Some(auth)) = (&outcome, auth) {
+        messages::set_email_auth(&state.db, *message_id, &auth.summary()).await?;
+    }
     if let Outcome::Refused(reason) = &outcome {
         let parsed = MessageParser::default().parse(raw);
         let sender = parsed.as_ref().and_then(sender_address);
@@ -204,6 +219,7 @@ async fn check_and_post(
     state: &SharedState,
     raw: &[u8],
     envelope: &[String],
+    auth: Option<&AuthResults>,
 ) -> anyhow::Result<Outcome> {
     if raw.len() > MAX_BYTES {
         return refuse(format!("larger than {MAX_BYTES} bytes"));
@@ -220,6 +236,13 @@ async fn check_and_post(
     }
     if let Some(why) = automatic(&m) {
         return refuse(why);
+    }
+    if let Some(auth) = auth.filter(|a| a.refuse) {
+        return refuse(format!(
+            "DMARC: {} asks to refuse mail that fails it ({})",
+            auth.from_domain,
+            auth.summary()
+        ));
     }
     let message_id = match m.message_id() {
         Some(id) => format!("<{}>", id.trim_matches(['<', '>'])),

@@ -1,6 +1,7 @@
 //! Outbound email: where the sender delivers (an SMTP relay or the dev mailbox),
 //! the durable outbox worker, and the emails we write.
 
+pub mod auth_in;
 pub mod compose;
 pub mod dev_mailbox;
 pub mod digest;

@@ -203,3 +203,13 @@ pub async fn visitor_messages_after(
     .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// Records what SPF, DKIM and DMARC said of an emailed reply.
+pub async fn set_email_auth(db: &crate::db::Db, id: i64, results: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE messages SET email_auth = $1 WHERE id = $2")
+        .bind(results)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}

@@ -590,3 +590,166 @@ async fn commands_pipelined_behind_the_final_dot_are_answered_in_order() {
     assert!(client.reply().await.starts_with("221"));
     assert!(posted(&mail, conversation, "Pipelined reply").await);
 }
+
+// ---- SPF, DKIM and DMARC of inbound replies ----------------------------------
+
+/// The listener with DNS answered from these TXT records only.
+async fn spawn_with_zone(records: &[(&str, &str)]) -> MailApp {
+    let zone: Vec<(String, String)> = records
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    spawn_mail_app_with(60_000, move |c| c.dns_txt_override = Some(zone)).await
+}
+
+async fn email_auth_of(mail: &MailApp, body: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT email_auth FROM messages WHERE body = $1")
+        .bind(body)
+        .fetch_optional(&mail.app.server.state.db.pool)
+        .await
+        .unwrap()
+        .flatten()
+}
+
+#[tokio::test]
+async fn a_reply_that_passes_spf_and_dmarc_is_posted_with_its_results() {
+    let mut mail = spawn_with_zone(&[
+        ("example.com", "v=spf1 ip4:127.0.0.1 -all"),
+        ("_dmarc.example.com", "v=DMARC1; p=reject"),
+    ])
+    .await;
+    let (conversation, reply_to) = conversation_and_reply_address(&mut mail).await;
+    let raw = reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<spf-ok@mail>",
+        "<x>",
+        "Authenticated",
+        "",
+    );
+    smtp_send(mail.smtp_in, ADMIN_EMAIL, &reply_to, &raw)
+        .await
+        .unwrap();
+    assert!(posted(&mail, conversation, "Authenticated").await);
+    let results = email_auth_of(&mail, "Authenticated").await.unwrap();
+    assert!(results.contains("spf=pass"), "{results}");
+    assert!(results.contains("dmarc=pass (p=reject)"), "{results}");
+    assert!(results.contains("header.from=example.com"), "{results}");
+}
+
+#[tokio::test]
+async fn a_reply_failing_dmarc_with_p_reject_is_refused() {
+    let mut mail = spawn_with_zone(&[
+        // Only the domain's real mail server may send as it; we are not it.
+        ("example.com", "v=spf1 ip4:192.0.2.1 -all"),
+        ("_dmarc.example.com", "v=DMARC1; p=reject"),
+    ])
+    .await;
+    let (conversation, reply_to) = conversation_and_reply_address(&mut mail).await;
+    let raw = reply_email(ADMIN_EMAIL, &reply_to, "<spoof@mail>", "<x>", "Spoofed", "");
+    smtp_send(mail.smtp_in, ADMIN_EMAIL, &reply_to, &raw)
+        .await
+        .unwrap();
+    assert_eq!(count_after(&mail.app, conversation).await, 1);
+    let reason: String = sqlx::query_scalar("SELECT reason FROM refused_emails")
+        .fetch_one(&mail.app.server.state.db.pool)
+        .await
+        .unwrap();
+    assert!(reason.starts_with("DMARC"), "{reason}");
+    assert!(reason.contains("spf=fail"), "{reason}");
+}
+
+#[tokio::test]
+async fn without_a_dmarc_policy_only_the_tokens_recipient_may_reply() {
+    let mut mail = spawn_with_zone(&[]).await;
+    let (conversation, reply_to) = conversation_and_reply_address(&mut mail).await;
+    // Someone else with the address: refused on the sender check.
+    let raw = reply_email(
+        "mallory@evil.example",
+        &reply_to,
+        "<other@evil>",
+        "<x>",
+        "Not the admin",
+        "",
+    );
+    smtp_send(mail.smtp_in, "mallory@evil.example", &reply_to, &raw)
+        .await
+        .unwrap();
+    assert_eq!(count_after(&mail.app, conversation).await, 1);
+    // The recipient, with a fresh token: posted, the results say there was
+    // nothing to check.
+    let raw = reply_email(
+        ADMIN_EMAIL,
+        &reply_to,
+        "<nodmarc@mail>",
+        "<x>",
+        "No policy here",
+        "",
+    );
+    smtp_send(mail.smtp_in, ADMIN_EMAIL, &reply_to, &raw)
+        .await
+        .unwrap();
+    assert!(posted(&mail, conversation, "No policy here").await);
+    let results = email_auth_of(&mail, "No policy here").await.unwrap();
+    assert!(results.contains("dmarc=none"), "{results}");
+}
+
+/// The admin's reply, signed by their own domain (DKIM, ed25519), relayed by
+/// a mailing list from the list's server with the list's envelope sender: SPF
+/// passes for the list only (not aligned), the intact DKIM signature of the
+/// author's domain carries DMARC. A list that rewrites the body breaks the
+/// signature, and p=reject then refuses the copy.
+#[tokio::test]
+async fn a_reply_forwarded_through_a_mailing_list_passes_on_its_dkim_signature() {
+    use base64::Engine;
+    use mail_auth::common::crypto::Ed25519Key;
+    use mail_auth::common::headers::HeaderWriter;
+    use mail_auth::dkim::DkimSigner;
+    let der = Ed25519Key::generate_pkcs8().unwrap();
+    let key = Ed25519Key::from_pkcs8_der(&der).unwrap();
+    let public = base64::engine::general_purpose::STANDARD.encode(key.public_key());
+    let record = format!("v=DKIM1; k=ed25519; p={public}");
+    let mut mail = spawn_with_zone(&[
+        // The author's domain sends only from its own server, and says reject.
+        ("example.com", "v=spf1 ip4:192.0.2.1 -all"),
+        ("_dmarc.example.com", "v=DMARC1; p=reject"),
+        ("author._domainkey.example.com", &record),
+        // The list's server is the one that connects to us.
+        ("lists.example", "v=spf1 ip4:127.0.0.1 -all"),
+    ])
+    .await;
+    let (conversation, reply_to) = conversation_and_reply_address(&mut mail).await;
+    let signer = DkimSigner::from_key(Ed25519Key::from_pkcs8_der(&der).unwrap())
+        .domain("example.com")
+        .selector("author")
+        .headers(["From", "To", "Subject", "Message-ID", "Date"]);
+    let signed = |body: &str, id: &str| {
+        let raw = reply_email(ADMIN_EMAIL, &reply_to, id, "<x>", body, "");
+        let signature = signer.sign(&raw).unwrap().to_header();
+        let mut out = signature.into_bytes();
+        out.extend_from_slice(&raw);
+        out
+    };
+    let intact = signed("Through the list", "<list-1@example.com>");
+    smtp_send(mail.smtp_in, "bounces@lists.example", &reply_to, &intact)
+        .await
+        .unwrap();
+    assert!(posted(&mail, conversation, "Through the list").await);
+    let results = email_auth_of(&mail, "Through the list").await.unwrap();
+    assert!(results.contains("spf=pass"), "{results}");
+    assert!(results.contains("dkim=pass"), "{results}");
+    assert!(results.contains("dmarc=pass"), "{results}");
+
+    // The list appends its footer: the signature no longer verifies.
+    let mut footered = signed("Footered", "<list-2@example.com>");
+    footered.extend_from_slice(b"--\r\nThe example list: unsubscribe at ...\r\n");
+    smtp_send(mail.smtp_in, "bounces@lists.example", &reply_to, &footered)
+        .await
+        .unwrap();
+    assert_eq!(count_after(&mail.app, conversation).await, 2);
+    let reason: String = sqlx::query_scalar("SELECT reason FROM refused_emails")
+        .fetch_one(&mail.app.server.state.db.pool)
+        .await
+        .unwrap();
+    assert!(reason.contains("dkim=fail"), "{reason}");
+}

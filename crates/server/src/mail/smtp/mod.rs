@@ -96,14 +96,14 @@ async fn accept_loop(state: SharedState, listener: TcpListener, acceptor: TlsAcc
         };
         let (state, acceptor) = (state.clone(), acceptor.clone());
         tokio::spawn(async move {
-            serve(&state, stream, &acceptor).await;
+            serve(&state, stream, peer.ip(), &acceptor).await;
             drop((slot, address_slot));
         });
     }
 }
 
-async fn serve(state: &SharedState, stream: TcpStream, acceptor: &TlsAcceptor) {
-    let mut plain = Session::new(state, stream, false);
+async fn serve(state: &SharedState, stream: TcpStream, peer: IpAddr, acceptor: &TlsAcceptor) {
+    let mut plain = Session::new(state, stream, false, peer);
     if let End::StartTls = plain.run(true).await {
         let stream = plain.into_stream();
         let handshake =
@@ -111,7 +111,7 @@ async fn serve(state: &SharedState, stream: TcpStream, acceptor: &TlsAcceptor) {
         match handshake {
             Ok(Ok(tls)) => {
                 // RFC 3207: the session starts afresh, the client says EHLO again.
-                Session::new(state, tls, true).run(false).await;
+                Session::new(state, tls, true, peer).run(false).await;
             }
             Ok(Err(e)) => tracing::debug!(error = %e, "smtp-in: TLS handshake failed"),
             Err(_) => tracing::debug!("smtp-in: TLS handshake timed out"),

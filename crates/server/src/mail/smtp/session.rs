@@ -4,6 +4,7 @@
 //! stored. Every read has a deadline, so an idle or trickling client holds its
 //! slot for `idle_timeout` at most.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
@@ -42,6 +43,8 @@ pub struct Session<'a, S> {
     state: &'a SharedState,
     stream: S,
     tls: bool,
+    /// The sending host (SPF checks it).
+    peer: IpAddr,
     idle_timeout: Duration,
     hostname: String,
     helo: Option<String>,
@@ -58,11 +61,12 @@ enum Step {
 }
 
 impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
-    pub fn new(state: &'a SharedState, stream: S, tls: bool) -> Self {
+    pub fn new(state: &'a SharedState, stream: S, tls: bool, peer: IpAddr) -> Self {
         Session {
             state,
             stream,
             tls,
+            peer,
             idle_timeout: state.config.smtp.idle_timeout,
             hostname: state.config.reply_domain.clone(),
             helo: None,
@@ -367,8 +371,20 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
             return Some(after);
         }
         let recipients = std::mem::take(&mut self.recipients);
-        self.mail_from = None;
-        let line = match inbound::receive(self.state, &message, &recipients).await {
+        let mail_from = self.mail_from.take().unwrap_or_default();
+        let auth = self
+            .state
+            .mail_auth
+            .check(
+                &message,
+                self.peer,
+                self.helo.as_deref().unwrap_or_default(),
+                &mail_from,
+                &self.hostname,
+            )
+            .await;
+        let received = inbound::receive_checked(self.state, &message, &recipients, Some(&auth));
+        let line = match received.await {
             Ok(Outcome::Posted { .. }) => "250 2.0.0 stored".to_string(),
             Ok(Outcome::Duplicate) => "250 2.0.0 already stored".to_string(),
             // Refused after DATA (not the token's sender, automatic mail):
