@@ -15,3 +15,4 @@ mod security;
 mod smtp;
 mod stream;
 mod team;
+mod upgrade;

@@ -1,0 +1,143 @@
+//! A data dir made by the previous release (migrations 0001–0003, the first
+//! reply-token format) opens with this one and nothing is lost: the signed-in
+//! session still works, the dialog is there, and a reply address emailed
+//! before the upgrade still takes replies. (SQLite: the default store.)
+
+use serde_json::Value;
+use sqlx::Connection;
+
+use crate::helpers::*;
+
+const OLD_MIGRATIONS: [&str; 3] = [
+    "0001_initial.sql",
+    "0002_notifications.sql",
+    "0003_events_by_visitor.sql",
+];
+
+#[tokio::test]
+async fn a_data_dir_of_the_previous_release_opens_with_nothing_lost() {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
+        return; // the migrations are the same per store; SQLite is checked here
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The schema exactly as the previous release left it.
+    let old = tempfile::tempdir().unwrap();
+    for name in OLD_MIGRATIONS {
+        std::fs::copy(
+            format!("{}/migrations/sqlite/{name}", env!("CARGO_MANIFEST_DIR")),
+            old.path().join(name),
+        )
+        .unwrap();
+    }
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("switchboard.db").display()
+    );
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&mut db)
+        .await
+        .unwrap();
+    // Its data: an admin signed in, the workspace key, a visitor's dialog.
+    let now = switchboard_server::db::now_ms() - 3_600_000;
+    let hash = switchboard_server::domain::password::hash(ADMIN_PASSWORD).unwrap();
+    let token = "sbt_token_from_the_previous_release";
+    for sql in [
+        format!(
+            "INSERT INTO users (email, name, role, status, password_hash, locale, created_at, updated_at) \
+             VALUES ('{ADMIN_EMAIL}', 'Ada', 'admin', 'active', '{hash}', 'en', {now}, {now})"
+        ),
+        format!(
+            "INSERT INTO sessions (user_id, token_hash, created_at) VALUES (1, '{}', {now})",
+            switchboard_server::domain::secret::token_hash(token)
+        ),
+        r#"INSERT INTO settings (key, value) VALUES ('signing_key', '"key_from_the_previous_release"')"#.to_string(),
+        format!("INSERT INTO visitors (token_hash, name, locale, created_at, last_seen_at) VALUES ('v', 'Olga', 'en', {now}, {now})"),
+        format!("INSERT INTO conversations (visitor_id, status, last_message_id, created_at, updated_at) VALUES (1, 'open', 1, {now}, {now})"),
+        format!("INSERT INTO messages (conversation_id, client_id, author_kind, author_id, body, channel, created_at) \
+                 VALUES (1, 'c1', 'visitor', 1, 'Kept across the upgrade', 'chat', {now})"),
+    ] {
+        sqlx::query(&sql).execute(&mut db).await.unwrap();
+    }
+    db.close().await.unwrap();
+
+    // The new release on that data dir.
+    let sink = SmtpSink::start();
+    let mut config = test_config(dir.path(), Some(sink.url())).await;
+    config.smtp_in = Some("127.0.0.1:0".parse().unwrap());
+    let server = switchboard_server::start(config).await.unwrap();
+    let api = format!("{}/api/v1", server.url());
+    let http = reqwest::Client::new();
+    let me: Value = http
+        .get(format!("{api}/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        me["email"], ADMIN_EMAIL,
+        "the old session still works: {me}"
+    );
+    let messages: Value = http
+        .get(format!("{api}/conversations/1/messages"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(messages["items"][0]["body"], "Kept across the upgrade");
+
+    // A reply address of the first format, emailed before the upgrade.
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"key_from_the_previous_release").unwrap();
+    mac.update(b"c1-u1");
+    let tag: String = mac.finalize().into_bytes()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let address = format!("reply+c1-u1-{tag}@{}", server.state.config.reply_domain);
+    let raw = crate::email::reply_email(
+        ADMIN_EMAIL,
+        &address,
+        "<after-upgrade@mail>",
+        "<x>",
+        "Answered after the upgrade",
+        "",
+    );
+    crate::email::smtp_send(server.smtp_in.unwrap().port(), ADMIN_EMAIL, &address, &raw)
+        .await
+        .unwrap();
+    let mut found = false;
+    for _ in 0..50 {
+        let messages: Value = http
+            .get(format!("{api}/conversations/1/messages"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if messages["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["body"] == "Answered after the upgrade")
+        {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(found, "the old reply address took the reply");
+    sink.assert_quiet(std::time::Duration::from_millis(10))
+        .await;
+    server.stop();
+}
