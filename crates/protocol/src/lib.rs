@@ -160,6 +160,10 @@ pub struct VisitorRef {
     pub id: i64,
     pub name: Option<String>,
     pub email: Option<String>,
+    /// Email to this address bounced: nothing is emailed to it until the
+    /// visitor gives another.
+    #[serde(default)]
+    pub email_bouncing: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -54,7 +54,8 @@ export interface Message {
 export interface Conversation {
   id: number;
   status: 'open' | 'closed';
-  visitor: { id: number; name: string | null; email: string | null };
+  /** `email_bouncing`: mail to that address bounced; nothing is emailed to it. */
+  visitor: { id: number; name: string | null; email: string | null; email_bouncing?: boolean };
   assignee_id: number | null;
   last_message: Message | null;
   unread: number;

@@ -7,3 +7,6 @@ CREATE INDEX visitors_last_seen ON visitors(last_seen_at);
 CREATE INDEX events_created ON events(created_at);
 -- SPF/DKIM/DMARC results of a reply that came in over SMTP.
 ALTER TABLE messages ADD COLUMN email_auth TEXT;
+-- A visitor address that bounced: no email goes to it until the visitor
+-- gives another.
+ALTER TABLE visitors ADD COLUMN email_bounced_at BIGINT;

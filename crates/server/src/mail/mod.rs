@@ -2,6 +2,7 @@
 //! the durable outbox worker, and the emails we write.
 
 pub mod auth_in;
+pub mod bounce;
 pub mod compose;
 pub mod dev_mailbox;
 pub mod digest;

@@ -326,6 +326,9 @@ impl NotificationWorker {
         let Some(email) = visitor.email.clone() else {
             return Ok(false);
         };
+        if visitor.email_bouncing {
+            return Ok(false); // until the visitor gives another address
+        }
         if state.hub.visitor_present(visitor.id) && message.channel != Channel::Email {
             return Ok(false);
         }
@@ -347,14 +350,10 @@ impl NotificationWorker {
         let to: Mailbox = email.parse()?;
         let bytes = notification::to_visitor(&state.mail_from, to, &thread, message, visitor.id)?;
         let subject = format!("conversation #{}", c.id);
-        outbox::enqueue(
-            conn,
-            state.mail_from.email.as_ref(),
-            &email,
-            &subject,
-            &bytes,
-        )
-        .await?;
+        // The envelope sender names the visitor (signed, like a reply
+        // address), so a bounce tells whose address failed.
+        let bounce_to = format!("bounce+{signed}@{}", state.config.reply_domain);
+        outbox::enqueue(conn, &bounce_to, &email, &subject, &bytes).await?;
         Ok(true)
     }
 

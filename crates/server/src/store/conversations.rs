@@ -13,6 +13,7 @@ pub struct ConversationRecord {
     pub visitor_id: i64,
     pub visitor_name: Option<String>,
     pub visitor_email: Option<String>,
+    pub visitor_email_bouncing: bool,
     pub assignee_id: Option<i64>,
     pub last_message_id: Option<i64>,
     /// Visitor messages the asking operator has not read.
@@ -25,6 +26,7 @@ pub struct ConversationRecord {
 /// operator: a visitor's send, the notifier) `unread` is 0 and its count over
 /// the conversation's messages is not computed on that hot path.
 const SELECT: &str = "SELECT c.id, c.status, c.visitor_id, v.name AS visitor_name, v.email AS visitor_email, \
+    v.email_bounced_at AS visitor_email_bounced_at, \
     c.assignee_id, c.last_message_id, c.created_at, c.updated_at, \
     CASE WHEN $1 = 0 THEN 0 ELSE \
     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'visitor' \
@@ -44,6 +46,9 @@ fn from_row(row: &AnyRow) -> Result<ConversationRecord, sqlx::Error> {
         visitor_id: row.try_get("visitor_id")?,
         visitor_name: row.try_get("visitor_name")?,
         visitor_email: row.try_get("visitor_email")?,
+        visitor_email_bouncing: row
+            .try_get::<Option<i64>, _>("visitor_email_bounced_at")?
+            .is_some(),
         assignee_id: row.try_get("assignee_id")?,
         last_message_id: row.try_get("last_message_id")?,
         unread: row.try_get("unread")?,

@@ -114,7 +114,7 @@ async fn conversation_messages(app: &TestApp, conversation: i64) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
-async fn leave_email(app: &TestApp, visitor: &Visitor, email: &str) {
+pub async fn leave_email(app: &TestApp, visitor: &Visitor, email: &str) {
     let response = app
         .http
         .put(app.api("/widget/contact"))

@@ -16,6 +16,8 @@ pub const ADMIN_PASSWORD: &str = "admin-password-1";
 /// One email as the relay received it.
 #[derive(Debug, Clone)]
 pub struct ReceivedMail {
+    /// The envelope sender (MAIL FROM).
+    pub from: String,
     pub to: Vec<String>,
     pub raw: Vec<u8>,
 }
@@ -53,12 +55,14 @@ impl ReceivedMail {
 #[derive(Clone)]
 struct SinkHandler {
     tx: mpsc::UnboundedSender<ReceivedMail>,
+    from: String,
     to: Vec<String>,
     data: Vec<u8>,
 }
 
 impl Handler for SinkHandler {
-    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> Response {
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.from = from.to_string();
         self.to = to.to_vec();
         self.data.clear();
         mailin_embedded::response::OK
@@ -69,6 +73,7 @@ impl Handler for SinkHandler {
     }
     fn data_end(&mut self) -> Response {
         let mail = ReceivedMail {
+            from: std::mem::take(&mut self.from),
             to: std::mem::take(&mut self.to),
             raw: std::mem::take(&mut self.data),
         };
@@ -94,6 +99,7 @@ impl SmtpSink {
         let (tx, rx) = mpsc::unbounded_channel();
         let handler = SinkHandler {
             tx,
+            from: String::new(),
             to: vec![],
             data: vec![],
         };

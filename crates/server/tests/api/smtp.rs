@@ -753,3 +753,99 @@ async fn a_reply_forwarded_through_a_mailing_list_passes_on_its_dkim_signature()
         .unwrap();
     assert!(reason.contains("dkim=fail"), "{reason}");
 }
+
+// ---- bounces ------------------------------------------------------------------
+
+fn delivery_report(to: &str, failed: &str) -> Vec<u8> {
+    format!(
+        "From: MAILER-DAEMON@mx.example.org\r\nTo: <{to}>\r\n\
+Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <dsn-{failed}@mx.example.org>\r\n\
+Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"report\"\r\n\r\n\
+--report\r\nContent-Type: text/plain\r\n\r\nThis is the mail system. Your message could not be delivered.\r\n\
+--report\r\nContent-Type: message/delivery-status\r\n\r\n\
+Reporting-MTA: dns; mx.example.org\r\n\r\n\
+Final-Recipient: rfc822; {failed}\r\nAction: failed\r\nStatus: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n--report--\r\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test]
+async fn a_bounced_visitor_address_is_marked_and_emailed_no_more_until_changed() {
+    let mut mail = spawn_mail_app(60_000).await;
+    let visitor = mail.app.visitor().await;
+    let first: Value = mail
+        .app
+        .visitor_says(&visitor, "Email me the invoice", "b-1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    mail.sink.next_to(ADMIN_EMAIL).await;
+    leave_email(&mail.app, &visitor, "gone@example.org").await;
+    // The visitor left the site: the answer goes by email, with an envelope
+    // sender that names them.
+    mail.app
+        .operator_says(&mail.app.admin_token, conversation, "Here it is", "o-1")
+        .await;
+    let sent = mail.sink.next_to("gone@example.org").await;
+    assert!(sent.from.starts_with("bounce+"), "{}", sent.from);
+    // A forged bounce address is refused; the real one takes the report.
+    let forged = sent.from.replacen("bounce+c", "bounce+c9", 1);
+    let mut client = Client::connect(mail.smtp_in).await;
+    client.reply().await;
+    client.say("EHLO mx.example.org").await;
+    assert!(client.say("MAIL FROM:<>").await.starts_with("250"));
+    let answer = client.say(&format!("RCPT TO:<{forged}>")).await;
+    assert!(answer.starts_with("550"), "{answer}");
+    let envelope = lettre::address::Envelope::new(None, vec![sent.from.parse().unwrap()]).unwrap();
+    let transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+        .port(mail.smtp_in)
+        .build();
+    transport
+        .send_raw(&envelope, &delivery_report(&sent.from, "gone@example.org"))
+        .await
+        .unwrap();
+    let dialog = mail
+        .app
+        .get_json(
+            &mail.app.admin_token,
+            &format!("/conversations/{conversation}"),
+        )
+        .await;
+    assert_eq!(dialog["visitor"]["email_bouncing"], true, "{dialog}");
+    // Not a reply: nothing posted, nothing kept as refused mail.
+    assert_eq!(count_after(&mail.app, conversation).await, 2);
+    let refused: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM refused_emails")
+        .fetch_one(&mail.app.server.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(refused, 0);
+    // No more email to that address...
+    mail.app
+        .operator_says(
+            &mail.app.admin_token,
+            conversation,
+            "Did you get it?",
+            "o-2",
+        )
+        .await;
+    mail.sink.assert_quiet(Duration::from_millis(800)).await;
+    // ...until the visitor gives another.
+    leave_email(&mail.app, &visitor, "anna@example.org").await;
+    let dialog = mail
+        .app
+        .get_json(
+            &mail.app.admin_token,
+            &format!("/conversations/{conversation}"),
+        )
+        .await;
+    assert_eq!(dialog["visitor"]["email_bouncing"], false);
+    mail.app
+        .operator_says(&mail.app.admin_token, conversation, "Sent again", "o-3")
+        .await;
+    let resent = mail.sink.next_to("anna@example.org").await;
+    assert!(resent.text().starts_with("Sent again"));
+}

@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::db::now_ms;
 use crate::domain::reply_token::{self, Recipient};
+use crate::mail::bounce;
 use crate::mail::inbound::{self, Outcome, MAX_BYTES};
 use crate::services::reply_keys::TOKEN_LIFETIME_MS;
 use crate::state::SharedState;
@@ -50,6 +51,8 @@ pub struct Session<'a, S> {
     helo: Option<String>,
     mail_from: Option<String>,
     recipients: Vec<String>,
+    /// Visitors whose bounce addresses are among the recipients.
+    bounces: Vec<i64>,
     errors: usize,
 }
 
@@ -72,6 +75,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
             helo: None,
             mail_from: None,
             recipients: Vec::new(),
+            bounces: Vec::new(),
             errors: 0,
         }
     }
@@ -185,6 +189,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
     fn reset(&mut self) {
         self.mail_from = None;
         self.recipients.clear();
+        self.bounces.clear();
     }
 
     async fn command(&mut self, request: Request<String>) -> std::io::Result<Step> {
@@ -288,10 +293,27 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
         }
         let lower = address.to_ascii_lowercase();
         let domain = self.state.config.reply_domain.to_ascii_lowercase();
-        let token = lower
+        let local = lower
             .rsplit_once('@')
             .filter(|(_, d)| *d == domain)
-            .and_then(|(local, _)| local.strip_prefix("reply+"));
+            .map(|(local, _)| local);
+        if let Some(token) = local.and_then(|l| l.strip_prefix("bounce+")) {
+            // A delivery report about an email we sent to a visitor.
+            return match bounce::visitor_of(self.state, token).await {
+                Some(visitor) => {
+                    self.bounces.push(visitor);
+                    self.recipients.push(lower);
+                    self.reply("250 2.1.5 recipient OK").await?;
+                    Ok(Step::Continue)
+                }
+                None => {
+                    self.errors += 1;
+                    self.reply("550 5.1.1 no such address here").await?;
+                    self.close_if_abusive(false).await
+                }
+            };
+        }
+        let token = local.and_then(|l| l.strip_prefix("reply+"));
         let verified = match token {
             Some(t) => self.state.verify_reply(t).await,
             None => None,
@@ -370,8 +392,24 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
             self.reply("552 5.3.4 message too large").await.ok()?;
             return Some(after);
         }
-        let recipients = std::mem::take(&mut self.recipients);
+        let recipients: Vec<String> = std::mem::take(&mut self.recipients)
+            .into_iter()
+            .filter(|r| !r.starts_with("bounce+"))
+            .collect();
         let mail_from = self.mail_from.take().unwrap_or_default();
+        for visitor in std::mem::take(&mut self.bounces) {
+            if let Err(e) = bounce::receive(self.state, visitor, &message).await {
+                tracing::error!(error = %e, "smtp-in: a bounce could not be handled");
+                self.reply("451 4.3.0 temporary failure, try again later")
+                    .await
+                    .ok()?;
+                return Some(after);
+            }
+        }
+        if recipients.is_empty() {
+            self.reply("250 2.0.0 report taken").await.ok()?;
+            return Some(after);
+        }
         let auth = self
             .state
             .mail_auth
