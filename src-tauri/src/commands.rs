@@ -281,6 +281,11 @@ pub async fn mail_dns(state: State<'_, AppState>) -> R<switchboard_protocol::Mai
 }
 
 #[tauri::command]
+pub async fn mail_dns_check(state: State<'_, AppState>) -> R<switchboard_protocol::DnsCheck> {
+    Ok(state.core.session().await?.mail_dns_check().await?)
+}
+
+#[tauri::command]
 pub async fn resend_invitation(state: State<'_, AppState>, user_id: i64) -> R<()> {
     Ok(state
         .core

@@ -160,6 +160,7 @@ fn main() {
             commands::team,
             commands::invite,
             commands::mail_dns,
+            commands::mail_dns_check,
             commands::resend_invitation,
             commands::change_role,
             commands::remove_member,

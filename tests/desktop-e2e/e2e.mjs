@@ -259,6 +259,15 @@ try {
     ).includes('._domainkey.'));
   await shot('06-settings-mail');
   step('Settings → Mail lists the DKIM, SPF, DMARC and MX records');
+  // "Check DNS" answers for every record (here, offline, at most "no answer").
+  await click('[data-testid=dns-check]');
+  await until('a DNS status per record', async () => {
+    const counts = await js(
+      'return [document.querySelectorAll("[data-testid=dns-record]").length, document.querySelectorAll("[data-testid=dns-status]").length]',
+    );
+    return counts[0] > 0 && counts[0] === counts[1];
+  });
+  step('Settings → Mail → Check DNS shows a status for each record');
 
   // 7. the invited colleague signs in with the emailed password and must set their own
   const mails = await api('GET', '/dev/mailbox');

@@ -343,6 +343,12 @@ impl Api {
         self.json(self.req(Method::GET, "/api/v1/mail/dns")).await
     }
 
+    /// Settings → Mail → Check: what DNS answers for each record.
+    pub async fn mail_dns_check(&self) -> Result<switchboard_protocol::DnsCheck> {
+        self.json(self.req(Method::GET, "/api/v1/mail/dns/check"))
+            .await
+    }
+
     pub async fn resend_invitation(&self, user_id: i64) -> Result<()> {
         self.empty(self.req(Method::POST, &format!("/api/v1/team/{user_id}/invitation")))
             .await

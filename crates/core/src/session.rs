@@ -726,6 +726,11 @@ impl Session {
         self.api.mail_dns().await
     }
 
+    /// Settings → Mail → Check: what DNS answers for each record.
+    pub async fn mail_dns_check(&self) -> Result<switchboard_protocol::DnsCheck> {
+        self.api.mail_dns_check().await
+    }
+
     pub async fn resend_invitation(&self, user_id: i64) -> Result<()> {
         self.api.resend_invitation(user_id).await
     }

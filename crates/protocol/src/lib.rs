@@ -347,6 +347,24 @@ pub struct MailDns {
     pub records: Vec<DnsRecord>,
 }
 
+/// What DNS answers today for each record to publish (Settings → Mail, "Check").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DnsCheck {
+    pub records: Vec<DnsRecordCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct DnsRecordCheck {
+    pub record: DnsRecord,
+    /// `ok` (published as it should be), `missing` (nothing there),
+    /// `different` (something else is published) or `error` (DNS did not answer).
+    pub status: String,
+    /// What DNS answered at the record's name (TXT values or MX hosts).
+    pub found: Vec<String>,
+}
+
 /// One DNS record to publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

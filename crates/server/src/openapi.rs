@@ -19,7 +19,7 @@ use crate::routes;
         routes::conversations::list, routes::conversations::get, routes::conversations::patch,
         routes::conversations::messages, routes::conversations::post_message, routes::conversations::read,
         routes::widget::session, routes::widget::history, routes::widget::post_message, routes::widget::contact,
-        routes::widget::read, routes::inbound::receive, routes::mail::dns,
+        routes::widget::read, routes::inbound::receive, routes::mail::dns, routes::mail::check,
     ),
     modifiers(&BearerAuth)
 )]

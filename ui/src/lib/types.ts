@@ -27,6 +27,16 @@ export interface DnsRecord {
   complete: boolean;
 }
 
+export interface DnsRecordCheck {
+  record: DnsRecord;
+  status: 'ok' | 'missing' | 'different' | 'error';
+  found: string[];
+}
+
+export interface DnsCheck {
+  records: DnsRecordCheck[];
+}
+
 export interface MailDns {
   signing_domain: string;
   reply_domain: string;

@@ -20,6 +20,7 @@ use mail_auth::common::verify::DomainKey;
 use mail_auth::dmarc::{Dmarc, Policy};
 use mail_auth::hickory_resolver::config::{ResolverConfig, ResolverOpts};
 use mail_auth::hickory_resolver::proto::op::ResponseCode;
+use mail_auth::hickory_resolver::proto::rr::{Name, RData};
 use mail_auth::spf::Spf;
 use mail_auth::{
     AuthenticatedMessage, DkimResult, DmarcResult, DnsError, MessageAuthenticator, Parameters,
@@ -43,6 +44,7 @@ impl TxtZone {
             authoritative: true,
             records: records
                 .iter()
+                .filter(|(_, value)| !value.starts_with("MX "))
                 .map(|(name, value)| {
                     let name = format!("{}.", name.trim_end_matches('.').to_ascii_lowercase());
                     let txt = if name.contains("._domainkey.") {
@@ -86,6 +88,9 @@ impl ResolverCache<Box<str>, Txt> for TxtZone {
 pub struct MailAuth {
     authenticator: MessageAuthenticator,
     zone: TxtZone,
+    /// The configured zone as given (TXT values, and `MX <pref> <host>`), for
+    /// plain lookups; None: DNS.
+    raw_zone: Option<Vec<(String, String)>>,
 }
 
 /// What the checks found for one reply.
@@ -138,6 +143,62 @@ impl MailAuth {
         MailAuth {
             authenticator,
             zone: zone.map(TxtZone::new).unwrap_or_default(),
+            raw_zone: zone.map(<[_]>::to_vec),
+        }
+    }
+
+    /// The TXT values published at `name` (each record's strings joined).
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, String> {
+        if let Some(zone) = &self.raw_zone {
+            return Ok(zone_values(zone, name)
+                .filter(|v| !v.starts_with("MX "))
+                .cloned()
+                .collect());
+        }
+        match self.authenticator.0.txt_lookup(dns_name(name)?).await {
+            Ok(lookup) => Ok(lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::TXT(txt) => Some(
+                        txt.txt_data
+                            .iter()
+                            .map(|part| String::from_utf8_lossy(part).into_owned())
+                            .collect::<String>(),
+                    ),
+                    _ => None,
+                })
+                .collect()),
+            Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The mail exchangers of `name`, lower case, without the trailing dot.
+    pub async fn mx(&self, name: &str) -> Result<Vec<String>, String> {
+        if let Some(zone) = &self.raw_zone {
+            return Ok(zone_values(zone, name)
+                .filter_map(|v| v.split_whitespace().nth(2).map(str::to_string))
+                .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+                .collect());
+        }
+        match self.authenticator.0.mx_lookup(dns_name(name)?).await {
+            Ok(lookup) => Ok(lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::MX(mx) => Some(
+                        mx.exchange
+                            .to_lowercase()
+                            .to_ascii()
+                            .trim_end_matches('.')
+                            .to_string(),
+                    ),
+                    _ => None,
+                })
+                .collect()),
+            Err(e) if e.is_no_records_found() => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
         }
     }
 
@@ -243,4 +304,16 @@ fn dmarc_word(r: &DmarcResult) -> &'static str {
         DmarcResult::PermError(_) => "permerror",
         DmarcResult::None => "none",
     }
+}
+
+fn zone_values<'z>(zone: &'z [(String, String)], name: &str) -> impl Iterator<Item = &'z String> {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    zone.iter()
+        .filter(move |(n, _)| n.trim_end_matches('.').eq_ignore_ascii_case(&name))
+        .map(|(_, v)| v)
+}
+
+fn dns_name(name: &str) -> Result<Name, String> {
+    Name::from_str_relaxed(format!("{}.", name.trim_end_matches('.')))
+        .map_err(|e| format!("{name}: {e}"))
 }

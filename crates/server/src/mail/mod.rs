@@ -7,6 +7,7 @@ pub mod compose;
 pub mod dev_mailbox;
 pub mod digest;
 pub mod dkim;
+pub mod dns_check;
 pub mod inbound;
 pub mod invitation;
 pub mod notification;

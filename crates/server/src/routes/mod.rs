@@ -61,6 +61,7 @@ pub fn router(state: SharedState) -> Router {
             patch(team::change_role).delete(team::remove),
         )
         .route("/mail/dns", get(mail::dns))
+        .route("/mail/dns/check", get(mail::check))
         .route("/conversations", get(conversations::list))
         .route(
             "/conversations/{id}",
