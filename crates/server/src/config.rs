@@ -255,6 +255,9 @@ pub struct ServerOptions {
     pub dkim_sign: DkimSign,
 }
 
+/// How long notification emails wait or collect before they go (two minutes).
+pub const NOTIFY_WINDOW_MS: i64 = 120_000;
+
 /// The resolved configuration the server runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -367,7 +370,7 @@ impl ServerOptions {
             ingress_secret: self.ingress_secret,
             nats_url: self.nats_url,
             outbox_retry_base: std::time::Duration::from_secs(5),
-            notify_window_ms: crate::services::notify::WINDOW_MS,
+            notify_window_ms: NOTIFY_WINDOW_MS,
             sessions: SessionPolicy {
                 idle: days(self.session_idle_days),
                 max_age: days(self.session_max_days),

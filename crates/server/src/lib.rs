@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod retention;
 pub mod routes;
 pub mod services;
+pub mod smtp_in;
 pub mod state;
 pub mod store;
 pub mod throttle;
@@ -135,11 +136,13 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         tokio::spawn(retention::Sweeper::new(state.clone()).run()),
     ];
     let smtp_in = match state.config.smtp_in {
-        Some(addr) => Some(mail::smtp::start(state.clone(), addr)?),
+        Some(addr) => Some(smtp_in::start(state.clone(), addr)?),
         None => None,
     };
 
-    let app = routes::router(state.clone());
+    // The OpenAPI document lists the routes, so it is mounted here, above them.
+    let app = routes::router(state.clone())
+        .route("/api/openapi.json", axum::routing::get(openapi::serve));
     let limits = listener::ConnectionLimits {
         max_connections: state.config.max_connections,
         header_read_timeout: state.config.header_read_timeout,

@@ -8,7 +8,7 @@
 //! - expired sessions, and sent emails' rows after 30 days (their bodies are
 //!   dropped as soon as they are sent; see `store::outbox`);
 //! - refused inbound emails after `--refused-mail-days` (only their headers
-//!   and the start of the body were kept; see `mail::inbound::for_audit`);
+//!   and the start of the body were kept; see `services::inbound_mail::for_audit`);
 //! - the rate limiters' memory of clients that went quiet (every minute).
 //!
 //! The same minute tick reloads the reply-token keys (another node may have

@@ -4,7 +4,7 @@
 //! receivers (DMARC `p=reject` or `p=quarantine`) to refuse mail that fails
 //! alignment, and fails it, is refused. Without a DMARC policy the reply
 //! still has to come from the person the reply token was made for, with a
-//! fresh token (`mail::inbound`).
+//! fresh token (`services::inbound_mail`).
 //!
 //! DNS comes from the system's resolver, or — in tests, or wherever the
 //! records must be fixed — from a zone of TXT records given in the config:

@@ -2,17 +2,14 @@
 //! the durable outbox worker, and the emails we write.
 
 pub mod auth_in;
-pub mod bounce;
 pub mod compose;
 pub mod dev_mailbox;
 pub mod digest;
 pub mod dkim;
 pub mod dns_check;
-pub mod inbound;
 pub mod invitation;
 pub mod notification;
 pub mod sender;
-pub mod smtp;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::{ApiError, ApiResult};
 use crate::json::Json;
-use crate::mail::inbound::{self, Outcome, MAX_BYTES};
+use crate::services::inbound_mail::{self, Outcome, MAX_BYTES};
 use crate::state::SharedState;
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -50,7 +50,7 @@ pub async fn receive(
             "the body is not an RFC 5322 message",
         ));
     }
-    let result = match inbound::receive(&state, &raw, &[]).await? {
+    let result = match inbound_mail::receive(&state, &raw, &[]).await? {
         Outcome::Posted { message_id, .. } => InboundResult {
             status: "posted",
             message_id: Some(message_id),

@@ -17,7 +17,6 @@ use axum::Router;
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::openapi;
 use crate::state::SharedState;
 
 /// JSON bodies are small; the avatar route reads its own body with its own limit.
@@ -82,7 +81,6 @@ pub fn router(state: SharedState) -> Router {
 
     Router::new()
         .nest("/api/v1", api)
-        .route("/api/openapi.json", get(openapi::serve))
         .route("/healthz", get(pages::healthz))
         .route("/cabinet", get(pages::cabinet))
         .route("/widget.js", get(widget::widget_js))

@@ -1,7 +1,9 @@
 //! Use cases: the rules of the product, apart from HTTP and SQL details.
 
 pub mod accounts;
+pub mod bounces;
 pub mod conversations;
+pub mod inbound_mail;
 pub mod notify;
 pub mod reply_keys;
 pub mod team;

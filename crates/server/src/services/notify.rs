@@ -31,7 +31,7 @@ use crate::store::notifications::{self, Pending, PendingKind};
 use crate::store::users::{AccountStatus, UserRecord};
 use crate::store::{conversations, events, messages, outbox, settings, users, visitors};
 
-pub const WINDOW_MS: i64 = 120_000;
+pub const WINDOW_MS: i64 = crate::config::NOTIFY_WINDOW_MS;
 pub const CURSOR_KEY: &str = "notify_cursor";
 const HISTORY: i64 = 10;
 const DUE_CHECK_EVERY: Duration = Duration::from_millis(500);

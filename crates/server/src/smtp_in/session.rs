@@ -13,8 +13,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::db::now_ms;
 use crate::domain::reply_token::{self, Recipient};
-use crate::mail::bounce;
-use crate::mail::inbound::{self, Outcome, MAX_BYTES};
+use crate::services::bounces;
+use crate::services::inbound_mail::{self, Outcome, MAX_BYTES};
 use crate::services::reply_keys::TOKEN_LIFETIME_MS;
 use crate::state::SharedState;
 use crate::store::users::{self, AccountStatus};
@@ -299,7 +299,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
             .map(|(local, _)| local);
         if let Some(token) = local.and_then(|l| l.strip_prefix("bounce+")) {
             // A delivery report about an email we sent to a visitor.
-            return match bounce::visitor_of(self.state, token).await {
+            return match bounces::visitor_of(self.state, token).await {
                 Some(visitor) => {
                     self.bounces.push(visitor);
                     self.recipients.push(lower);
@@ -398,7 +398,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
             .collect();
         let mail_from = self.mail_from.take().unwrap_or_default();
         for visitor in std::mem::take(&mut self.bounces) {
-            if let Err(e) = bounce::receive(self.state, visitor, &message).await {
+            if let Err(e) = bounces::receive(self.state, visitor, &message).await {
                 tracing::error!(error = %e, "smtp-in: a bounce could not be handled");
                 self.reply("451 4.3.0 temporary failure, try again later")
                     .await
@@ -421,7 +421,8 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
                 &self.hostname,
             )
             .await;
-        let received = inbound::receive_checked(self.state, &message, &recipients, Some(&auth));
+        let received =
+            inbound_mail::receive_checked(self.state, &message, &recipients, Some(&auth));
         let line = match received.await {
             Ok(Outcome::Posted { .. }) => "250 2.0.0 stored".to_string(),
             Ok(Outcome::Duplicate) => "250 2.0.0 already stored".to_string(),
