@@ -92,53 +92,51 @@ pub async fn sweep(state: &SharedState, now: i64) -> anyhow::Result<Swept> {
         .await?,
         ..Swept::default()
     };
-    let silent_since = now - ms(retention.silent_visitors_after);
-    loop {
-        let n = batch(
-            state,
-            "DELETE FROM visitors WHERE id IN (SELECT v.id FROM visitors v \
-             WHERE v.last_seen_at < $1 \
-             AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.visitor_id = v.id) LIMIT $2)",
-            silent_since,
-        )
-        .await?;
-        swept.visitors += n;
-        if n < BATCH as u64 {
-            break;
-        }
-    }
+    swept.visitors = delete_in_batches(
+        state,
+        "DELETE FROM visitors WHERE id IN (SELECT v.id FROM visitors v \
+         WHERE v.last_seen_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.visitor_id = v.id) LIMIT $2)",
+        now - ms(retention.silent_visitors_after),
+    )
+    .await?;
     // Never past what the notification worker has handled.
     let handled: i64 = settings::get(&state.db, crate::services::notify::CURSOR_KEY)
         .await?
         .unwrap_or(0);
-    let events_before = now - ms(retention.events_after);
-    loop {
-        let n = batch(
-            state,
-            &format!(
-                "DELETE FROM events WHERE seq IN (SELECT seq FROM events \
-                 WHERE created_at < $1 AND seq <= {handled} \
-                 AND seq < (SELECT MAX(seq) FROM events) ORDER BY seq LIMIT $2)"
-            ),
-            events_before,
-        )
-        .await?;
-        swept.events += n;
-        if n < BATCH as u64 {
-            break;
-        }
-    }
+    swept.events = delete_in_batches(
+        state,
+        &format!(
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events \
+             WHERE created_at < $1 AND seq <= {handled} \
+             AND seq < (SELECT MAX(seq) FROM events) ORDER BY seq LIMIT $2)"
+        ),
+        now - ms(retention.events_after),
+    )
+    .await?;
     Ok(swept)
 }
 
-async fn batch(state: &SharedState, sql: &str, before: i64) -> Result<u64, sqlx::Error> {
-    let mut tx = state.db.begin_write().await?;
-    let n = sqlx::query(sql)
-        .bind(before)
-        .bind(BATCH)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
-    tx.commit().await?;
-    Ok(n)
+/// Runs `sql` (`$1` a time, `$2` the batch size) until a batch deletes less
+/// than a full one; each batch is a write transaction of its own.
+async fn delete_in_batches(
+    state: &SharedState,
+    sql: &str,
+    before: i64,
+) -> Result<u64, sqlx::Error> {
+    let mut deleted = 0;
+    loop {
+        let mut tx = state.db.begin_write().await?;
+        let n = sqlx::query(sql)
+            .bind(before)
+            .bind(BATCH)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        deleted += n;
+        if n < BATCH as u64 {
+            return Ok(deleted);
+        }
+    }
 }

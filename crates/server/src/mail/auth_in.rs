@@ -125,21 +125,20 @@ impl MailAuth {
     /// With the zone given (tests, fixed records) no name server is asked;
     /// otherwise the system's resolver answers.
     pub fn new(zone: Option<&[(String, String)]>) -> MailAuth {
-        let authenticator = match zone {
-            Some(_) => None,
-            None => MessageAuthenticator::new_system_conf()
-                .map_err(|e| {
-                    tracing::warn!(error = %e, "smtp-in: no system DNS resolver; SPF/DKIM/DMARC results will be temperror")
-                })
-                .ok(),
-        }
-        .unwrap_or_else(|| {
+        let no_name_servers = || {
             MessageAuthenticator::new(
                 ResolverConfig::from_parts(None, vec![], vec![]),
                 ResolverOpts::default(),
             )
             .expect("a resolver without name servers")
-        });
+        };
+        let authenticator = match zone {
+            Some(_) => no_name_servers(),
+            None => MessageAuthenticator::new_system_conf().unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "smtp-in: no system DNS resolver; SPF/DKIM/DMARC results will be temperror");
+                no_name_servers()
+            }),
+        };
         MailAuth {
             authenticator,
             zone: zone.map(TxtZone::new).unwrap_or_default(),

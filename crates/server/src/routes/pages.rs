@@ -5,7 +5,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::auth;
+use crate::auth::{self, CurrentUser};
 use crate::avatar;
 use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, ApiResult};
@@ -96,15 +96,12 @@ async fn mailbox_dir<'s>(
     if client.is_loopback() {
         return Ok(dir);
     }
-    let admin = match auth::bearer_token(parts) {
-        Some(token) => auth::authenticate(state, token)
-            .await
-            .ok()
-            .filter(|me| me.user.role.manages_team() && !me.user.must_change_password),
-        None => None,
-    };
-    match admin {
-        Some(_) => Ok(dir),
-        None => Err(ApiError::not_found("dev mailbox")),
-    }
+    let token = auth::bearer_token(parts).ok_or_else(|| ApiError::not_found("dev mailbox"))?;
+    // The same rules as every admin route; any refusal looks like no mailbox.
+    auth::authenticate(state, token)
+        .await
+        .and_then(CurrentUser::require_own_password)
+        .and_then(|me| me.require_admin())
+        .map(|()| dir)
+        .map_err(|_| ApiError::not_found("dev mailbox"))
 }

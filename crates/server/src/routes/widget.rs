@@ -213,22 +213,7 @@ pub async fn contact(
     )
     .await?;
     // Operators see the new contact on the conversation.
-    let mut conn = state.db.pool.acquire().await?;
-    if let Some(c) = conversations::of_visitor(&mut conn, visitor.id).await? {
-        drop(conn);
-        let mut tx = state.db.begin_write().await?;
-        let view = service::conversation_view(&state, &mut tx.tx, &c).await?;
-        crate::store::events::append_for(
-            &mut tx.tx,
-            switchboard_protocol::event::CONVERSATION_UPDATED,
-            Some(visitor.id),
-            Some(c.id),
-            &serde_json::json!(view),
-        )
-        .await?;
-        tx.commit().await?;
-        state.hub.wake();
-    }
+    service::announce_visitor_conversation(&state, visitor.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,19 +6,17 @@
 //! a reply: it is never posted nor kept as refused mail.
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
-use switchboard_protocol::event;
 
-use crate::db::now_ms;
-use crate::domain::reply_token::{self, Recipient};
+use crate::domain::reply_token::Recipient;
 use crate::services::conversations as service;
-use crate::services::reply_keys::TOKEN_LIFETIME_MS;
+use crate::services::reply_keys;
 use crate::state::SharedState;
-use crate::store::{conversations, events, visitors};
+use crate::store::visitors;
 
 /// The address a bounce names, if the token of `local_part` verifies.
 pub async fn visitor_of(state: &SharedState, token: &str) -> Option<i64> {
     let verified = state.verify_reply(token).await?;
-    if !reply_token::is_fresh(verified.issued_at, now_ms(), TOKEN_LIFETIME_MS) {
+    if !reply_keys::is_open(&verified) {
         return None;
     }
     match verified.token.recipient {
@@ -106,26 +104,9 @@ pub async fn receive(state: &SharedState, visitor_id: i64, raw: &[u8]) -> anyhow
         "a visitor's email address bounces; no more email to it"
     );
     // Operators see it on the dialog at once.
-    let mut conn = state.db.pool.acquire().await?;
-    let Some(c) = conversations::of_visitor(&mut conn, visitor_id).await? else {
-        return Ok(());
-    };
-    drop(conn);
-    let mut tx = state.db.begin_write().await?;
-    let view = service::conversation_view(state, &mut tx.tx, &c)
+    service::announce_visitor_conversation(state, visitor_id)
         .await
-        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
-    events::append_for(
-        &mut tx.tx,
-        event::CONVERSATION_UPDATED,
-        Some(visitor_id),
-        Some(c.id),
-        &serde_json::json!(view),
-    )
-    .await?;
-    tx.commit().await?;
-    state.hub.wake();
-    Ok(())
+        .map_err(|e| anyhow::anyhow!("{}", e.message))
 }
 
 #[cfg(test)]

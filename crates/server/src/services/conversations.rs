@@ -423,6 +423,29 @@ pub async fn mark_read(
 }
 
 /// A visitor has seen the operator's messages up to `message_id`.
+/// Something about a visitor changed (their contact, a bouncing address):
+/// operators get their conversation, if they have one, as it is now.
+pub async fn announce_visitor_conversation(state: &SharedState, visitor_id: i64) -> ApiResult<()> {
+    let mut conn = state.db.pool.acquire().await?;
+    let Some(c) = conversations::of_visitor(&mut conn, visitor_id).await? else {
+        return Ok(());
+    };
+    drop(conn);
+    let mut tx = state.db.begin_write().await?;
+    let view = conversation_view(state, &mut tx.tx, &c).await?;
+    events::append_for(
+        &mut tx.tx,
+        event::CONVERSATION_UPDATED,
+        Some(visitor_id),
+        Some(c.id),
+        &json!(view),
+    )
+    .await?;
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(())
+}
+
 pub async fn visitor_read(
     state: &SharedState,
     visitor: &VisitorRecord,

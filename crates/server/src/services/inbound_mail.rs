@@ -10,12 +10,11 @@ use mail_parser::{HeaderValue, MessageParser, MimeHeaders, PartType};
 use sha2::{Digest, Sha256};
 use switchboard_protocol::Channel;
 
-use crate::db::now_ms;
 use crate::domain::reply_text;
 use crate::domain::reply_token::{self, Recipient};
 use crate::mail::auth_in::AuthResults;
 use crate::services::conversations as service;
-use crate::services::reply_keys::TOKEN_LIFETIME_MS;
+use crate::services::reply_keys;
 use crate::state::SharedState;
 use crate::store::users::AccountStatus;
 use crate::store::{conversations, messages, notifications, users, visitors};
@@ -271,7 +270,7 @@ async fn check_and_post(
     let Some(verified) = state.verify_reply(&signed).await else {
         return refuse("the reply token does not verify");
     };
-    if !reply_token::is_fresh(verified.issued_at, now_ms(), TOKEN_LIFETIME_MS) {
+    if !reply_keys::is_open(&verified) {
         return refuse("the reply address has expired");
     }
     let token = verified.token;

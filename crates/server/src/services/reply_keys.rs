@@ -59,6 +59,11 @@ pub async fn rotate_if_due(state: &SharedState, now: i64) -> anyhow::Result<bool
     Ok(swapped)
 }
 
+/// Whether a verified token still opens its conversation (not expired).
+pub fn is_open(verified: &Verified) -> bool {
+    reply_token::is_fresh(verified.issued_at, now_ms(), TOKEN_LIFETIME_MS)
+}
+
 fn reload_into(state: &AppState, ring: KeyRing) {
     *state.reply_keys.write().expect("reply keys poisoned") = ring;
 }

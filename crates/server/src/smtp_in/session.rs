@@ -11,11 +11,10 @@ use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
 use smtp_proto::{EhloResponse, Error as ProtoError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::db::now_ms;
-use crate::domain::reply_token::{self, Recipient};
+use crate::domain::reply_token::Recipient;
 use crate::services::bounces;
 use crate::services::inbound_mail::{self, Outcome, MAX_BYTES};
-use crate::services::reply_keys::TOKEN_LIFETIME_MS;
+use crate::services::reply_keys;
 use crate::state::SharedState;
 use crate::store::users::{self, AccountStatus};
 
@@ -320,7 +319,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
         };
         let answer = match verified {
             None => Err("550 5.1.1 no such reply address here".to_string()),
-            Some(v) if !reply_token::is_fresh(v.issued_at, now_ms(), TOKEN_LIFETIME_MS) => {
+            Some(v) if !reply_keys::is_open(&v) => {
                 // The sender's server turns this into a bounce that says what to do.
                 Err(format!(
                     "550 5.7.1 this reply address has expired; please write to us again \

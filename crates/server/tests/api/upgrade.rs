@@ -71,28 +71,17 @@ async fn a_data_dir_of_the_previous_release_opens_with_nothing_lost() {
     let server = switchboard_server::start(config).await.unwrap();
     let api = format!("{}/api/v1", server.url());
     let http = reqwest::Client::new();
-    let me: Value = http
-        .get(format!("{api}/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // GET as the session of the previous release.
+    let get = |path: &str| {
+        let request = http.get(format!("{api}{path}")).bearer_auth(token);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let me = get("/me").await;
     assert_eq!(
         me["email"], ADMIN_EMAIL,
         "the old session still works: {me}"
     );
-    let messages: Value = http
-        .get(format!("{api}/conversations/1/messages"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let messages = get("/conversations/1/messages").await;
     assert_eq!(messages["items"][0]["body"], "Kept across the upgrade");
 
     // A reply address of the first format, emailed before the upgrade.
@@ -117,15 +106,7 @@ async fn a_data_dir_of_the_previous_release_opens_with_nothing_lost() {
         .unwrap();
     let mut found = false;
     for _ in 0..50 {
-        let messages: Value = http
-            .get(format!("{api}/conversations/1/messages"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let messages = get("/conversations/1/messages").await;
         if messages["items"]
             .as_array()
             .unwrap()
