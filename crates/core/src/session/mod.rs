@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use rand::Rng;
-use serde::{Deserialize, Serialize};
 use switchboard_protocol::{
     event, AuthorKind, ClientFrame, Conversation, ConversationStatus, Message,
     NotificationSettings, Presence, StreamFrame, UpdateConversation, UpdateMe, User,
@@ -23,6 +22,10 @@ use crate::error::{Error, Result};
 use crate::settings::Account;
 use crate::{CoreEvent, SessionInfo, Shared};
 
+mod state;
+
+pub use state::{ConnState, Filter};
+
 /// How often we ping the server, and how long silence means the connection is dead.
 pub const PING_EVERY: Duration = Duration::from_secs(15);
 pub const DEAD_AFTER: Duration = Duration::from_secs(40);
@@ -32,25 +35,6 @@ pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
 /// closing with 4403 gets the usual backoff).
 const ROLE_CHANGE_CALM: Duration = Duration::from_secs(5);
 const PAGE: u32 = 100;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum ConnState {
-    Connecting,
-    Online,
-    Offline { retry_in_ms: u64 },
-    Stopped,
-}
-
-/// The dialog list filters of the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Filter {
-    Mine,
-    Unassigned,
-    All,
-    Closed,
-}
 
 struct State {
     acct: AccountState,
