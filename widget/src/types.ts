@@ -1,46 +1,33 @@
-// The JSON shapes of API.md that the widget reads.
+// The JSON shapes of API.md that the widget reads: generated from the Rust
+// protocol crate (widget/src/generated/, scripts/gen-types.sh), plus the runtime
+// guards the widget checks untrusted input with.
 
-export type AuthorKind = 'visitor' | 'operator' | 'system';
+import type { Message, StreamFrame, WidgetHistory, WidgetSession } from './generated/types';
 
-export interface Author {
-  kind: AuthorKind;
-  id: number | null;
-  name: string | null;
-  avatar_url: string | null;
-}
+export type {
+  Author,
+  AuthorKind,
+  Channel,
+  ClientFrame,
+  ErrorBody,
+  Message,
+  NewMessage,
+  PublicOperator,
+  StreamFrame,
+  WidgetContact,
+  WidgetSessionRequest,
+} from './generated/types';
 
-export interface Message {
-  id: number;
-  conversation_id: number;
-  client_id: string | null;
-  author: Author;
-  /** Plain text: rendered with textContent only, never as HTML. */
-  body: string;
-  channel: 'chat' | 'email';
-  /** Milliseconds since the Unix epoch. */
-  created_at: number;
-}
+/** `POST /api/v1/widget/session` answer. */
+export type Session = WidgetSession;
 
-export interface PublicOperator {
-  name: string;
-  avatar_url: string | null;
-}
+/** `GET /api/v1/widget/messages` answer. */
+export type MessageList = WidgetHistory;
 
-export interface Session {
-  visitor_token: string;
-  visitor_id: number;
-  operators: PublicOperator[];
-  online: boolean;
-}
-
-export interface MessageList {
-  items: Message[];
-}
-
+/** A stream frame as the parser builds it: an event's `seq` may be left out. */
 export type ServerFrame =
-  | { type: 'ready'; seq: number }
-  | { type: 'event'; seq?: number; event: string; data: unknown }
-  | { type: 'reset' };
+  | Exclude<StreamFrame, { type: 'event' }>
+  | (Omit<Extract<StreamFrame, { type: 'event' }>, 'seq'> & { seq?: number });
 
 export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

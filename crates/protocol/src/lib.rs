@@ -4,6 +4,11 @@
 
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "ts")]
+pub mod typescript;
+
+#[cfg(feature = "ts")]
+use ts_rs::TS;
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
@@ -11,6 +16,7 @@ use utoipa::ToSchema;
 /// `Operator` answer visitors; `Marketer` and `Analyst` read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Admin,
@@ -46,6 +52,7 @@ impl Role {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
     Invited,
@@ -54,6 +61,7 @@ pub enum UserStatus {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Presence {
     Online,
@@ -63,6 +71,7 @@ pub enum Presence {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct NotificationSettings {
     pub sound: bool,
     pub email: bool,
@@ -70,6 +79,7 @@ pub struct NotificationSettings {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct User {
     pub id: i64,
     pub email: String,
@@ -85,6 +95,7 @@ pub struct User {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -92,6 +103,7 @@ pub struct LoginRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct LoginResponse {
     pub token: String,
     pub user: User,
@@ -99,6 +111,7 @@ pub struct LoginResponse {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct UpdateMe {
     pub name: Option<String>,
     pub locale: Option<String>,
@@ -106,6 +119,7 @@ pub struct UpdateMe {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct ChangePassword {
     pub current_password: String,
     pub new_password: String,
@@ -113,12 +127,14 @@ pub struct ChangePassword {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct SetPresence {
     pub presence: Presence,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct Invitation {
     pub email: String,
     pub role: String,
@@ -126,6 +142,7 @@ pub struct Invitation {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct ChangeRole {
     pub role: String,
 }
@@ -133,12 +150,14 @@ pub struct ChangeRole {
 /// The notification switches new colleagues start with (set by an admin).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct TeamDefaults {
     pub notifications: NotificationSettings,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ConversationStatus {
     Open,
@@ -156,6 +175,7 @@ impl ConversationStatus {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct VisitorRef {
     pub id: i64,
     pub name: Option<String>,
@@ -168,6 +188,7 @@ pub struct VisitorRef {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct Conversation {
     pub id: i64,
     pub status: ConversationStatus,
@@ -183,6 +204,7 @@ pub struct Conversation {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 #[serde(rename_all = "snake_case")]
 pub enum AuthorKind {
     Visitor,
@@ -192,6 +214,7 @@ pub enum AuthorKind {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct Author {
     pub kind: AuthorKind,
     pub id: Option<i64>,
@@ -201,6 +224,7 @@ pub struct Author {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Chat,
@@ -209,6 +233,7 @@ pub enum Channel {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct Message {
     pub id: i64,
     pub conversation_id: i64,
@@ -217,11 +242,13 @@ pub struct Message {
     /// Plain text; every client renders it as text, never as HTML.
     pub body: String,
     pub channel: Channel,
+    /// Milliseconds since the Unix epoch.
     pub created_at: i64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct NewMessage {
     pub body: String,
     pub client_id: String,
@@ -229,21 +256,25 @@ pub struct NewMessage {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct UpdateConversation {
     pub status: Option<ConversationStatus>,
     /// `null` unassigns; absent leaves the assignee as it is.
     #[serde(default, with = "double_option")]
+    #[cfg_attr(feature = "ts", ts(as = "Option<i64>", optional = nullable))]
     pub assignee_id: Option<Option<i64>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct MarkRead {
     pub message_id: i64,
 }
 
 /// One page of a list, `next` is the cursor of the following page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next: Option<String>,
@@ -251,6 +282,7 @@ pub struct Page<T> {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct WidgetSessionRequest {
     pub visitor_token: Option<String>,
     pub locale: Option<String>,
@@ -258,6 +290,7 @@ pub struct WidgetSessionRequest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct PublicOperator {
     pub name: String,
     pub avatar_url: Option<String>,
@@ -265,6 +298,7 @@ pub struct PublicOperator {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct WidgetSession {
     pub visitor_token: String,
     pub visitor_id: i64,
@@ -272,8 +306,17 @@ pub struct WidgetSession {
     pub online: bool,
 }
 
+/// `GET /api/v1/widget/messages`: the visitor's conversation, oldest first.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema), schema(as = History))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct WidgetHistory {
+    pub items: Vec<Message>,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct WidgetContact {
     pub email: Option<String>,
     pub name: Option<String>,
@@ -281,6 +324,7 @@ pub struct WidgetContact {
 
 /// Frames of the websocket streams.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamFrame {
     Ready {
@@ -289,6 +333,7 @@ pub enum StreamFrame {
     Event {
         seq: i64,
         event: String,
+        #[cfg_attr(feature = "ts", ts(type = "unknown"))]
         data: serde_json::Value,
     },
     Reset,
@@ -296,6 +341,7 @@ pub enum StreamFrame {
 
 /// Frames a client may send on a stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
     Typing { conversation_id: Option<i64> },
@@ -322,12 +368,14 @@ pub mod event {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct ErrorDetail {
     pub code: String,
     pub message: String,
@@ -337,6 +385,7 @@ pub struct ErrorDetail {
 /// email, as `switchboard-server mail dns` prints them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct MailDns {
     /// The domain of the From address: DKIM's `d=`.
     pub signing_domain: String,
@@ -350,12 +399,14 @@ pub struct MailDns {
 /// What DNS answers today for each record to publish (Settings → Mail, "Check").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct DnsCheck {
     pub records: Vec<DnsRecordCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct DnsRecordCheck {
     pub record: DnsRecord,
     /// `ok` (published as it should be), `missing` (nothing there),
@@ -368,6 +419,7 @@ pub struct DnsRecordCheck {
 /// One DNS record to publish.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
 pub struct DnsRecord {
     /// Fully qualified, without the trailing dot.
     pub name: String,

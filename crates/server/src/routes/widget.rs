@@ -5,8 +5,8 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use switchboard_protocol::{
-    Channel, MarkRead, Message, NewMessage, PublicOperator, WidgetContact, WidgetSession,
-    WidgetSessionRequest,
+    Channel, MarkRead, Message, NewMessage, PublicOperator, WidgetContact, WidgetHistory,
+    WidgetSession, WidgetSessionRequest,
 };
 
 use crate::client_addr::ClientAddr;
@@ -124,17 +124,12 @@ pub async fn session(
     }))
 }
 
-#[derive(serde::Serialize, utoipa::ToSchema)]
-pub struct History {
-    items: Vec<Message>,
-}
-
 #[utoipa::path(get, path = "/api/v1/widget/messages", tag = "widget",
-    responses((status = 200, body = History, description = "the visitor's conversation, oldest first"), (status = 401)))]
+    responses((status = 200, body = WidgetHistory, description = "the visitor's conversation, oldest first"), (status = 401)))]
 pub async fn history(
     State(state): State<SharedState>,
     CurrentVisitor(visitor): CurrentVisitor,
-) -> ApiResult<Json<History>> {
+) -> ApiResult<Json<WidgetHistory>> {
     let mut conn = state.db.pool.acquire().await?;
     let items = match conversations::of_visitor(&mut conn, visitor.id).await? {
         Some(c) => {
@@ -146,7 +141,7 @@ pub async fn history(
         }
         None => Vec::new(),
     };
-    Ok(Json(History { items }))
+    Ok(Json(WidgetHistory { items }))
 }
 
 #[utoipa::path(post, path = "/api/v1/widget/messages", tag = "widget", request_body = NewMessage,

@@ -1,0 +1,47 @@
+// Generated from crates/protocol (Rust) by scripts/gen-types.sh: do not edit.
+// The visitor side of API.md: what the widget sends and receives.
+
+export type Author = { kind: AuthorKind, id: number | null, name: string | null, avatar_url: string | null, };
+
+export type AuthorKind = "visitor" | "operator" | "system";
+
+export type Channel = "chat" | "email";
+
+/**
+ * Frames a client may send on a stream.
+ */
+export type ClientFrame = { "type": "typing", conversation_id: number | null, };
+
+export type ErrorBody = { error: ErrorDetail, };
+
+export type ErrorDetail = { code: string, message: string, };
+
+export type Message = { id: number, conversation_id: number, client_id: string | null, author: Author,
+/**
+ * Plain text; every client renders it as text, never as HTML.
+ */
+body: string, channel: Channel,
+/**
+ * Milliseconds since the Unix epoch.
+ */
+created_at: number, };
+
+export type NewMessage = { body: string, client_id: string, };
+
+export type PublicOperator = { name: string, avatar_url: string | null, };
+
+/**
+ * Frames of the websocket streams.
+ */
+export type StreamFrame = { "type": "ready", seq: number, } | { "type": "event", seq: number, event: string, data: unknown, } | { "type": "reset" };
+
+export type WidgetContact = { email: string | null, name: string | null, };
+
+/**
+ * `GET /api/v1/widget/messages`: the visitor's conversation, oldest first.
+ */
+export type WidgetHistory = { items: Array<Message>, };
+
+export type WidgetSession = { visitor_token: string, visitor_id: number, operators: Array<PublicOperator>, online: boolean, };
+
+export type WidgetSessionRequest = { visitor_token: string | null, locale: string | null, };
