@@ -1,0 +1,247 @@
+// The widget's side of the wire: the visitor session (start, refresh, renew when the
+// token stops working), the history over REST, the live stream, sending the outbox
+// (each message retried with the same client_id until the server keeps it or refuses
+// it), the contact email and typing frames. Results go back through `TransportHandlers`.
+
+import { Api, ApiError, NetworkError } from './api';
+import type { Locale } from './i18n';
+import type { WidgetState } from './state';
+import * as store from './storage';
+import { backoffDelay, Stream } from './stream';
+import { isMessage, isObject, type Message, type MessageList, type Session } from './types';
+
+/** What the transport tells the widget. */
+export interface TransportHandlers {
+  /** A session answer (new or refreshed): who answers, whether they are online. */
+  session(s: Session): void;
+  /** Starting a session failed and is tried again; `first`: it was the first try. */
+  sessionFailed(e: unknown, first: boolean): void;
+  /** The token stopped working: a new visitor starts, the old one's messages go. */
+  forgotten(): void;
+  /** The stream is up (`true`) or down. */
+  connected(connected: boolean): void;
+  /** A stream event (`message.created`, `typing`, …). */
+  event(name: string, data: unknown): void;
+  /** The history arrived (oldest first). */
+  history(items: Message[]): void;
+  /** The server kept a send: its message. */
+  delivered(m: Message): void;
+  /** A send is done with but the answer was not a message. */
+  dropped(clientId: string): void;
+  /** The server refused a send for good. */
+  refused(clientId: string, body: string, e: ApiError): void;
+  /** A send failed for now and will be tried again. */
+  waiting(clientId: string): void;
+  /** Something other than the network or the server went wrong while sending. */
+  failed(e: unknown): void;
+}
+
+const TYPING_SEND_INTERVAL_MS = 2000;
+const SESSION_REFRESH_MS = 60_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => window.setTimeout(resolve, ms));
+}
+
+export class WidgetTransport {
+  private readonly api: Api;
+  private readonly stream: Stream;
+
+  private session: Session | null = null;
+  private sessionPromise: Promise<Session> | null = null;
+  private sessionAt = 0;
+  private lastTypingSent = 0;
+
+  constructor(
+    private readonly base: string,
+    private readonly locale: Locale,
+    private readonly state: WidgetState,
+    private readonly on: TransportHandlers,
+  ) {
+    this.api = new Api(base);
+    this.stream = new Stream((since) => this.streamUrl(since), {
+      ready: (resumed) => {
+        this.on.connected(true);
+        if (!resumed) void this.loadHistory();
+        this.retryPending();
+      },
+      event: (name, data) => this.on.event(name, data),
+      reset: () => void this.loadHistory(),
+      state: (connected) => this.on.connected(connected),
+    });
+  }
+
+  /** Whether the stream is up now. */
+  get connected(): boolean {
+    return this.stream.connected;
+  }
+
+  get hasSession(): boolean {
+    return this.session !== null;
+  }
+
+  /** Whether a visitor token is stored (a returning visitor). */
+  hasStoredToken(): boolean {
+    return !!store.load(store.KEY_TOKEN);
+  }
+
+  // ---- session -----------------------------------------------------------
+
+  ensureSession(): Promise<Session> {
+    if (!this.sessionPromise) this.sessionPromise = this.startSession();
+    return this.sessionPromise;
+  }
+
+  /** Asks again who answers when what is shown is older than a minute. */
+  refreshIfStale(): void {
+    if (this.session && Date.now() - this.sessionAt > SESSION_REFRESH_MS) void this.refreshSession();
+  }
+
+  private async startSession(): Promise<Session> {
+    let attempt = 0;
+    let dropped = false;
+    for (;;) {
+      const stored = store.load(store.KEY_TOKEN);
+      try {
+        const s = await this.postSession(stored);
+        this.applySession(s);
+        this.stream.start();
+        void this.loadHistory();
+        this.retryPending();
+        return s;
+      } catch (e) {
+        if (e instanceof ApiError && !e.transient && stored && !dropped) {
+          // The server refuses our token: start over as a new visitor.
+          dropped = true;
+          store.save(store.KEY_TOKEN, null);
+          continue;
+        }
+        this.on.sessionFailed(e, attempt === 0);
+        await sleep(
+          e instanceof ApiError && e.retryAfterMs ? e.retryAfterMs : backoffDelay(attempt++, 1000, 30_000),
+        );
+      }
+    }
+  }
+
+  private async postSession(token: string | null): Promise<Session> {
+    const body: Record<string, string> = { locale: this.locale };
+    if (token) body.visitor_token = token;
+    const s = await this.api.call<Session>('POST', 'api/v1/widget/session', body);
+    if (!isObject(s) || typeof s.visitor_token !== 'string' || !s.visitor_token) {
+      throw new ApiError(502, 'bad_session', 'The server sent no visitor token');
+    }
+    return s;
+  }
+
+  async refreshSession(): Promise<void> {
+    const token = this.api.token;
+    if (!token) return;
+    try {
+      const s = await this.postSession(token);
+      if (s.visitor_token === token) this.applySession(s);
+    } catch {
+      /* keep what we show */
+    }
+  }
+
+  private applySession(s: Session): void {
+    this.session = s;
+    this.sessionAt = Date.now();
+    store.save(store.KEY_TOKEN, s.visitor_token);
+    this.api.token = s.visitor_token;
+    this.on.session(s);
+  }
+
+  /** Our token stopped working: forget this visitor and start a new one. */
+  private renewSession(): void {
+    if (!this.session) return;
+    this.session = null;
+    this.sessionPromise = null;
+    this.api.token = null;
+    store.save(store.KEY_TOKEN, null);
+    this.stream.stop();
+    this.stream.forget();
+    this.on.forgotten();
+    void this.ensureSession();
+  }
+
+  private streamUrl(since: number | null): string {
+    const u = new URL('api/v1/widget/stream', this.base);
+    u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+    u.searchParams.set('visitor_token', this.api.token || '');
+    if (since !== null) u.searchParams.set('since', String(since));
+    return u.href;
+  }
+
+  // ---- incoming ----------------------------------------------------------
+
+  private async loadHistory(): Promise<void> {
+    if (!this.api.token) return;
+    try {
+      const res = await this.api.call<MessageList>('GET', 'api/v1/widget/messages');
+      const items = isObject(res) && Array.isArray(res.items) ? res.items : [];
+      this.on.history(items.filter((m) => isMessage(m)));
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) this.renewSession();
+      // Otherwise the stream's next `ready` loads it again.
+    }
+  }
+
+  // ---- outgoing ----------------------------------------------------------
+
+  /** Sends a typing frame, at most one every two seconds. */
+  typing(): void {
+    const now = Date.now();
+    if (now - this.lastTypingSent >= TYPING_SEND_INTERVAL_MS) {
+      if (this.stream.send({ type: 'typing', conversation_id: null })) this.lastTypingSent = now;
+    }
+  }
+
+  /** Tries again every send that is not on its way now. */
+  retryPending(): void {
+    for (const [id, p] of this.state.pending) if (!p.inflight) void this.deliver(id);
+  }
+
+  /** POST one message; the same client_id on every try, so the server keeps one copy. */
+  async deliver(clientId: string): Promise<void> {
+    const p = this.state.pending.get(clientId);
+    if (!p || p.inflight) return;
+    p.inflight = true;
+    window.clearTimeout(p.timer);
+    try {
+      await this.ensureSession();
+      const m = await this.api.call<Message>('POST', 'api/v1/widget/messages', {
+        body: p.item.body,
+        client_id: clientId,
+      });
+      p.inflight = false;
+      if (isMessage(m)) this.on.delivered(m);
+      else this.on.dropped(clientId);
+    } catch (e) {
+      p.inflight = false;
+      if (!this.state.pending.has(clientId)) return; // arrived over the stream meanwhile
+      if (e instanceof ApiError && e.status === 401) {
+        this.renewSession();
+        p.timer = window.setTimeout(() => void this.deliver(clientId), 500);
+        return;
+      }
+      if (e instanceof ApiError && !e.transient) {
+        // Refused for good (too long, …): the widget gives the text back.
+        this.on.refused(clientId, p.item.body, e);
+        return;
+      }
+      if (!(e instanceof NetworkError) && !(e instanceof ApiError)) this.on.failed(e);
+      p.attempt += 1;
+      this.on.waiting(clientId);
+      const delay =
+        e instanceof ApiError && e.retryAfterMs ? e.retryAfterMs : backoffDelay(p.attempt, 1000, 20_000);
+      p.timer = window.setTimeout(() => void this.deliver(clientId), delay);
+    }
+  }
+
+  async saveContact(email: string): Promise<void> {
+    await this.ensureSession();
+    await this.api.call<void>('PUT', 'api/v1/widget/contact', { email });
+  }
+}

@@ -1,0 +1,476 @@
+// What the visitor sees: the launcher and the chat panel in a shadow root, built
+// and updated here (messages, sends in flight, typing line, banners, contact form,
+// badge). It holds no data of its own beyond the DOM; what to show comes from the
+// widget, what the visitor does goes back through `ViewHandlers`.
+
+import type { ApiError } from './api';
+import { avatar, el, icon, ICON_CHAT, ICON_CLOSE, ICON_DOWN, ICON_SEND } from './dom';
+import type { Strings } from './i18n';
+import type { OutboxItem } from './storage';
+import { isObject, type Message, type Session } from './types';
+import css from './widget.css';
+import type { WidgetOptions } from './widget';
+
+/** What the visitor does in the view. */
+export interface ViewHandlers {
+  toggle(): void;
+  close(): void;
+  /** The composer was submitted (button or Enter). */
+  submit(): void;
+  /** The composer's text changed. */
+  input(): void;
+  /** "Change" next to the saved email. */
+  editContact(): void;
+  /** Saves a checked email address; resolves to an error text, or null when saved. */
+  saveContact(email: string): Promise<string | null>;
+}
+
+const TYPING_SHOW_MS = 5000;
+const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+function toMillis(v: unknown): number {
+  if (typeof v === 'number') return v < 1e12 ? v * 1000 : v;
+  if (typeof v === 'string') return Date.parse(v);
+  return NaN;
+}
+
+export class WidgetView {
+  private readonly wrap: HTMLElement;
+  private readonly launcher: HTMLButtonElement;
+  private readonly badge: HTMLElement;
+  private readonly panel: HTMLElement;
+  private readonly team: HTMLElement;
+  private readonly names: HTMLElement;
+  private readonly status: HTMLElement;
+  private readonly connBanner: HTMLElement;
+  private readonly errBanner: HTMLElement;
+  private readonly list: HTMLElement;
+  private readonly empty: HTMLElement;
+  private readonly typing: HTMLElement;
+  private readonly contact: HTMLElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly sendBtn: HTMLButtonElement;
+
+  /** The row of each message shown, by id. */
+  private readonly rows = new Map<number, HTMLElement>();
+  /** The row of each send in flight, by client_id, in the order they were typed. */
+  private readonly pendingRows = new Map<string, { row: HTMLElement; meta: HTMLElement }>();
+  private typingTimer: number | undefined;
+  private errTimer: number | undefined;
+
+  constructor(
+    host: HTMLElement,
+    private readonly opts: WidgetOptions,
+    private readonly t: Strings,
+    private readonly on: ViewHandlers,
+  ) {
+    const root = host.attachShadow({ mode: 'open' });
+    // A constructed stylesheet is not an inline <style>, so a shop's strict
+    // Content-Security-Policy (style-src without 'unsafe-inline') allows it.
+    let adopted = false;
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      root.adoptedStyleSheets = [sheet];
+      adopted = true;
+    } catch {
+      /* older browsers */
+    }
+    if (!adopted) {
+      const style = el('style');
+      style.textContent = css;
+      root.appendChild(style);
+    }
+
+    this.wrap = el('div', 'sb');
+    this.wrap.lang = opts.locale;
+    if (opts.accent) this.wrap.style.setProperty('--sb-accent', opts.accent);
+    root.appendChild(this.wrap);
+
+    // Panel
+    this.panel = el('div', 'sb-panel');
+    this.panel.hidden = true;
+    this.panel.setAttribute('role', 'dialog');
+    this.panel.setAttribute('aria-label', t.title);
+
+    const header = el('div', 'sb-header');
+    this.team = el('div', 'sb-team');
+    const heading = el('div', 'sb-heading');
+    heading.appendChild(el('div', 'sb-title', t.title));
+    this.names = el('div', 'sb-names');
+    this.names.hidden = true;
+    this.status = el('div', 'sb-status', t.connecting);
+    heading.append(this.names, this.status);
+    const closeBtn = el('button', 'sb-icon-btn sb-close');
+    closeBtn.type = 'button';
+    closeBtn.setAttribute('aria-label', t.close);
+    closeBtn.title = t.close;
+    closeBtn.appendChild(icon(ICON_CLOSE));
+    closeBtn.addEventListener('click', () => this.on.close());
+    header.append(this.team, heading, closeBtn);
+
+    this.connBanner = el('div', 'sb-banner sb-conn');
+    this.connBanner.hidden = true;
+    this.connBanner.setAttribute('role', 'status');
+    this.errBanner = el('div', 'sb-banner sb-error');
+    this.errBanner.dataset.kind = 'error';
+    this.errBanner.hidden = true;
+    this.errBanner.setAttribute('role', 'alert');
+
+    this.list = el('div', 'sb-msgs');
+    this.list.setAttribute('role', 'log');
+    this.list.setAttribute('aria-live', 'polite');
+    this.empty = el('div', 'sb-empty', t.empty);
+    this.list.appendChild(this.empty);
+
+    this.typing = el('div', 'sb-typing');
+    this.typing.hidden = true;
+    this.typing.setAttribute('aria-live', 'polite');
+
+    // Filled by renderContact.
+    this.contact = el('div', 'sb-contact');
+
+    const composer = el('form', 'sb-composer');
+    this.input = el('textarea', 'sb-input');
+    this.input.rows = 1;
+    this.input.placeholder = t.placeholder;
+    this.input.setAttribute('aria-label', t.placeholder);
+    this.sendBtn = el('button', 'sb-send');
+    this.sendBtn.type = 'submit';
+    this.sendBtn.disabled = true;
+    this.sendBtn.setAttribute('aria-label', t.send);
+    this.sendBtn.title = t.send;
+    this.sendBtn.appendChild(icon(ICON_SEND));
+    composer.append(this.input, this.sendBtn);
+    composer.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.on.submit();
+    });
+    this.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+        e.preventDefault();
+        this.on.submit();
+      }
+    });
+    this.input.addEventListener('input', () => this.on.input());
+
+    this.panel.append(
+      header,
+      this.connBanner,
+      this.errBanner,
+      this.list,
+      this.typing,
+      this.contact,
+      composer,
+    );
+    this.panel.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') this.on.close();
+    });
+
+    // Launcher (its icon and badge: renderLauncher)
+    this.launcher = el('button', 'sb-launcher');
+    this.launcher.type = 'button';
+    this.launcher.setAttribute('aria-haspopup', 'dialog');
+    this.launcher.setAttribute('aria-expanded', 'false');
+    this.badge = el('span', 'sb-badge');
+    this.badge.hidden = true;
+    this.launcher.addEventListener('click', () => this.on.toggle());
+
+    this.wrap.append(this.panel, this.launcher);
+  }
+
+  // ---- panel and launcher --------------------------------------------------
+
+  showPanel(open: boolean): void {
+    this.panel.hidden = !open;
+    if (open) this.wrap.classList.add('sb-open');
+    else this.wrap.classList.remove('sb-open');
+  }
+
+  renderLauncher(isOpen: boolean, unread: number): void {
+    this.launcher.replaceChildren(icon(isOpen ? ICON_DOWN : ICON_CHAT), this.badge);
+    this.launcher.setAttribute('aria-expanded', String(isOpen));
+    this.launcher.title = isOpen ? this.t.close : this.t.open;
+    this.renderBadge(isOpen, unread);
+  }
+
+  renderBadge(isOpen: boolean, n: number): void {
+    const show = n > 0 && !isOpen;
+    this.badge.textContent = n > 99 ? '99+' : String(n);
+    this.badge.hidden = !show;
+    const label = isOpen ? this.t.close : this.t.open;
+    this.launcher.setAttribute('aria-label', show ? `${label} (${this.t.unread(n)})` : label);
+  }
+
+  focusLauncher(): void {
+    this.launcher.focus();
+  }
+
+  /** The header: who answers (avatars, names) and whether they are online. */
+  renderSession(s: Session): void {
+    const ops = Array.isArray(s.operators) ? s.operators.filter((o) => isObject(o)) : [];
+    this.team.replaceChildren(
+      ...ops.slice(0, 3).map((o) => avatar(o.name || null, o.avatar_url, this.opts.base)),
+    );
+    const named = ops.map((o) => (o.name || '').trim()).filter(Boolean);
+    if (named.length) {
+      const shown = named.slice(0, 3).join(', ');
+      this.names.textContent = named.length > 3 ? `${shown} ${this.t.andMore(named.length - 3)}` : shown;
+      this.names.hidden = false;
+    } else {
+      this.names.hidden = true;
+    }
+    const online = s.online === true;
+    this.status.dataset.online = String(online);
+    this.status.textContent = online ? this.t.online : this.t.offline;
+  }
+
+  // ---- messages --------------------------------------------------------------
+
+  /** Shows a message in id order; sends in flight stay last. */
+  addMessage(m: Message): void {
+    const row = this.renderMessage(m);
+    let before: HTMLElement | null = null;
+    let beforeId = Infinity;
+    for (const [id, other] of this.rows) {
+      if (id > m.id && id < beforeId) {
+        before = other;
+        beforeId = id;
+      }
+    }
+    if (!before) before = this.firstPendingRow();
+    this.list.insertBefore(row, before);
+    this.rows.set(m.id, row);
+  }
+
+  clearMessages(): void {
+    for (const row of this.rows.values()) row.remove();
+    this.rows.clear();
+  }
+
+  private renderMessage(m: Message): HTMLElement {
+    const kind = m.author.kind === 'visitor' || m.author.kind === 'system' ? m.author.kind : 'operator';
+    const row = el('div', 'sb-msg');
+    row.dataset.kind = kind;
+    row.dataset.id = String(m.id);
+    const col = el('div', 'sb-col');
+    if (kind === 'operator') {
+      const name = (m.author.name || '').trim() || this.t.operator;
+      row.appendChild(avatar(name, m.author.avatar_url, this.opts.base));
+      col.appendChild(el('div', 'sb-author', name));
+    }
+    col.appendChild(el('div', 'sb-bubble', m.body));
+    const meta = [this.formatTime(m.created_at)];
+    if (m.channel === 'email') meta.push(this.t.viaEmail);
+    col.appendChild(el('div', 'sb-meta', meta.filter(Boolean).join(' · ')));
+    row.appendChild(col);
+    return row;
+  }
+
+  private formatTime(v: unknown): string {
+    const ms = toMillis(v);
+    if (!Number.isFinite(ms)) return '';
+    const d = new Date(ms);
+    const time = d.toLocaleTimeString(this.opts.locale, { hour: 'numeric', minute: '2-digit' });
+    if (d.toDateString() === new Date().toDateString()) return time;
+    return `${d.toLocaleDateString(this.opts.locale, { day: 'numeric', month: 'short' })}, ${time}`;
+  }
+
+  /** A send in flight, shown at the end as "sending…". */
+  addPending(item: OutboxItem): void {
+    const row = el('div', 'sb-msg sb-pending');
+    row.dataset.kind = 'visitor';
+    row.dataset.clientId = item.client_id;
+    const col = el('div', 'sb-col');
+    col.appendChild(el('div', 'sb-bubble', item.body));
+    const meta = el('div', 'sb-meta', this.t.sending);
+    col.appendChild(meta);
+    row.appendChild(col);
+    this.list.appendChild(row);
+    this.pendingRows.set(item.client_id, { row, meta });
+  }
+
+  /** The send failed for now and waits for its next try. */
+  pendingWaiting(clientId: string): void {
+    const p = this.pendingRows.get(clientId);
+    if (p) p.meta.textContent = this.t.waiting;
+  }
+
+  removePending(clientId: string): void {
+    const p = this.pendingRows.get(clientId);
+    if (p) {
+      p.row.remove();
+      this.pendingRows.delete(clientId);
+    }
+  }
+
+  private firstPendingRow(): HTMLElement | null {
+    for (const p of this.pendingRows.values()) return p.row;
+    return null;
+  }
+
+  /** The "no messages yet" line. */
+  showEmpty(empty: boolean): void {
+    this.empty.hidden = !empty;
+  }
+
+  nearEnd(): boolean {
+    const l = this.list;
+    return l.scrollHeight - l.scrollTop - l.clientHeight < 80;
+  }
+
+  scrollToEnd(): void {
+    this.list.scrollTop = this.list.scrollHeight;
+  }
+
+  // ---- typing line -----------------------------------------------------------
+
+  showTyping(data: unknown): void {
+    const d = isObject(data) ? data : {};
+    const who = isObject(d.author) ? d.author : isObject(d.user) ? d.user : d;
+    const kind = typeof who.kind === 'string' ? who.kind : null;
+    if (kind === 'visitor') return; // our own typing echoed back
+    const name = typeof who.name === 'string' && who.name.trim() ? who.name.trim() : null;
+    this.typing.textContent = name ? this.t.typingNamed(name) : this.t.typing;
+    this.typing.hidden = false;
+    window.clearTimeout(this.typingTimer);
+    this.typingTimer = window.setTimeout(() => this.hideTyping(), TYPING_SHOW_MS);
+  }
+
+  hideTyping(): void {
+    window.clearTimeout(this.typingTimer);
+    this.typing.hidden = true;
+  }
+
+  // ---- composer --------------------------------------------------------------
+
+  draft(): string {
+    return this.input.value;
+  }
+
+  setDraft(text: string): void {
+    this.input.value = text;
+  }
+
+  /** A message the server refused for good goes back into the composer, before what is there. */
+  restoreDraft(body: string): void {
+    const current = this.input.value.trim();
+    this.input.value = current ? `${body}\n${current}` : body;
+  }
+
+  /** Grows the composer with its text; the send button only with something to send. */
+  composerChanged(): boolean {
+    this.autosize();
+    const has = this.input.value.trim().length > 0;
+    this.sendBtn.disabled = !has;
+    return has;
+  }
+
+  focusInput(): void {
+    this.input.focus();
+  }
+
+  private autosize(): void {
+    this.input.style.height = 'auto';
+    this.input.style.height = `${Math.min(this.input.scrollHeight + 2, 140)}px`;
+  }
+
+  // ---- banners ---------------------------------------------------------------
+
+  /** The text for an error the server answered with. */
+  describe(e: ApiError): string {
+    if (e.status === 413 || /too_(long|large|big)|length/.test(e.code)) return this.t.tooLong;
+    if (e.status === 429) return this.t.tooMany;
+    return `${this.t.failed}: ${e.message}`;
+  }
+
+  showError(text: string): void {
+    this.errBanner.textContent = text;
+    this.errBanner.hidden = false;
+    window.clearTimeout(this.errTimer);
+    this.errTimer = window.setTimeout(() => this.hideError(), 10_000);
+  }
+
+  hideError(): void {
+    window.clearTimeout(this.errTimer);
+    this.errBanner.hidden = true;
+  }
+
+  showConn(text: string): void {
+    this.connBanner.textContent = text;
+    this.connBanner.hidden = false;
+  }
+
+  hideConn(): void {
+    this.connBanner.hidden = true;
+  }
+
+  // ---- contact ---------------------------------------------------------------
+
+  /** The saved email with a "change" link, or the form to enter one. */
+  renderContact(saved: string | null, editing = false): void {
+    const t = this.t;
+    if (saved && !editing) {
+      const line = el('div', 'sb-contact-saved');
+      line.append(el('span', '', '✓'), el('b', '', saved), el('span', '', `— ${t.emailSaved}`));
+      const change = el('button', 'sb-link', t.emailChange);
+      change.type = 'button';
+      change.addEventListener('click', () => this.on.editContact());
+      line.appendChild(change);
+      this.contact.replaceChildren(line);
+      return;
+    }
+    const form = el('form', 'sb-contact-form');
+    form.noValidate = true;
+    const id = 'sb-email';
+    const label = el('label', '', t.emailLabel);
+    label.htmlFor = id;
+    const row = el('div', 'sb-contact-row');
+    const input = el('input', 'sb-email');
+    input.id = id;
+    input.type = 'email';
+    input.name = 'email';
+    input.autocomplete = 'email';
+    input.inputMode = 'email';
+    input.placeholder = t.emailPlaceholder;
+    input.maxLength = 254;
+    if (saved) input.value = saved;
+    const btn = el('button', 'sb-email-save', t.emailSave);
+    btn.type = 'submit';
+    const err = el('div', 'sb-contact-error');
+    err.hidden = true;
+    err.setAttribute('role', 'alert');
+    row.append(input, btn);
+    form.append(label, row, err);
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      void this.submitContact(input, btn, err);
+    });
+    this.contact.replaceChildren(form);
+  }
+
+  focusContact(): void {
+    (this.contact.querySelector('.sb-email') as HTMLInputElement | null)?.focus();
+  }
+
+  private async submitContact(
+    input: HTMLInputElement,
+    btn: HTMLButtonElement,
+    err: HTMLElement,
+  ): Promise<void> {
+    const email = input.value.trim();
+    err.hidden = true;
+    if (!EMAIL_RE.test(email)) {
+      err.textContent = this.t.emailInvalid;
+      err.hidden = false;
+      input.focus();
+      return;
+    }
+    btn.disabled = true;
+    const problem = await this.on.saveContact(email);
+    if (problem === null) return;
+    btn.disabled = false;
+    err.textContent = problem;
+    err.hidden = false;
+  }
+}
