@@ -3,7 +3,7 @@
 # regenerates into the tree, then asks git whether anything changed or appeared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-GENERATED=(widget/src/generated)
+GENERATED=(widget/src/generated ui/src/lib/generated)
 
 bash scripts/gen-types.sh
 untracked="$(git ls-files --others --exclude-standard -- "${GENERATED[@]}")"

@@ -15,9 +15,13 @@ use tauri_plugin_autostart::ManagerExt;
 
 use crate::AppState;
 
+#[cfg(test)]
+mod bindings;
+
 type R<T> = Result<T, UiError>;
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct AppInfo {
     version: &'static str,
     accounts: Vec<Account>,
@@ -71,6 +75,7 @@ pub async fn session_info(state: State<'_, AppState>) -> R<Option<SessionInfo>> 
 }
 
 #[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ConversationList {
     items: Vec<Conversation>,
     counts: HashMap<&'static str, i64>,

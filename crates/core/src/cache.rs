@@ -15,6 +15,7 @@ use crate::error::Result;
 
 /// A message typed by the operator that the server has not confirmed yet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OutboxItem {
     pub client_id: String,
     pub conversation_id: i64,
@@ -37,6 +38,7 @@ pub struct AccountState {
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MessageLog {
     /// Oldest first, unique by id.
     pub items: Vec<Message>,

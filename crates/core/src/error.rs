@@ -78,6 +78,7 @@ impl From<serde_json::Error> for Error {
 
 /// What the UI receives for a failed command.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UiError {
     pub code: String,
     pub status: Option<u16>,

@@ -62,6 +62,7 @@ impl Paths {
 
 /// Everything the UI hears about.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum CoreEvent {
     Connection {
@@ -81,6 +82,7 @@ pub enum CoreEvent {
     },
     Typing {
         conversation_id: Option<i64>,
+        #[cfg_attr(feature = "ts", ts(type = "unknown"))]
         data: serde_json::Value,
     },
     Me {
@@ -149,6 +151,7 @@ impl Shared {
 
 /// Information about the signed-in account for the UI.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SessionInfo {
     pub server: String,
     pub account: String,

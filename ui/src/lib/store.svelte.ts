@@ -14,7 +14,7 @@ import type {
   SessionInfo,
   User,
 } from './types';
-import { isUiError } from './types';
+import { FILTERS, isUiError } from './types';
 
 export type Screen = 'loading' | 'signin' | 'password' | 'main';
 export type View = 'dialogs' | 'settings';
@@ -23,6 +23,13 @@ export interface Toast {
   id: number;
   text: string;
   kind: 'error' | 'info';
+}
+
+/** The `author` of a typing event's `data`, which may be any JSON. */
+function typingAuthor(data: unknown): { kind?: unknown; id?: unknown; name?: unknown } {
+  if (typeof data !== 'object' || data === null || !('author' in data)) return {};
+  const a = data.author;
+  return typeof a === 'object' && a !== null ? (a as { kind?: unknown; id?: unknown; name?: unknown }) : {};
 }
 
 class Store {
@@ -149,7 +156,10 @@ class Store {
     try {
       const l = await api.listConversations(this.filter);
       this.list = l.items;
-      this.counts = l.counts;
+      // the core sends a string-keyed map: a filter it left out counts 0
+      const counts = { ...this.counts };
+      for (const f of FILTERS) counts[f] = l.counts[f] ?? 0;
+      this.counts = counts;
       this.unreadTotal = l.unread_total;
       this.connection = l.connection;
     } catch (e) {
@@ -259,9 +269,9 @@ class Store {
       case 'typing':
         if (e.conversation_id !== null) {
           // {conversation_id, author: {kind, id, name}}; our own typing is not shown
-          const author = (e.data['author'] ?? {}) as { kind?: string; id?: number | null; name?: string | null };
+          const author = typingAuthor(e.data);
           if (author.kind === 'operator' && author.id === this.user?.id) break;
-          const name = author.kind === 'visitor' ? null : (author.name ?? null);
+          const name = author.kind === 'visitor' || typeof author.name !== 'string' ? null : author.name;
           this.typing = { ...this.typing, [e.conversation_id]: { until: Date.now() + 5000, name } };
         }
         break;

@@ -1,0 +1,210 @@
+// Generated from src-tauri/src/commands.rs and main.rs (Rust) by
+// scripts/gen-types.sh: do not edit.
+// One function per #[tauri::command]; a failed command rejects with a UiError.
+import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type { AppInfo, Conversation, ConversationList, ConversationStatus, CoreEvent, DnsCheck, Filter, LocalPrefs, MailDns, MessageLog, OutboxItem, Presence, SessionInfo, SoundChoice, User } from './types';
+
+/** `app_info` */
+export function appInfo(): Promise<AppInfo> {
+  return invoke('app_info');
+}
+
+/** `restore` */
+export function restore(): Promise<SessionInfo | null> {
+  return invoke('restore');
+}
+
+/** `sign_in` */
+export function signIn(args: { server: string; email: string; password: string; allowHttp: boolean }): Promise<SessionInfo> {
+  return invoke('sign_in', args);
+}
+
+/** `sign_out` */
+export function signOut(): Promise<void> {
+  return invoke('sign_out');
+}
+
+/** `switch_account` */
+export function switchAccount(args: { key: string }): Promise<SessionInfo | null> {
+  return invoke('switch_account', args);
+}
+
+/** `session_info` */
+export function sessionInfo(): Promise<SessionInfo | null> {
+  return invoke('session_info');
+}
+
+/** `list_conversations` */
+export function listConversations(args: { filter: Filter }): Promise<ConversationList> {
+  return invoke('list_conversations', args);
+}
+
+/** `load_closed` */
+export function loadClosed(args: { more: boolean }): Promise<boolean> {
+  return invoke('load_closed', args);
+}
+
+/** `get_conversation` */
+export function getConversation(args: { id: number }): Promise<Conversation | null> {
+  return invoke('get_conversation', args);
+}
+
+/** `cached_messages` */
+export function cachedMessages(args: { id: number }): Promise<MessageLog> {
+  return invoke('cached_messages', args);
+}
+
+/** `get_messages` */
+export function getMessages(args: { id: number }): Promise<MessageLog> {
+  return invoke('get_messages', args);
+}
+
+/** `older_messages` */
+export function olderMessages(args: { id: number }): Promise<MessageLog> {
+  return invoke('older_messages', args);
+}
+
+/** `send_message` */
+export function sendMessage(args: { conversationId: number; body: string }): Promise<OutboxItem> {
+  return invoke('send_message', args);
+}
+
+/** `outbox` */
+export function outbox(): Promise<Array<OutboxItem>> {
+  return invoke('outbox');
+}
+
+/** `retry_outbox` */
+export function retryOutbox(args: { clientId: string; discard: boolean }): Promise<void> {
+  return invoke('retry_outbox', args);
+}
+
+/** `assign_conversation` */
+export function assignConversation(args: { id: number; assigneeId: number | null }): Promise<Conversation> {
+  return invoke('assign_conversation', args);
+}
+
+/** `set_conversation_status` */
+export function setConversationStatus(args: { id: number; status: ConversationStatus }): Promise<Conversation> {
+  return invoke('set_conversation_status', args);
+}
+
+/** `mark_read` */
+export function markRead(args: { id: number }): Promise<void> {
+  return invoke('mark_read', args);
+}
+
+/** `send_typing` */
+export function sendTyping(args: { id: number }): Promise<void> {
+  return invoke('send_typing', args);
+}
+
+/** `set_view` */
+export function setView(args: { conversationId: number | null }): Promise<void> {
+  return invoke('set_view', args);
+}
+
+/** `me` */
+export function me(): Promise<User> {
+  return invoke('me');
+}
+
+/** `update_me` */
+export function updateMe(args: { name: string | null; locale: string | null }): Promise<User> {
+  return invoke('update_me', args);
+}
+
+/** `change_password` */
+export function changePassword(args: { current: string; new: string }): Promise<User> {
+  return invoke('change_password', args);
+}
+
+/**
+ * The image bytes come as the raw IPC body (no JSON array of a million numbers).
+ *
+ * `upload_avatar`
+ */
+export function uploadAvatar(body: Uint8Array): Promise<User> {
+  return invoke('upload_avatar', body);
+}
+
+/** `delete_avatar` */
+export function deleteAvatar(): Promise<User> {
+  return invoke('delete_avatar');
+}
+
+/** `set_notifications` */
+export function setNotifications(args: { sound: boolean; email: boolean }): Promise<User> {
+  return invoke('set_notifications', args);
+}
+
+/** `set_presence` */
+export function setPresence(args: { presence: Presence }): Promise<User> {
+  return invoke('set_presence', args);
+}
+
+/** `team` */
+export function team(): Promise<Array<User>> {
+  return invoke('team');
+}
+
+/** `invite` */
+export function invite(args: { email: string; role: string }): Promise<User> {
+  return invoke('invite', args);
+}
+
+/** `mail_dns` */
+export function mailDns(): Promise<MailDns> {
+  return invoke('mail_dns');
+}
+
+/** `mail_dns_check` */
+export function mailDnsCheck(): Promise<DnsCheck> {
+  return invoke('mail_dns_check');
+}
+
+/** `resend_invitation` */
+export function resendInvitation(args: { userId: number }): Promise<void> {
+  return invoke('resend_invitation', args);
+}
+
+/** `change_role` */
+export function changeRole(args: { userId: number; role: string }): Promise<User> {
+  return invoke('change_role', args);
+}
+
+/** `remove_member` */
+export function removeMember(args: { userId: number }): Promise<void> {
+  return invoke('remove_member', args);
+}
+
+/** `get_prefs` */
+export function getPrefs(): Promise<LocalPrefs> {
+  return invoke('get_prefs');
+}
+
+/** `set_prefs` */
+export function setPrefs(args: { prefs: LocalPrefs }): Promise<LocalPrefs> {
+  return invoke('set_prefs', args);
+}
+
+/** `play_test_sound` */
+export function playTestSound(args: { sound: SoundChoice; volume: number }): Promise<void> {
+  return invoke('play_test_sound', args);
+}
+
+/** `reconnect_now` */
+export function reconnectNow(): Promise<void> {
+  return invoke('reconnect_now');
+}
+
+/** `quit` */
+export function quit(): Promise<void> {
+  return invoke('quit');
+}
+
+/** The `core` event. */
+export function onCoreEvent(handler: (payload: CoreEvent) => void): Promise<UnlistenFn> {
+  return listen<CoreEvent>('core', (e) => handler(e.payload));
+}

@@ -1,0 +1,191 @@
+// Generated from crates/protocol, crates/core and src-tauri (Rust) by
+// scripts/gen-types.sh: do not edit.
+
+export type Account = { server: string, email: string, user_id: number, name: string,
+/**
+ * The user chose to allow plain `http://` to this (non-loopback) server.
+ */
+allow_http: boolean, };
+
+export type AppInfo = { version: string, accounts: Array<Account>, current: string | null, prefs: LocalPrefs, };
+
+export type Author = { kind: AuthorKind, id: number | null, name: string | null, avatar_url: string | null, };
+
+export type AuthorKind = "visitor" | "operator" | "system";
+
+export type Channel = "chat" | "email";
+
+export type ConnState = { "state": "connecting" } | { "state": "online" } | { "state": "offline", retry_in_ms: number, } | { "state": "stopped" };
+
+export type Conversation = { id: number, status: ConversationStatus, visitor: VisitorRef, assignee_id: number | null, last_message: Message | null,
+/**
+ * Visitor messages the asking operator has not read yet.
+ */
+unread: number,
+/**
+ * Milliseconds since the Unix epoch.
+ */
+created_at: number, updated_at: number, };
+
+export type ConversationList = { items: Array<Conversation>, counts: { [key in string]: number }, unread_total: number, connection: ConnState, };
+
+export type ConversationStatus = "open" | "closed";
+
+/**
+ * Everything the UI hears about.
+ */
+export type CoreEvent = { "type": "connection", state: ConnState, } | { "type": "reloaded" } | { "type": "conversation", conversation: Conversation, } | { "type": "message", message: Message, } | { "type": "outbox", items: Array<OutboxItem>, } | { "type": "typing", conversation_id: number | null, data: unknown, } | { "type": "me", user: User, } | { "type": "team", members: Array<User>, } | { "type": "unread", total: number, } | { "type": "open_conversation", conversation_id: number, } | { "type": "warning", code: string, message: string, } | { "type": "signed_out", code: string, reason: string, };
+
+/**
+ * What DNS answers today for each record to publish (Settings → Mail, "Check").
+ */
+export type DnsCheck = { records: Array<DnsRecordCheck>, };
+
+/**
+ * One DNS record to publish.
+ */
+export type DnsRecord = {
+/**
+ * Fully qualified, without the trailing dot.
+ */
+name: string,
+/**
+ * `TXT` or `MX`.
+ */
+type: string,
+/**
+ * The value as one string, as a DNS provider's web form takes it.
+ */
+value: string,
+/**
+ * What it is for, and what to adapt.
+ */
+purpose: string,
+/**
+ * False when part of the value could not be known (e.g. the MX host, or
+ * the relay for SPF) and must be adapted before publishing.
+ */
+complete: boolean, };
+
+export type DnsRecordCheck = { record: DnsRecord,
+/**
+ * `ok` (published as it should be), `missing` (nothing there),
+ * `different` (something else is published) or `error` (DNS did not answer).
+ */
+status: string,
+/**
+ * What DNS answered at the record's name (TXT values or MX hosts).
+ */
+found: Array<string>, };
+
+/**
+ * The dialog list filters of the UI.
+ */
+export type Filter = "mine" | "unassigned" | "all" | "closed";
+
+export type LocalPrefs = { sound: SoundChoice,
+/**
+ * 0.0 ..= 1.0
+ */
+volume: number,
+/**
+ * `None`: follow the OS language.
+ */
+locale: string | null,
+/**
+ * Minutes without input before the status becomes "away"; 0 disables.
+ */
+away_after_minutes: number, start_at_login: boolean, close_to_tray: boolean, native_notifications: boolean, };
+
+/**
+ * Settings → Mail (admins): the DNS records that let receivers trust our
+ * email, as `switchboard-server mail dns` prints them.
+ */
+export type MailDns = {
+/**
+ * The domain of the From address: DKIM's `d=`.
+ */
+signing_domain: string,
+/**
+ * The domain of reply addresses (its MX points here).
+ */
+reply_domain: string,
+/**
+ * DKIM selectors in use (empty when signing is off).
+ */
+selectors: Array<string>, records: Array<DnsRecord>, };
+
+export type Message = { id: number, conversation_id: number, client_id: string | null, author: Author,
+/**
+ * Plain text; every client renders it as text, never as HTML.
+ */
+body: string, channel: Channel,
+/**
+ * Milliseconds since the Unix epoch.
+ */
+created_at: number, };
+
+export type MessageLog = {
+/**
+ * Oldest first, unique by id.
+ */
+items: Array<Message>,
+/**
+ * Cursor of the page before `items[0]`, `None` when the beginning is known.
+ */
+next: string | null,
+/**
+ * True once `next` reflects a real server answer.
+ */
+paged: boolean, };
+
+export type NotificationSettings = { sound: boolean, email: boolean, };
+
+/**
+ * A message typed by the operator that the server has not confirmed yet.
+ */
+export type OutboxItem = { client_id: string, conversation_id: number, body: string,
+/**
+ * Milliseconds since the Unix epoch.
+ */
+created_at: number,
+/**
+ * Set when the server refused it for good (e.g. the dialog is gone); kept so the
+ * text is never lost.
+ */
+failed: string | null, };
+
+export type Presence = "online" | "away" | "offline";
+
+/**
+ * What a team member may do. Only `Admin` manages the team; `Admin` and
+ * `Operator` answer visitors; `Marketer` and `Analyst` read.
+ */
+export type Role = "admin" | "operator" | "marketer" | "analyst";
+
+/**
+ * Information about the signed-in account for the UI.
+ */
+export type SessionInfo = { server: string, account: string, user: User,
+/**
+ * Whether the token is kept in the OS keyring (false: only in memory).
+ */
+token_saved: boolean, };
+
+export type SoundChoice = "chime" | "knock";
+
+/**
+ * What the UI receives for a failed command.
+ */
+export type UiError = { code: string, status: number | null, message: string, };
+
+export type User = { id: number, email: string, name: string, role: Role, status: UserStatus, presence: Presence, avatar_url: string | null, locale: string, must_change_password: boolean, notifications: NotificationSettings, };
+
+export type UserStatus = "invited" | "active";
+
+export type VisitorRef = { id: number, name: string | null, email: string | null,
+/**
+ * Email to this address bounced: nothing is emailed to it until the
+ * visitor gives another.
+ */
+email_bouncing: boolean, };
