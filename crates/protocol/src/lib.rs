@@ -71,6 +71,7 @@ pub enum Presence {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"sound": true, "email": false})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct NotificationSettings {
     pub sound: bool,
@@ -95,6 +96,7 @@ pub struct User {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"email": "anna@example.com", "password": "k7Mp-9xQ2-aR4e-Wn8h"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct LoginRequest {
     pub email: String,
@@ -111,45 +113,75 @@ pub struct LoginResponse {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"name": "Anna Petrova", "locale": "en"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct UpdateMe {
+    /// Shown to visitors; at most 100 printable characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+    )]
     pub name: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(en|ru)$"))]
     pub locale: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"current_password": "k7Mp-9xQ2-aR4e-Wn8h", "new_password": "correct horse battery staple"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct ChangePassword {
     pub current_password: String,
+    #[cfg_attr(feature = "openapi", schema(min_length = 8, max_length = 256))]
     pub new_password: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"presence": "away"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct SetPresence {
+    /// `online` or `away`; `offline` is what a member with no live stream is.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, pattern = "^(online|away)$"))]
     pub presence: Presence,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"email": "boris@example.com", "role": "operator"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct Invitation {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = "^[A-Za-z0-9]{1,20}([._+-][A-Za-z0-9]{1,20}){0,2}@[A-Za-z0-9]{1,20}(-[A-Za-z0-9]{1,20})?(\\.[A-Za-z0-9]{1,20}(-[A-Za-z0-9]{1,20})?){0,3}\\.[A-Za-z]{2,24}$"
+        )
+    )]
     pub email: String,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(admin|operator|marketer|analyst)$")
+    )]
     pub role: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"role": "marketer"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct ChangeRole {
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(admin|operator|marketer|analyst)$")
+    )]
     pub role: String,
 }
 
 /// The notification switches new colleagues start with (set by an admin).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"notifications": {"sound": true, "email": true}})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct TeamDefaults {
     pub notifications: NotificationSettings,
@@ -248,32 +280,56 @@ pub struct Message {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"body": "Hello! How can we help?", "client_id": "5f0c7a3e-2b1d-4c55-9a8e-0d3f6b1e7c42"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct NewMessage {
+    /// Plain text; stored trimmed, 1 to 10,000 characters.
+    #[cfg_attr(feature = "openapi", schema(max_length = 10000, pattern = "\\S"))]
     pub body: String,
+    /// The sender's id for this message (a UUID, say): a retry with the same
+    /// id returns the first message instead of a copy. 1 to 100 printable characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 100,
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\s][^\\x00-\\x1f\\x7f-\\x9f]*$"
+        )
+    )]
     pub client_id: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"status": "closed", "assignee_id": 1})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct UpdateConversation {
     pub status: Option<ConversationStatus>,
     /// `null` unassigns; absent leaves the assignee as it is.
-    #[serde(default, with = "double_option")]
+    #[serde(
+        default,
+        // Absent stays absent on the wire: closing a conversation must not
+        // unassign it.
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "double_option::serialize",
+        deserialize_with = "whole_number::deserialize_double_option"
+    )]
     #[cfg_attr(feature = "ts", ts(as = "Option<i64>", optional = nullable))]
     pub assignee_id: Option<Option<i64>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"message_id": 1})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct MarkRead {
+    #[serde(deserialize_with = "whole_number::deserialize")]
     pub message_id: i64,
 }
 
 /// One page of a list, `next` is the cursor of the following page.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct Page<T> {
     pub items: Vec<T>,
@@ -282,6 +338,7 @@ pub struct Page<T> {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"visitor_token": null, "locale": "en"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct WidgetSessionRequest {
     pub visitor_token: Option<String>,
@@ -316,14 +373,28 @@ pub struct WidgetHistory {
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"email": "visitor@example.org", "name": "Clara"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct WidgetContact {
+    /// Where replies go by email; empty clears it.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 254,
+            pattern = "^$|^[A-Za-z0-9]{1,20}([._+-][A-Za-z0-9]{1,20}){0,2}@[A-Za-z0-9]{1,20}(-[A-Za-z0-9]{1,20})?(\\.[A-Za-z0-9]{1,20}(-[A-Za-z0-9]{1,20})?){0,3}\\.[A-Za-z]{2,24}$"
+        )
+    )]
     pub email: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 100, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+    )]
     pub name: Option<String>,
 }
 
 /// Frames of the websocket streams.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "ts", derive(TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum StreamFrame {
@@ -334,6 +405,7 @@ pub enum StreamFrame {
         seq: i64,
         event: String,
         #[cfg_attr(feature = "ts", ts(type = "unknown"))]
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
         data: serde_json::Value,
     },
     Reset,
@@ -341,6 +413,7 @@ pub enum StreamFrame {
 
 /// Frames a client may send on a stream.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "ts", derive(TS))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientFrame {
@@ -437,7 +510,7 @@ pub struct DnsRecord {
 
 /// serde helper telling "absent" (`None`) from "null" (`Some(None)`).
 mod double_option {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::{Serialize, Serializer};
 
     pub fn serialize<T: Serialize, S: Serializer>(
         v: &Option<Option<T>>,
@@ -448,10 +521,98 @@ mod double_option {
             Some(inner) => inner.serialize(s),
         }
     }
+}
 
-    pub fn deserialize<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+/// JSON has one number type: `7.0` is the integer 7 to JSON Schema (and to a
+/// JavaScript client), so ids sent by clients are read as whole numbers, not
+/// only as integer literals.
+mod whole_number {
+    use serde::de::{self, Deserializer, Visitor};
+    use serde::Deserialize;
+
+    struct WholeNumber;
+
+    impl Visitor<'_> for WholeNumber {
+        type Value = i64;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a whole number")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<i64, E> {
+            Ok(v)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<i64, E> {
+            i64::try_from(v).map_err(|_| E::custom("the number is too large"))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
+            // 2^63 is the first f64 past i64::MAX.
+            if v.fract() == 0.0
+                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v)
+            {
+                Ok(v as i64)
+            } else {
+                Err(E::invalid_value(de::Unexpected::Float(v), &self))
+            }
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        d.deserialize_any(WholeNumber)
+    }
+
+    /// For `Option<Option<i64>>` fields where absent and `null` differ.
+    pub fn deserialize_double_option<'de, D: Deserializer<'de>>(
         d: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(d).map(Some)
+    ) -> Result<Option<Option<i64>>, D::Error> {
+        #[derive(Deserialize)]
+        struct Whole(#[serde(deserialize_with = "deserialize")] i64);
+        Option::<Whole>::deserialize(d).map(|v| Some(v.map(|w| w.0)))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use crate::{MarkRead, UpdateConversation};
+
+        #[test]
+        fn ids_are_whole_numbers_in_any_json_spelling() {
+            for body in [
+                r#"{"message_id": 7}"#,
+                r#"{"message_id": 7.0}"#,
+                r#"{"message_id": 7e0}"#,
+            ] {
+                let m: MarkRead = serde_json::from_str(body).unwrap();
+                assert_eq!(m.message_id, 7, "{body}");
+            }
+            for body in [
+                r#"{"message_id": 7.5}"#,
+                r#"{"message_id": "7"}"#,
+                r#"{"message_id": 1e300}"#,
+            ] {
+                assert!(serde_json::from_str::<MarkRead>(body).is_err(), "{body}");
+            }
+            let u: UpdateConversation = serde_json::from_str(r#"{"assignee_id": 3.0}"#).unwrap();
+            assert_eq!(u.assignee_id, Some(Some(3)));
+            let u: UpdateConversation = serde_json::from_str(r#"{"assignee_id": null}"#).unwrap();
+            assert_eq!(u.assignee_id, Some(None));
+            let u: UpdateConversation = serde_json::from_str("{}").unwrap();
+            assert_eq!(u.assignee_id, None);
+            // And back: "leave the assignee" is no field at all, "unassign" is null.
+            let close = UpdateConversation {
+                status: Some(crate::ConversationStatus::Closed),
+                assignee_id: None,
+            };
+            assert_eq!(
+                serde_json::to_string(&close).unwrap(),
+                r#"{"status":"closed"}"#
+            );
+            let unassign = UpdateConversation {
+                status: None,
+                assignee_id: Some(None),
+            };
+            assert_eq!(
+                serde_json::to_string(&unassign).unwrap(),
+                r#"{"status":null,"assignee_id":null}"#
+            );
+        }
     }
 }

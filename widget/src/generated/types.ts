@@ -26,7 +26,16 @@ body: string, channel: Channel,
  */
 created_at: number, };
 
-export type NewMessage = { body: string, client_id: string, };
+export type NewMessage = {
+/**
+ * Plain text; stored trimmed, 1 to 10,000 characters.
+ */
+body: string,
+/**
+ * The sender's id for this message (a UUID, say): a retry with the same
+ * id returns the first message instead of a copy. 1 to 100 printable characters.
+ */
+client_id: string, };
 
 export type PublicOperator = { name: string, avatar_url: string | null, };
 
@@ -35,7 +44,11 @@ export type PublicOperator = { name: string, avatar_url: string | null, };
  */
 export type StreamFrame = { "type": "ready", seq: number, } | { "type": "event", seq: number, event: string, data: unknown, } | { "type": "reset" };
 
-export type WidgetContact = { email: string | null, name: string | null, };
+export type WidgetContact = {
+/**
+ * Where replies go by email; empty clears it.
+ */
+email: string | null, name: string | null, };
 
 /**
  * `GET /api/v1/widget/messages`: the visitor's conversation, oldest first.

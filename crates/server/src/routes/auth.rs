@@ -12,8 +12,9 @@ use crate::services::accounts;
 use crate::state::SharedState;
 
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = switchboard_protocol::ErrorBody),
-              (status = 429, description = "too many failed sign-ins for this email or address")))]
+    responses((status = 200, body = LoginResponse, description = "signed in; `user.must_change_password` says whether the emailed password must be changed first"),
+              (status = 401, description = "`unauthorized`: no such member or a wrong password (the same answer for both)"),
+              (status = 429, description = "`too_many_requests`: too many failed sign-ins for this email or address; see Retry-After")))]
 pub async fn login(
     State(state): State<SharedState>,
     ClientAddr(client): ClientAddr,

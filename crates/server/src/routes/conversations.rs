@@ -1,6 +1,6 @@
 //! `/api/v1/conversations*`: dialogs for the operator app.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use switchboard_protocol::{
@@ -10,6 +10,7 @@ use switchboard_protocol::{
 
 use crate::auth::CurrentUser;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Path, Query};
 use crate::json::Json;
 use crate::services::conversations as service;
 use crate::state::SharedState;
@@ -32,17 +33,22 @@ fn limit(requested: Option<i64>) -> ApiResult<i64> {
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListParams {
-    /// open or closed; absent: both.
+    /// open or closed; absent, empty or `all`: both.
+    #[param(pattern = "^(open|closed|all)?$")]
     pub status: Option<String>,
-    /// me, none, or a user id; absent: anyone.
+    /// me, none, or a user id; absent, empty or `any`: anyone.
+    #[param(pattern = "^(me|none|any|[0-9]{1,15})?$")]
     pub assignee: Option<String>,
     /// The `next` cursor of the previous page.
+    #[param(pattern = "^[0-9]{1,15}_[0-9]{1,15}$")]
     pub before: Option<String>,
+    /// Conversations per page (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations", params(ListParams),
-    responses((status = 200, description = "{items: [conversation], next: cursor|null}, most recently active first")),
+    responses((status = 200, body = Page<Conversation>, description = "the conversations this member may see, most recently active first; `next` is the cursor of the following page or null")),
     security(("bearer" = [])))]
 pub async fn list(
     State(state): State<SharedState>,
@@ -125,7 +131,8 @@ pub async fn get(
 
 #[utoipa::path(patch, path = "/api/v1/conversations/{id}", tag = "conversations", params(("id" = i64, Path)),
     request_body = UpdateConversation,
-    responses((status = 200, body = Conversation), (status = 403, body = switchboard_protocol::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = Conversation),
+              (status = 422, description = "`invalid_assignee`: the assignee is not a member who answers visitors")), security(("bearer" = [])))]
 pub async fn patch(
     State(state): State<SharedState>,
     me: CurrentUser,
@@ -139,13 +146,17 @@ pub async fn patch(
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct PageParams {
-    /// A message id: the page holds messages older than it.
+    /// The `next` cursor of the previous page (a message id): the page holds
+    /// messages older than it.
+    #[param(pattern = "^[0-9]{0,15}$")]
     pub before: Option<String>,
+    /// Messages per page (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
 }
 
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations", params(("id" = i64, Path), PageParams),
-    responses((status = 200, description = "{items: [message], next}, oldest first within the page")), security(("bearer" = [])))]
+    responses((status = 200, body = Page<Message>, description = "the newest messages before the cursor, oldest first within the page; `next` is the cursor of older ones or null")), security(("bearer" = [])))]
 pub async fn messages(
     State(state): State<SharedState>,
     me: CurrentUser,
@@ -188,7 +199,8 @@ pub async fn messages(
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", params(("id" = i64, Path)),
     request_body = NewMessage,
     responses((status = 201, body = Message), (status = 200, body = Message, description = "a retry: the first message with this client_id"),
-              (status = 403, body = switchboard_protocol::ErrorBody), (status = 422, body = switchboard_protocol::ErrorBody)),
+              (status = 409, description = "`client_id_reused`: this client_id was used for another conversation"),
+              (status = 422, description = "`empty_body`, `body_too_long` or `invalid_client_id`")),
     security(("bearer" = [])))]
 pub async fn post_message(
     State(state): State<SharedState>,
@@ -217,7 +229,7 @@ pub async fn post_message(
 }
 
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/read", tag = "conversations", params(("id" = i64, Path)),
-    request_body = MarkRead, responses((status = 204)), security(("bearer" = [])))]
+    request_body = MarkRead, responses((status = 204, description = "read up to that message (the visitor sees it)")), security(("bearer" = [])))]
 pub async fn read(
     State(state): State<SharedState>,
     me: CurrentUser,

@@ -50,7 +50,7 @@ pub async fn get_me(
 }
 
 #[utoipa::path(patch, path = "/api/v1/me", tag = "me", request_body = UpdateMe,
-    responses((status = 200, body = User), (status = 422, body = switchboard_protocol::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = User), (status = 422, description = "`invalid_name` or `invalid_locale`")), security(("bearer" = [])))]
 pub async fn patch_me(
     State(state): State<SharedState>,
     SignedIn(me): SignedIn,
@@ -92,7 +92,7 @@ pub async fn patch_me(
 
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "me", request_body = ChangePassword,
     responses((status = 204, description = "changed; must_change_password is cleared, other sessions end"),
-              (status = 422, body = switchboard_protocol::ErrorBody)), security(("bearer" = [])))]
+              (status = 422, description = "`wrong_current_password`, `weak_password` (8 to 256 characters) or `same_password`")), security(("bearer" = [])))]
 pub async fn put_password(
     State(state): State<SharedState>,
     SignedIn(me): SignedIn,
@@ -110,9 +110,11 @@ pub async fn put_password(
 }
 
 #[utoipa::path(put, path = "/api/v1/me/avatar", tag = "me",
-    request_body(content = Vec<u8>, content_type = "image/png", description = "image/png, image/jpeg, image/webp or image/gif, at most 1,048,576 bytes"),
-    responses((status = 200, body = User), (status = 413, body = switchboard_protocol::ErrorBody),
-              (status = 415, body = switchboard_protocol::ErrorBody), (status = 422, body = switchboard_protocol::ErrorBody)),
+    request_body(content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "image/gif")),
+        description = "the image's bytes, at most 1,048,576 bytes; stored re-encoded (PNG or JPEG), metadata dropped"),
+    responses((status = 200, body = User), (status = 413, description = "`payload_too_large`: over 1 MiB"),
+              (status = 415, description = "`unsupported_media_type`: not one of the four image types"),
+              (status = 422, description = "`not_an_image` or `image_type_mismatch`: the bytes are not an image of the declared type")),
     security(("bearer" = [])))]
 pub async fn put_avatar(
     State(state): State<SharedState>,
@@ -188,7 +190,7 @@ pub async fn put_notifications(
 }
 
 #[utoipa::path(put, path = "/api/v1/me/presence", tag = "me", request_body = SetPresence,
-    responses((status = 200, body = User), (status = 422, body = switchboard_protocol::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = User), (status = 422, description = "`invalid_presence`: only online or away can be set")), security(("bearer" = [])))]
 pub async fn put_presence(
     State(state): State<SharedState>,
     me: CurrentUser,

@@ -1,6 +1,6 @@
 //! Plain pages and files: health, the personal cabinet, avatars, the dev mailbox.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -9,11 +9,14 @@ use crate::auth::{self, CurrentUser};
 use crate::avatar;
 use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::json::Json;
 use crate::mail::dev_mailbox::{self, MailboxEntry};
 use crate::state::SharedState;
 
-#[utoipa::path(get, path = "/healthz", tag = "meta", responses((status = 200, description = "the server can serve"), (status = 503)))]
+#[utoipa::path(get, path = "/healthz", tag = "meta",
+    responses((status = 200, body = String, content_type = "text/plain", description = "`ok`: the server can serve"),
+              (status = 503, body = String, content_type = "text/plain", description = "the database does not answer")))]
 pub async fn healthz(State(state): State<SharedState>) -> Response {
     match sqlx::query("SELECT 1").execute(&state.db.pool).await {
         Ok(_) => (StatusCode::OK, "ok").into_response(),
@@ -30,6 +33,9 @@ pub async fn cabinet() -> Html<&'static str> {
     Html(CABINET_HTML)
 }
 
+#[utoipa::path(get, path = "/avatars/{file}", tag = "meta", params(("file" = String, Path, description = "the file name from a member's `avatar_url`")),
+    responses((status = 200, content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg")), description = "the avatar; cached for a year (a new upload gets a new name)"),
+              (status = 404, body = switchboard_protocol::ErrorBody, description = "`not_found`")))]
 pub async fn avatar_file(
     State(state): State<SharedState>,
     Path(file): Path<String>,

@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::ws::{CloseFrame, Message as WsMessage, Utf8Bytes, WebSocket};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -22,6 +22,7 @@ use tokio::time::{timeout, Instant};
 
 use crate::auth::{self, CurrentUser};
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Query, WebSocketUpgrade};
 use crate::hub::{Hub, LiveEvent, VisitorFollow};
 use crate::services::conversations as service;
 use crate::state::SharedState;
@@ -36,10 +37,15 @@ const BATCH: usize = 256;
 /// At most one stored typing event per author and conversation this often.
 const TYPING_EVERY: Duration = Duration::from_millis(1500);
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct StreamParams {
+    /// The last `seq` this client has seen: the events after it come first,
+    /// then live ones; absent: live ones only.
     since: Option<i64>,
+    /// The member's token, for clients that cannot set `Authorization`
+    /// (browsers); operator stream only.
     token: Option<String>,
+    /// The visitor's token; visitor stream only.
     visitor_token: Option<String>,
 }
 
@@ -56,7 +62,7 @@ const MAX_CLIENT_FRAME: usize = 16 * 1024;
 /// at every change of its member's account (expiry needs no event).
 const RECHECK_EVERY: Duration = Duration::from_secs(300);
 
-fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
+fn upgrade(WebSocketUpgrade(ws): WebSocketUpgrade) -> axum::extract::WebSocketUpgrade {
     // Small buffers: an idle connection costs a few KB instead of ~130 KB.
     ws.read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
@@ -64,10 +70,23 @@ fn upgrade(ws: WebSocketUpgrade) -> WebSocketUpgrade {
         .max_message_size(MAX_CLIENT_FRAME)
 }
 
+#[utoipa::path(get, path = "/api/v1/stream", tag = "stream", params(StreamParams),
+    description = "The operator's live feed (websocket). The server sends JSON text frames (`StreamFrame`): first `{\"type\":\"ready\",\"seq\":N}` with the newest seq, \
+then — when `since` is given — every event after it in order, then live events `{\"type\":\"event\",\"seq\",\"event\",\"data\"}` \
+with no gap and no repeat; `{\"type\":\"reset\"}` when `since` is older than what is kept (reload, then follow). \
+The client may send `ClientFrame`s (`{\"type\":\"typing\",\"conversation_id\"}`), at most 16 KiB each (larger: close 1008). \
+Pings every 25 s; a peer silent for 70 s is dropped. \
+Events: `conversation.created`, `conversation.updated`, `message.created`, `typing`, `read`, `team.updated`. \
+Close codes: 4401 the session ended (signed out, removed, password changed, expired: do not reconnect), \
+4403 the role changed (reconnect), 1013 the server is overloaded (reconnect later).",
+    responses((status = 101, description = "switching to the websocket protocol"),
+              (status = 426, body = switchboard_protocol::ErrorBody, description = "`upgrade_required`: not a websocket handshake")),
+    security(("bearer" = [])))]
 pub async fn operator_stream(
     State(state): State<SharedState>,
     Query(params): Query<StreamParams>,
-    ws: WebSocketUpgrade,
+    // Who asks is checked before how: a stranger hears 401 whatever they send.
+    ws: Result<WebSocketUpgrade, ApiError>,
     parts: Parts,
 ) -> ApiResult<Response> {
     let token = auth::bearer_token(&parts)
@@ -79,14 +98,25 @@ pub async fn operator_stream(
     let user = auth::authenticate(&state, &token)
         .await?
         .require_own_password()?;
-    Ok(upgrade(ws)
+    Ok(upgrade(ws?)
         .on_upgrade(move |socket| run(state, socket, Viewer::Operator(user), params.since)))
 }
 
+#[utoipa::path(get, path = "/api/v1/widget/stream", tag = "stream", params(StreamParams),
+    description = "One visitor's live feed of their conversation (websocket): the same frames as `/api/v1/stream`. The server sends JSON text frames (`StreamFrame`): first `{\"type\":\"ready\",\"seq\":N}` with the newest seq, \
+then — when `since` is given — every event after it in order, then live events `{\"type\":\"event\",\"seq\",\"event\",\"data\"}` \
+with no gap and no repeat; `{\"type\":\"reset\"}` when `since` is older than what is kept (reload, then follow). \
+The client may send `ClientFrame`s (`{\"type\":\"typing\",\"conversation_id\"}`), at most 16 KiB each (larger: close 1008). \
+Pings every 25 s; a peer silent for 70 s is dropped. \
+Events: `message.created`, `typing`, `read` of that conversation only. At most 8 streams per visitor (429 beyond).",
+    responses((status = 101, description = "switching to the websocket protocol"),
+              (status = 426, body = switchboard_protocol::ErrorBody, description = "`upgrade_required`: not a websocket handshake"),
+              (status = 429, description = "`too_many_requests`: this visitor has 8 streams open")),
+    security(("visitor" = [])))]
 pub async fn visitor_stream(
     State(state): State<SharedState>,
     Query(params): Query<StreamParams>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, ApiError>,
 ) -> ApiResult<Response> {
     let token = params
         .visitor_token
@@ -95,6 +125,7 @@ pub async fn visitor_stream(
     let visitor = visitors::by_token(&state.db, token)
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown visitor token"))?;
+    let ws = ws?;
     let slot = state.limits.open_visitor_stream(visitor.id)?;
     Ok(upgrade(ws).on_upgrade(move |socket| async move {
         run(state, socket, Viewer::Visitor(visitor), params.since).await;

@@ -1,11 +1,12 @@
 //! `/api/v1/team*`: Settings → Administrators.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use switchboard_protocol::{ChangeRole, Invitation, TeamDefaults, User};
 
 use crate::auth::CurrentUser;
 use crate::error::ApiResult;
+use crate::extract::Path;
 use crate::json::Json;
 use crate::services::team;
 use crate::state::SharedState;
@@ -22,8 +23,8 @@ pub async fn list(
 
 #[utoipa::path(post, path = "/api/v1/team/invitations", tag = "team", request_body = Invitation,
     responses((status = 201, body = User, description = "invited; the invitation email is on its way"),
-              (status = 403, body = switchboard_protocol::ErrorBody), (status = 409, body = switchboard_protocol::ErrorBody),
-              (status = 422, body = switchboard_protocol::ErrorBody)), security(("bearer" = [])))]
+              (status = 409, description = "`already_member`: the email belongs to a member"),
+              (status = 422, description = "`invalid_email` or `invalid_role`")), security(("bearer" = [])))]
 pub async fn invite(
     State(state): State<SharedState>,
     me: CurrentUser,
@@ -35,8 +36,8 @@ pub async fn invite(
 
 #[utoipa::path(post, path = "/api/v1/team/{user_id}/invitation", tag = "team",
     params(("user_id" = i64, Path)),
-    responses((status = 204, description = "a new password is emailed"), (status = 403, body = switchboard_protocol::ErrorBody),
-              (status = 404, body = switchboard_protocol::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 204, description = "a new password is emailed"),
+              (status = 409, description = "`already_active`: the member has signed in already")), security(("bearer" = [])))]
 pub async fn resend(
     State(state): State<SharedState>,
     me: CurrentUser,
@@ -47,7 +48,8 @@ pub async fn resend(
 }
 
 #[utoipa::path(patch, path = "/api/v1/team/{user_id}", tag = "team", params(("user_id" = i64, Path)),
-    request_body = ChangeRole, responses((status = 200, body = User), (status = 403, body = switchboard_protocol::ErrorBody)),
+    request_body = ChangeRole, responses((status = 200, body = User),
+              (status = 409, description = "`last_admin`: the team would be left without an active admin")),
     security(("bearer" = [])))]
 pub async fn change_role(
     State(state): State<SharedState>,
@@ -61,7 +63,8 @@ pub async fn change_role(
 }
 
 #[utoipa::path(delete, path = "/api/v1/team/{user_id}", tag = "team", params(("user_id" = i64, Path)),
-    responses((status = 204, description = "removed; their tokens stop working"), (status = 403, body = switchboard_protocol::ErrorBody)),
+    responses((status = 204, description = "removed; their tokens stop working"),
+              (status = 409, description = "`last_admin`: the team would be left without an active admin")),
     security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<SharedState>,

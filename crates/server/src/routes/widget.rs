@@ -76,7 +76,7 @@ fn visitor_locale(requested: Option<&str>) -> &'static str {
 
 #[utoipa::path(post, path = "/api/v1/widget/session", tag = "widget", request_body = WidgetSessionRequest,
     responses((status = 200, body = WidgetSession, description = "the same visitor when the token is known, else a new one"),
-              (status = 429, body = switchboard_protocol::ErrorBody, description = "too many new visitors from this address; see Retry-After")))]
+              (status = 429, description = "`too_many_requests`: too many new visitors from this address; see Retry-After")))]
 pub async fn session(
     State(state): State<SharedState>,
     ClientAddr(client): ClientAddr,
@@ -125,7 +125,8 @@ pub async fn session(
 }
 
 #[utoipa::path(get, path = "/api/v1/widget/messages", tag = "widget",
-    responses((status = 200, body = WidgetHistory, description = "the visitor's conversation, oldest first"), (status = 401)))]
+    responses((status = 200, body = WidgetHistory, description = "the visitor's conversation, oldest first")),
+    security(("visitor" = [])))]
 pub async fn history(
     State(state): State<SharedState>,
     CurrentVisitor(visitor): CurrentVisitor,
@@ -146,9 +147,10 @@ pub async fn history(
 
 #[utoipa::path(post, path = "/api/v1/widget/messages", tag = "widget", request_body = NewMessage,
     responses((status = 201, body = Message), (status = 200, body = Message, description = "a retry with the same client_id"),
-              (status = 422, body = switchboard_protocol::ErrorBody),
-              (status = 429, body = switchboard_protocol::ErrorBody, description = "too many messages from this visitor or address; see Retry-After"),
-              (status = 503, body = switchboard_protocol::ErrorBody, description = "the write queue is full; see Retry-After")))]
+              (status = 409, description = "`client_id_reused`: this client_id was used in another conversation"),
+              (status = 422, description = "`empty_body`, `body_too_long` or `invalid_client_id`"),
+              (status = 429, description = "`too_many_requests`: too many messages from this visitor or address; see Retry-After")),
+    security(("visitor" = [])))]
 pub async fn post_message(
     State(state): State<SharedState>,
     CurrentVisitor(visitor): CurrentVisitor,
@@ -176,7 +178,10 @@ pub async fn post_message(
 }
 
 #[utoipa::path(put, path = "/api/v1/widget/contact", tag = "widget", request_body = WidgetContact,
-    responses((status = 204), (status = 422, body = switchboard_protocol::ErrorBody)))]
+    responses((status = 204, description = "saved; operators see it on the conversation"),
+              (status = 422, description = "`invalid_email` or `invalid_name`"),
+              (status = 429, description = "`too_many_requests`: the contact changes too often; see Retry-After")),
+    security(("visitor" = [])))]
 pub async fn contact(
     State(state): State<SharedState>,
     CurrentVisitor(visitor): CurrentVisitor,
@@ -212,7 +217,11 @@ pub async fn contact(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(post, path = "/api/v1/widget/read", tag = "widget", request_body = MarkRead, responses((status = 204)))]
+#[utoipa::path(post, path = "/api/v1/widget/read", tag = "widget", request_body = MarkRead,
+    responses((status = 204, description = "read up to that message (operators see it)"),
+              (status = 404, description = "`not_found`: no conversation yet, or no such message in it"),
+              (status = 429, description = "`too_many_requests`: read receipts too often; see Retry-After")),
+    security(("visitor" = [])))]
 pub async fn read(
     State(state): State<SharedState>,
     CurrentVisitor(visitor): CurrentVisitor,

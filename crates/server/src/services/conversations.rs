@@ -341,12 +341,11 @@ pub async fn update(
 ) -> ApiResult<Conversation> {
     user.require_answering()?;
     if let Some(Some(assignee_id)) = assignee {
-        let ok = users::by_id(&state.db, assignee_id)
+        let assignee = users::by_id(&state.db, assignee_id)
             .await?
-            .is_some_and(|u| {
-                u.status != crate::store::users::AccountStatus::Removed && u.role.answers_visitors()
-            });
-        if !ok {
+            .filter(|u| u.status != crate::store::users::AccountStatus::Removed)
+            .ok_or_else(|| ApiError::not_found("assignee"))?;
+        if !assignee.role.answers_visitors() {
             return Err(ApiError::unprocessable(
                 "invalid_assignee",
                 "the assignee must be a team member who answers visitors (admin or operator)",
@@ -401,10 +400,8 @@ pub async fn mark_read(
         .await?
         .filter(|m| m.conversation_id == c.id);
     if message.is_none() {
-        return Err(ApiError::unprocessable(
-            "invalid_message_id",
-            "the message is not in this conversation",
-        ));
+        // An id that names nothing here answers like a path that names nothing.
+        return Err(ApiError::not_found("message"));
     }
     conversations::mark_read(&mut tx.tx, user.user.id, c.id, message_id).await?;
     let data = json!({ "conversation_id": c.id, "message_id": message_id,
@@ -460,10 +457,8 @@ pub async fn visitor_read(
         .filter(|m| m.conversation_id == c.id)
         .is_none()
     {
-        return Err(ApiError::unprocessable(
-            "invalid_message_id",
-            "the message is not in your conversation",
-        ));
+        // An id that names nothing here answers like a path that names nothing.
+        return Err(ApiError::not_found("message"));
     }
     let data = json!({ "conversation_id": c.id, "message_id": message_id, "reader": { "kind": "visitor", "id": visitor.id } });
     events::append_for(&mut tx.tx, event::READ, Some(visitor.id), Some(c.id), &data).await?;

@@ -260,6 +260,57 @@ async fn health_and_openapi() {
     ] {
         assert!(doc["paths"][path].is_object(), "{path} is documented");
     }
+    // Every error answer of every operation has the error schema.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for (status, response) in op["responses"].as_object().unwrap() {
+                if status.starts_with('4') || (status.starts_with('5') && path.starts_with("/api/"))
+                {
+                    let described = response["$ref"]
+                        .as_str()
+                        .is_some_and(|r| r.starts_with("#/components/responses/"))
+                        || response["content"]["application/json"]["schema"]["$ref"]
+                            == "#/components/schemas/ErrorBody";
+                    assert!(described, "{method} {path} {status}: {response}");
+                }
+            }
+        }
+    }
+}
+
+/// A malformed path segment, query string or body gets the API's JSON error,
+/// not a plain-text rejection.
+#[tokio::test]
+async fn malformed_requests_get_json_errors() {
+    let (app, _sink) = spawn_app().await;
+    let bad_id = app.get(&app.admin_token, "/conversations/abc").await;
+    assert_eq!(
+        expect_error(bad_id, StatusCode::BAD_REQUEST).await,
+        "invalid_path"
+    );
+    let bad_limit = app.get(&app.admin_token, "/conversations?limit=many").await;
+    assert_eq!(
+        expect_error(bad_limit, StatusCode::BAD_REQUEST).await,
+        "invalid_query"
+    );
+    let array = app
+        .send_json(Method::PATCH, &app.admin_token, "/me", json!([null, null]))
+        .await;
+    assert_eq!(
+        expect_error(array, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "invalid_fields"
+    );
+    let not_websocket = app.get(&app.admin_token, "/stream").await;
+    assert_eq!(
+        expect_error(not_websocket, StatusCode::BAD_REQUEST).await,
+        "bad_handshake"
+    );
+    // Who asks comes before how: a stranger hears 401, not a handshake error.
+    let stranger = app.get("not-a-token", "/stream").await;
+    assert_eq!(
+        expect_error(stranger, StatusCode::UNAUTHORIZED).await,
+        "unauthorized"
+    );
 }
 
 #[tokio::test]

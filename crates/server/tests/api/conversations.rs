@@ -290,10 +290,7 @@ async fn close_reopen_assign_filters_and_paging() {
             json!({ "assignee_id": 424242 }),
         )
         .await;
-    assert_eq!(
-        expect_error(bad, StatusCode::UNPROCESSABLE_ENTITY).await,
-        "invalid_assignee"
-    );
+    assert_eq!(expect_error(bad, StatusCode::NOT_FOUND).await, "not_found");
 
     let closed = app
         .send_json(
@@ -439,7 +436,12 @@ async fn unread_counts_are_per_operator() {
             json!({ "message_id": 987654 }),
         )
         .await;
-    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // A message id that names nothing in this conversation, like a path that
+    // names nothing: 404.
+    assert_eq!(
+        expect_error(wrong, StatusCode::NOT_FOUND).await,
+        "not_found"
+    );
 }
 
 /// The same send retried many times at once (a flaky network, several tabs):
