@@ -32,6 +32,9 @@ else
   cargo test --workspace
 fi
 
+step "generated TypeScript is current (scripts/gen-types.sh)"
+bash scripts/check-generated.sh
+
 step "the same server suite against PostgreSQL (store conformance)"
 if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start 2>/dev/null || true
@@ -42,7 +45,7 @@ psql -h 127.0.0.1 -U postgres -Atc "SELECT datname FROM pg_database WHERE datnam
   | while read -r db; do psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS \"$db\"" >/dev/null; done
 SWITCHBOARD_TEST_DATABASE=postgres cargo test -p switchboard-server --test api
 
-step "fuzzing the public API of the real binary (schemathesis: no 5xx, no panic)"
+step "the real binary held to its OpenAPI document (schemathesis --checks all, SQLite and PostgreSQL)"
 bash tests/fuzz/schemathesis.sh
 DATABASE_URL="postgres://postgres@127.0.0.1:5432/sb_test_fuzz" bash -c '
   psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS sb_test_fuzz" >/dev/null
