@@ -1,14 +1,19 @@
 //! The database handle: one SQL dialect (`$n` placeholders, 64-bit integers) that
 //! both SQLite and PostgreSQL speak, through sqlx's `Any` driver.
 
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::store_fault::{self, Fault};
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -27,12 +32,43 @@ pub struct Db {
     /// transaction turns "database is locked" retries into a fair queue, and keeps
     /// event sequence numbers in commit order.
     write_lock: Arc<Mutex<()>>,
+    /// Why the last write failed for a reason outside the request (a full
+    /// disk, a lost database), until a write succeeds again: `/healthz` and
+    /// the SMTP listener read it.
+    write_fault: Arc<AtomicU8>,
+    /// When `can_write` last tried a write, so that probes stay rare.
+    last_probe: Arc<std::sync::Mutex<Option<Instant>>>,
 }
 
-/// A write transaction; on SQLite it also holds the write lock until dropped.
+/// A write transaction; on SQLite it also holds the write lock until it ends.
+///
+/// `BEGIN`, `COMMIT` and `ROLLBACK` are plain statements here, not sqlx's
+/// `Transaction`: sqlx counts transaction depth per connection, and when SQLite
+/// rolls a transaction back by itself (a `COMMIT` that meets a full disk) that
+/// count stays at one, so the pooled connection refuses every later `BEGIN`.
+/// Ending the transaction ourselves, and closing a connection whose state is
+/// unsure, means no connection goes back to the pool inside a transaction.
 pub struct WriteTx {
-    pub tx: sqlx::Transaction<'static, sqlx::Any>,
-    _guard: Option<OwnedMutexGuard<()>>,
+    pub tx: TxConn,
+    done: bool,
+    guard: Option<OwnedMutexGuard<()>>,
+    fault: Arc<AtomicU8>,
+}
+
+/// The connection of a write transaction; use it as `&mut tx.tx`.
+pub struct TxConn(Option<PoolConnection<Any>>);
+
+impl Deref for TxConn {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        self.0.as_deref().expect("an open write transaction")
+    }
+}
+
+impl DerefMut for TxConn {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        self.0.as_deref_mut().expect("an open write transaction")
+    }
 }
 
 /// How SQLite syncs a commit to disk.
@@ -66,7 +102,9 @@ impl Db {
         let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(10))
+            // A database that does not answer is answered 503 within seconds
+            // (ACQUIRE_TIMEOUT), not after a client has given up.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -97,7 +135,50 @@ impl Db {
             pool,
             backend,
             write_lock: Arc::new(Mutex::new(())),
+            write_fault: Arc::new(AtomicU8::new(Fault::None as u8)),
+            last_probe: Arc::new(std::sync::Mutex::new(None)),
         })
+    }
+
+    /// Why writes are failing now, if they are (until one succeeds).
+    pub fn write_fault(&self) -> Fault {
+        Fault::from_u8(self.write_fault.load(Ordering::Relaxed))
+    }
+
+    /// Whether a write would succeed now. While the last write failed for the
+    /// store's sake, a tiny real write finds out (at most one a second), so
+    /// the answer changes as soon as space or the database is back, even when
+    /// no one else writes.
+    pub async fn can_write(&self) -> bool {
+        if self.write_fault() == Fault::None {
+            return true;
+        }
+        {
+            let mut last = self.last_probe.lock().unwrap();
+            if last.is_some_and(|at| at.elapsed() < PROBE_EVERY) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        let probe = async {
+            let mut tx = self.begin_write().await?;
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ('write_probe', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(now_ms().to_string())
+            .execute(&mut *tx.tx)
+            .await?;
+            tx.commit().await
+        };
+        match tokio::time::timeout(ACQUIRE_TIMEOUT, probe).await {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                self.note(&e);
+                false
+            }
+            Err(_) => false,
+        }
     }
 
     /// Begins a write transaction (serialised on SQLite).
@@ -106,29 +187,109 @@ impl Db {
             Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             Backend::Postgres => None,
         };
-        let tx = match self.backend {
-            // IMMEDIATE takes SQLite's write lock up front: a deferred transaction
-            // that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT)
-            // when a single-statement write slipped in between.
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => {
-                let mut tx = self.pool.begin().await?;
-                // One writer at a time across every node: events then commit in
-                // `seq` order, so a stream reading "after seq n" can never miss
-                // a lower seq that commits later.
-                sqlx::query("SELECT pg_advisory_xact_lock(7261)")
-                    .execute(&mut *tx)
-                    .await?;
-                tx
-            }
+        let mut conn = self.pool.acquire().await.inspect_err(|e| self.note(e))?;
+        // IMMEDIATE takes SQLite's write lock up front: a deferred transaction
+        // that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT) when a
+        // single-statement write slipped in between.
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
         };
-        Ok(WriteTx { tx, _guard: guard })
+        if let Err(e) = conn.execute(begin).await {
+            // Unsure what state a failed BEGIN leaves: don't pool it again.
+            conn.close_on_drop();
+            self.note(&e);
+            return Err(e);
+        }
+        let mut tx = WriteTx {
+            tx: TxConn(Some(conn)),
+            done: false,
+            guard,
+            fault: self.write_fault.clone(),
+        };
+        if self.backend == Backend::Postgres {
+            // One writer at a time across every node: events then commit in
+            // `seq` order, so a stream reading "after seq n" can never miss
+            // a lower seq that commits later.
+            sqlx::query("SELECT pg_advisory_xact_lock(7261)")
+                .execute(&mut *tx.tx)
+                .await
+                .inspect_err(|e| self.note(e))?;
+        }
+        Ok(tx)
+    }
+
+    fn note(&self, e: &sqlx::Error) {
+        note_fault(&self.write_fault, e);
+    }
+}
+
+/// How long a request waits for a database connection before it is answered
+/// 503 `database_unavailable`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+fn note_fault(cell: &AtomicU8, e: &sqlx::Error) {
+    let fault = store_fault::classify(e);
+    if fault != Fault::None {
+        cell.store(fault as u8, Ordering::Relaxed);
     }
 }
 
 impl WriteTx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let mut conn = self.tx.0.take().expect("an open write transaction");
+        self.done = true;
+        match conn.execute("COMMIT").await {
+            Ok(_) => {
+                self.fault.store(Fault::None as u8, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                note_fault(&self.fault, &e);
+                // SQLite may have rolled back already (a full disk at COMMIT);
+                // if the connection cannot say it is out of the transaction,
+                // it is closed rather than pooled.
+                end_failed(conn).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Rolls back what a failed or abandoned transaction left, or closes the
+/// connection when even that is unsure.
+async fn end_failed(mut conn: PoolConnection<Any>) {
+    match conn.execute("ROLLBACK").await {
+        Ok(_) => {}
+        Err(e) if e.to_string().contains("no transaction is active") => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "a write connection could not roll back; closing it");
+            conn.close_on_drop();
+        }
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Some(mut conn) = self.tx.0.take() else {
+            return;
+        };
+        // Left by `?` before COMMIT: roll back before the next writer starts
+        // (the write lock is released only after the rollback).
+        let guard = self.guard.take();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    end_failed(conn).await;
+                    drop(guard);
+                });
+            }
+            Err(_) => conn.close_on_drop(),
+        }
     }
 }
 

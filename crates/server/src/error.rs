@@ -4,6 +4,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use switchboard_protocol::{ErrorBody, ErrorDetail};
 
+use crate::store_fault::{self, Fault};
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -69,6 +71,29 @@ impl ApiError {
             ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
         }
     }
+    /// 507: the disk (or the database's) is full; nothing of the request was
+    /// kept, and the same request may be sent again once space is back.
+    pub fn storage_full() -> Self {
+        ApiError {
+            retry_after: Some(10),
+            ..Self::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "storage_full",
+                "the server cannot store anything now (its disk is full); nothing was saved, try again later",
+            )
+        }
+    }
+    /// 503: the database does not answer; nothing of the request was kept.
+    pub fn database_unavailable() -> Self {
+        ApiError {
+            retry_after: Some(2),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database_unavailable",
+                "the server cannot reach its database; nothing was saved, try again shortly",
+            )
+        }
+    }
     pub fn internal(err: impl std::fmt::Display) -> Self {
         // The detail goes to the log, not to the client.
         tracing::error!(error = %err, "internal error");
@@ -82,13 +107,56 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        ApiError::internal(err)
+        match store_fault::classify(&err) {
+            Fault::StorageFull => {
+                tracing::error!(error = %err, "storage full: a write was refused");
+                ApiError::storage_full()
+            }
+            Fault::Unavailable => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::database_unavailable()
+            }
+            Fault::None => ApiError::internal(err),
+        }
     }
 }
 
 impl From<anyhow::Error> for ApiError {
     fn from(err: anyhow::Error) -> Self {
+        // A store fault or an API answer carried through anyhow keeps its status.
+        if let Some(api) = err.downcast_ref::<ApiError>() {
+            return api.clone();
+        }
+        if let Some(sql) = err.chain().find_map(|e| e.downcast_ref::<sqlx::Error>()) {
+            match store_fault::classify(sql) {
+                Fault::StorageFull => return ApiError::storage_full(),
+                Fault::Unavailable => return ApiError::database_unavailable(),
+                Fault::None => {}
+            }
+        }
         ApiError::internal(format!("{err:#}"))
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// The request may succeed later as it is (the server's trouble, not the
+    /// request's): 503, 507, 500.
+    pub fn is_temporary(&self) -> bool {
+        self.status.is_server_error()
     }
 }
 

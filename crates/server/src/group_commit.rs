@@ -14,8 +14,10 @@
 //! caller acts on the result after the commit.
 
 use std::any::Any;
+use std::panic::AssertUnwindSafe;
 
 use futures_util::future::BoxFuture;
+use futures_util::FutureExt;
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
@@ -93,6 +95,13 @@ async fn writer(db: Db, mut queue: mpsc::Receiver<Job>) {
             Err(e) if batch.len() == 1 => {
                 let _ = batch.remove(0).done.send(Err(e));
             }
+            // The store's trouble, not a job's: running each job alone would
+            // only meet it again, so the whole batch is answered at once.
+            Err(e) if e.is_temporary() && e.code != "internal" => {
+                for job in batch {
+                    let _ = job.done.send(Err(e.clone()));
+                }
+            }
             Err(e) => {
                 tracing::debug!(error = ?e.message, jobs = batch.len(), "group commit: a batch failed; writing its jobs one by one");
                 for job in batch {
@@ -106,7 +115,17 @@ async fn writer(db: Db, mut queue: mpsc::Receiver<Job>) {
     }
 }
 
+/// Writes the jobs in one transaction. Whatever happens — an error, a full
+/// disk at COMMIT, even a panicking job — the transaction ends here (rolled
+/// back by `WriteTx`) and the writer goes on with the next batch.
 async fn write_together(db: &Db, batch: &[Job]) -> ApiResult<Vec<Output>> {
+    AssertUnwindSafe(write_in_one_transaction(db, batch))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| Err(ApiError::internal("a write job panicked")))
+}
+
+async fn write_in_one_transaction(db: &Db, batch: &[Job]) -> ApiResult<Vec<Output>> {
     let mut tx = db.begin_write().await?;
     let mut outputs = Vec::with_capacity(batch.len());
     for job in batch {

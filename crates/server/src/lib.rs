@@ -22,6 +22,7 @@ pub mod services;
 pub mod smtp_in;
 pub mod state;
 pub mod store;
+pub mod store_fault;
 pub mod throttle;
 
 use std::net::SocketAddr;

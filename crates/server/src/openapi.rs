@@ -7,8 +7,8 @@
 //! a JSON body can be malformed (400), too large (413), of another type (415)
 //! or of the wrong shape (422); a path or query parameter can be malformed
 //! (400); a path names something that may not exist (404); a secured operation
-//! can be refused (401, and 403 for a member); and any operation that reaches
-//! the database can find it busy or gone (503). `schemathesis --checks all`
+//! can be refused (401, and 403 for a member); any operation that reaches
+//! the database can find it busy or gone (503), and any write a full disk (507). `schemathesis --checks all`
 //! (tests/fuzz/schemathesis.sh) holds the server to the result.
 
 use std::sync::OnceLock;
@@ -72,7 +72,7 @@ use crate::routes;
 pub struct ApiDoc;
 
 /// The shared error answers: status, component name, description, an example code.
-const ERRORS: [(&str, &str, &str, &str); 10] = [
+const ERRORS: [(&str, &str, &str, &str); 11] = [
     ("400", "BadRequest", "The request is malformed: a body that is not JSON (`malformed_json`), a path segment or query parameter of the wrong type (`invalid_path`, `invalid_query`).", "malformed_json"),
     ("401", "Unauthorized", "No valid credentials: a missing, unknown, expired or ended token (`unauthorized`, `session_expired`, `password_expired`).", "unauthorized"),
     ("403", "Forbidden", "Signed in, but not allowed: the role lacks the right (`forbidden`), or the password sent by email must be changed first (`password_change_required`).", "forbidden"),
@@ -82,7 +82,8 @@ const ERRORS: [(&str, &str, &str, &str); 10] = [
     ("415", "UnsupportedMediaType", "The body's Content-Type is not one this operation takes (`unsupported_media_type`).", "unsupported_media_type"),
     ("422", "Unprocessable", "Well-formed, but the values are not acceptable (`invalid_fields` for a wrong shape, or the operation's own code).", "invalid_fields"),
     ("429", "TooManyRequests", "A rate limit was reached (`too_many_requests`); try again after `Retry-After` seconds.", "too_many_requests"),
-    ("503", "Unavailable", "The server cannot take this now: its write queue is full (`overloaded`) or the database does not answer (`database_unavailable`); try again after `Retry-After` seconds.", "overloaded"),
+    ("503", "Unavailable", "The server cannot take this now: its write queue is full (`overloaded`) or the database does not answer within 3 s (`database_unavailable`); nothing was saved, try again after `Retry-After` seconds.", "overloaded"),
+    ("507", "InsufficientStorage", "The server's disk (or its database's) is full (`storage_full`): nothing was saved; the same request, sent again after `Retry-After` seconds, is taken once space is back.", "storage_full"),
 ];
 
 /// Operations a member may call before changing an emailed password.
@@ -184,6 +185,7 @@ fn example_message(code: &str) -> &'static str {
         "invalid_fields" => "missing field `body`",
         "too_many_requests" => "too many messages; try again in a few seconds",
         "overloaded" => "the server is busy; try again shortly",
+        "storage_full" => "the server cannot store anything now (its disk is full); nothing was saved, try again later",
         _ => "see the description of this answer",
     }
 }
@@ -244,6 +246,9 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     }
     if api {
         implied.push("503");
+    }
+    if api && method != "get" {
+        implied.push("507");
     }
 
     let responses = op

@@ -13,18 +13,24 @@ use crate::extract::Path;
 use crate::json::Json;
 use crate::mail::dev_mailbox::{self, MailboxEntry};
 use crate::state::SharedState;
+use crate::store_fault::Fault;
 
 #[utoipa::path(get, path = "/healthz", tag = "meta",
     responses((status = 200, body = String, content_type = "text/plain", description = "`ok`: the server can serve"),
-              (status = 503, body = String, content_type = "text/plain", description = "the database does not answer")))]
+              (status = 503, body = String, content_type = "text/plain", description = "the database does not answer, or writes fail (`cannot write: storage full`)")))]
 pub async fn healthz(State(state): State<SharedState>) -> Response {
-    match sqlx::query("SELECT 1").execute(&state.db.pool).await {
-        Ok(_) => (StatusCode::OK, "ok").into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
-        }
+    if let Err(e) = sqlx::query("SELECT 1").execute(&state.db.pool).await {
+        tracing::error!(error = %e, "health check: database unreachable");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response();
     }
+    if !state.db.can_write().await {
+        let why = match state.db.write_fault() {
+            Fault::StorageFull => "cannot write: storage full",
+            _ => "cannot write: the database refuses writes",
+        };
+        return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();
+    }
+    (StatusCode::OK, "ok").into_response()
 }
 
 const CABINET_HTML: &str = include_str!("../../assets/cabinet.html");

@@ -332,7 +332,11 @@ async fn check_and_post(
             message_id: p.message.id,
             conversation_id: p.message.conversation_id,
         }),
-        Err(e) if e.code == "internal" => Err(anyhow::anyhow!("posting the reply failed")),
+        // The server's trouble (a full disk, a lost database, a full queue):
+        // the sending server is told to try again later, nothing is dropped.
+        Err(e) if e.is_temporary() => {
+            Err(anyhow::Error::new(e).context("posting the reply failed"))
+        }
         // Two copies racing past the duplicate check: the unique index decides.
         Err(e) => refuse(e.message),
     }

@@ -7,16 +7,19 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use axum::http::StatusCode;
 use smtp_proto::request::receiver::{DataReceiver, RequestReceiver};
 use smtp_proto::{EhloResponse, Error as ProtoError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::domain::reply_token::Recipient;
+use crate::error::ApiError;
 use crate::services::bounces;
 use crate::services::inbound_mail::{self, Outcome, MAX_BYTES};
 use crate::services::reply_keys;
 use crate::state::SharedState;
 use crate::store::users::{self, AccountStatus};
+use crate::store_fault::Fault;
 
 /// Recipients one message may have (a reply goes to one address).
 const MAX_RECIPIENTS: usize = 10;
@@ -237,6 +240,15 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
                     self.reply("552 5.3.4 message too large").await?;
                     return Ok(Step::Continue);
                 }
+                // Mail we cannot keep is not taken: while the disk is full
+                // the sender keeps it and tries again later.
+                if self.state.db.write_fault() == Fault::StorageFull
+                    && !self.state.db.can_write().await
+                {
+                    self.reply("452 4.3.1 insufficient system storage, try again later")
+                        .await?;
+                    return Ok(Step::Continue);
+                }
                 // A new MAIL starts a new envelope.
                 self.reset();
                 self.mail_from = Some(from.address.to_lowercase());
@@ -430,7 +442,11 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
             Ok(Outcome::Refused(_)) => "250 2.0.0 accepted".to_string(),
             Err(e) => {
                 tracing::error!(error = %e, "smtp-in: a reply could not be stored");
-                "451 4.3.0 temporary failure, try again later".to_string()
+                if ApiError::from(e).status == StatusCode::INSUFFICIENT_STORAGE {
+                    "452 4.3.1 insufficient system storage, try again later".to_string()
+                } else {
+                    "451 4.3.0 temporary failure, try again later".to_string()
+                }
             }
         };
         self.reply(&line).await.ok()?;

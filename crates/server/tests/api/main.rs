@@ -9,6 +9,7 @@ mod conversations;
 mod crash;
 mod dkim;
 mod email;
+mod faults;
 mod nodes;
 mod outbox;
 mod profile;

@@ -33,13 +33,13 @@ async fn conversation_and_reply_address(mail: &mut MailApp) -> (i64, String) {
 }
 
 /// A raw SMTP client that reads one reply (multi-line ones whole).
-struct Client {
+pub struct Client {
     reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
     writer: tokio::net::tcp::OwnedWriteHalf,
 }
 
 impl Client {
-    async fn connect(port: u16) -> Client {
+    pub async fn connect(port: u16) -> Client {
         Self::from(TcpStream::connect(("127.0.0.1", port)).await.unwrap())
     }
 
@@ -63,7 +63,7 @@ impl Client {
         }
     }
 
-    async fn reply(&mut self) -> String {
+    pub async fn reply(&mut self) -> String {
         let mut all = String::new();
         loop {
             let mut line = String::new();
@@ -81,7 +81,7 @@ impl Client {
         }
     }
 
-    async fn say(&mut self, line: &str) -> String {
+    pub async fn say(&mut self, line: &str) -> String {
         self.writer
             .write_all(format!("{line}\r\n").as_bytes())
             .await

@@ -1,0 +1,226 @@
+//! Ordinary faults as boring events: a full disk, a database that goes away.
+//! Each test checks what clients are answered during the fault, that nothing
+//! acknowledged is lost, and that service comes back by itself.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+use crate::smtp::Client;
+
+/// A small tmpfs mounted for one test (the tests run as root, as CI does).
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("mount(8)");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (CI runs as root)"
+        );
+        Tmpfs(dir)
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l"])
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+struct FullDiskApp {
+    app: TestApp,
+    smtp_in: u16,
+    _disk: Tmpfs,
+}
+
+async fn spawn_on(disk: Tmpfs) -> FullDiskApp {
+    let data_dir = tempfile::tempdir_in(&disk.0).unwrap();
+    let mut config = switchboard_server::Config::for_data_dir(data_dir.path());
+    config.smtp_in = Some("127.0.0.1:0".parse().unwrap());
+    unlimited_visitors(&mut config);
+    let server = switchboard_server::start(config).await.unwrap();
+    switchboard_server::services::accounts::create_admin(
+        &server.state,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        Some("Ada Admin"),
+    )
+    .await
+    .unwrap();
+    let smtp_in = server.smtp_in.unwrap().port();
+    let url = server.url();
+    let mut app = TestApp {
+        server,
+        url,
+        http: reqwest::Client::new(),
+        data_dir,
+        admin_token: String::new(),
+    };
+    app.admin_token = app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    FullDiskApp {
+        app,
+        smtp_in,
+        _disk: disk,
+    }
+}
+
+async fn post(app: &TestApp, visitor: &Visitor, client_id: &str, body: &str) -> reqwest::Response {
+    app.http
+        .post(app.api("/widget/messages"))
+        .header("X-Visitor-Token", &visitor.token)
+        .json(&json!({ "body": body, "client_id": client_id }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn health(app: &TestApp) -> (StatusCode, String) {
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn mail_from_reply(port: u16) -> String {
+    let mut smtp = Client::connect(port).await;
+    smtp.reply().await;
+    smtp.say("EHLO mx.example.net").await;
+    smtp.say("MAIL FROM:<someone@example.net>").await
+}
+
+/// Every message id of a conversation, through the operators' paged API.
+pub async fn all_messages(app: &TestApp, conversation: i64) -> Vec<i64> {
+    let mut ids = Vec::new();
+    let mut before = String::new();
+    loop {
+        let page = app
+            .get_json(
+                &app.admin_token,
+                &format!("/conversations/{conversation}/messages?limit=200&before={before}"),
+            )
+            .await;
+        ids.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["id"].as_i64().unwrap()),
+        );
+        match page["next"].as_str() {
+            Some(next) => before = next.to_string(),
+            None => return ids,
+        }
+    }
+}
+
+fn fill(path: &Path, bytes: usize) {
+    std::fs::write(path, vec![7u8; bytes]).unwrap();
+}
+
+/// The data directory on an 8 MB tmpfs beside a 3 MB file: a visitor writes
+/// until the disk is full and on; then the file goes. The full disk is
+/// answered 507 `storage_full` (never 500), `/healthz` says the server cannot
+/// write, the SMTP listener answers 452 instead of taking mail it cannot keep;
+/// once space is back, writes resume within seconds with no restart, the
+/// refused messages go through when sent again with the same `client_id`,
+/// and every acknowledged message is there.
+#[tokio::test]
+async fn a_full_disk_is_answered_507_and_writes_resume_when_space_is_back() {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
+        return; // the data directory holds SQLite's file; PostgreSQL's disk is its own
+    }
+    let disk = Tmpfs::mount("8m");
+    let ballast = disk.0.join("ballast");
+    fill(&ballast, 3 << 20);
+    let FullDiskApp {
+        app,
+        smtp_in,
+        _disk,
+    } = spawn_on(disk).await;
+    let visitor = app.visitor().await;
+    let body = "Could you tell me whether the Da Hong Pao ships in a tin? ".repeat(30);
+
+    let mut acknowledged: Vec<i64> = Vec::new();
+    let mut refused: Vec<String> = Vec::new();
+    let mut conversation = None;
+    let mut n = 0;
+    while refused.len() < 20 {
+        n += 1;
+        assert!(n < 50_000, "the disk never filled up");
+        let client_id = format!("m-{n}");
+        let r = post(&app, &visitor, &client_id, &body).await;
+        match r.status() {
+            StatusCode::CREATED => {
+                let m: Value = r.json().await.unwrap();
+                acknowledged.push(m["id"].as_i64().unwrap());
+                conversation = m["conversation_id"].as_i64();
+            }
+            StatusCode::INSUFFICIENT_STORAGE => {
+                assert!(r.headers().contains_key("retry-after"));
+                let e: Value = r.json().await.unwrap();
+                assert_eq!(e["error"]["code"], "storage_full", "{e}");
+                refused.push(client_id);
+                if refused.len() == 1 {
+                    // While the disk is full: health and mail say so.
+                    let (status, text) = health(&app).await;
+                    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+                    assert_eq!(text, "cannot write: storage full");
+                    let answer = mail_from_reply(smtp_in).await;
+                    assert!(answer.starts_with("452 4.3.1"), "{answer}");
+                }
+            }
+            other => panic!("a full disk answered {other}: {}", r.text().await.unwrap()),
+        }
+    }
+    assert!(
+        acknowledged.len() > 100,
+        "{} stored before the disk filled",
+        acknowledged.len()
+    );
+
+    std::fs::remove_file(&ballast).unwrap();
+    let space_back = Instant::now();
+    // The first refused message, sent again as a client would, is taken within seconds.
+    loop {
+        let r = post(&app, &visitor, &refused[0], &body).await;
+        if r.status() == StatusCode::CREATED {
+            break;
+        }
+        assert_eq!(r.status(), StatusCode::INSUFFICIENT_STORAGE);
+        assert!(
+            space_back.elapsed() < Duration::from_secs(5),
+            "writes did not resume within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for client_id in &refused[1..] {
+        assert_eq!(
+            post(&app, &visitor, client_id, &body).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    assert_eq!(health(&app).await, (StatusCode::OK, "ok".to_string()));
+    assert!(mail_from_reply(smtp_in).await.starts_with("250"));
+
+    let stored = all_messages(&app, conversation.unwrap()).await;
+    for id in &acknowledged {
+        assert!(stored.contains(id), "acknowledged message {id} was lost");
+    }
+    assert_eq!(stored.len(), acknowledged.len() + refused.len());
+}
