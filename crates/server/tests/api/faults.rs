@@ -224,3 +224,232 @@ async fn a_full_disk_is_answered_507_and_writes_resume_when_space_is_back() {
     }
     assert_eq!(stored.len(), acknowledged.len() + refused.len());
 }
+
+/// Two nodes whose PostgreSQL (and NATS) connections go through proxies.
+struct TwoNodes {
+    a: switchboard_server::RunningServer,
+    b: switchboard_server::RunningServer,
+    database: Proxy,
+    nats: Proxy,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+async fn two_nodes_behind_proxies() -> Option<TwoNodes> {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_DATABASE=postgres");
+        return None;
+    }
+    let nats_url =
+        std::env::var("SWITCHBOARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let dir = tempfile::tempdir().unwrap();
+    let mut config_a = test_config(dir.path(), None).await;
+    let database = Proxy::start("127.0.0.1:5432").await;
+    let nats = Proxy::start(nats_url.trim_start_matches("nats://")).await;
+    config_a.database_url = config_a
+        .database_url
+        .replace("127.0.0.1:5432", &database.addr.to_string());
+    config_a.nats_url = Some(format!("nats://{}", nats.addr));
+    unlimited_visitors(&mut config_a);
+    let mut config_b = config_a.clone();
+    config_b.data_dir = dir.path().join("node-b");
+    let a = switchboard_server::start(config_a).await.unwrap();
+    let b = switchboard_server::start(config_b).await.unwrap();
+    switchboard_server::services::accounts::create_admin(
+        &a.state,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        Some("Ada"),
+    )
+    .await
+    .unwrap();
+    Some(TwoNodes {
+        a,
+        b,
+        database,
+        nats,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    })
+}
+
+impl TwoNodes {
+    async fn visitor_on(&self, node: &switchboard_server::RunningServer) -> String {
+        let session: Value = self
+            .http
+            .post(format!("{}/api/v1/widget/session", node.url()))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["visitor_token"].as_str().unwrap().to_string()
+    }
+
+    async fn say(
+        &self,
+        node: &switchboard_server::RunningServer,
+        visitor: &str,
+        client_id: &str,
+    ) -> reqwest::Response {
+        self.http
+            .post(format!("{}/api/v1/widget/messages", node.url()))
+            .header("X-Visitor-Token", visitor)
+            .json(&json!({ "body": format!("message {client_id}"), "client_id": client_id }))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+/// PostgreSQL out of reach for 6 s behind a closed proxy: every write on
+/// either node is answered within 5 s with 503 `database_unavailable` and
+/// `Retry-After` (not a hang, not 500); once the proxy opens, both nodes take
+/// writes again without a restart, the refused sends go through with their
+/// `client_id`, and nothing acknowledged is lost.
+#[tokio::test]
+async fn a_lost_database_is_answered_503_within_5_s_and_every_node_recovers() {
+    let Some(nodes) = two_nodes_behind_proxies().await else {
+        return;
+    };
+    let on_a = nodes.visitor_on(&nodes.a).await;
+    let on_b = nodes.visitor_on(&nodes.b).await;
+    assert_eq!(nodes.say(&nodes.a, &on_a, "a-1").await.status(), 201);
+    assert_eq!(nodes.say(&nodes.b, &on_b, "b-1").await.status(), 201);
+
+    nodes.database.close();
+    let cut = Instant::now();
+    let mut refused = Vec::new();
+    for (node, visitor, id) in [
+        (&nodes.a, &on_a, "a-2"),
+        (&nodes.b, &on_b, "b-2"),
+        (&nodes.a, &on_a, "a-3"),
+    ] {
+        let asked = Instant::now();
+        let r = nodes.say(node, visitor, id).await;
+        assert!(
+            asked.elapsed() < Duration::from_secs(5),
+            "answered after {:?}",
+            asked.elapsed()
+        );
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().contains_key("retry-after"));
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["error"]["code"], "database_unavailable", "{e}");
+        refused.push((node, visitor, id));
+    }
+    let health = nodes
+        .http
+        .get(format!("{}/healthz", nodes.b.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::SERVICE_UNAVAILABLE);
+    tokio::time::sleep(Duration::from_secs(6).saturating_sub(cut.elapsed())).await;
+    nodes.database.open();
+
+    let back = Instant::now();
+    for (node, visitor, id) in refused {
+        loop {
+            let r = nodes.say(node, visitor, id).await;
+            if r.status() == StatusCode::CREATED {
+                break;
+            }
+            assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(
+                back.elapsed() < Duration::from_secs(10),
+                "no recovery within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    eprintln!(
+        "writes resumed {:?} after the database came back",
+        back.elapsed()
+    );
+    for node in [&nodes.a, &nodes.b] {
+        let health = nodes
+            .http
+            .get(format!("{}/healthz", node.url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+    }
+    // Nothing acknowledged lost, nothing twice: each visitor's conversation.
+    for (visitor, expected) in [
+        (&on_a, ["a-1", "a-2", "a-3"].as_slice()),
+        (&on_b, &["b-1", "b-2"]),
+    ] {
+        let history: Value = nodes
+            .http
+            .get(format!("{}/api/v1/widget/messages", nodes.b.url()))
+            .header("X-Visitor-Token", visitor)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ids: Vec<&str> = history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["client_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, expected);
+    }
+    nodes.a.stop();
+    nodes.b.stop();
+}
+
+/// NATS out of reach for 4 s: an operator streaming from node B misses
+/// nothing posted on node A meanwhile (the stream resumes from the database),
+/// in order, nothing twice.
+#[tokio::test]
+async fn a_nats_cut_loses_nothing() {
+    let Some(nodes) = two_nodes_behind_proxies().await else {
+        return;
+    };
+    let login: Value = nodes
+        .http
+        .post(format!("{}/api/v1/auth/login", nodes.b.url()))
+        .json(&json!({ "email": ADMIN_EMAIL, "password": ADMIN_PASSWORD }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap();
+    let base = nodes.b.url().replacen("http://", "ws://", 1);
+    let mut stream = connect(&format!("{base}/api/v1/stream?token={token}")).await;
+    next_frame(&mut stream).await;
+    let visitor = nodes.visitor_on(&nodes.a).await;
+    assert_eq!(nodes.say(&nodes.a, &visitor, "n-1").await.status(), 201);
+
+    nodes.nats.close();
+    for id in ["n-2", "n-3", "n-4"] {
+        assert_eq!(nodes.say(&nodes.a, &visitor, id).await.status(), 201);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    nodes.nats.open();
+    assert_eq!(nodes.say(&nodes.a, &visitor, "n-5").await.status(), 201);
+
+    let mut seen = Vec::new();
+    while seen.len() < 5 {
+        let event = tokio::time::timeout(
+            Duration::from_secs(20),
+            next_event(&mut stream, "message.created"),
+        )
+        .await
+        .expect("every message reaches node B's stream");
+        seen.push(event["data"]["client_id"].as_str().unwrap().to_string());
+    }
+    assert_eq!(seen, ["n-1", "n-2", "n-3", "n-4", "n-5"]);
+    nodes.a.stop();
+    nodes.b.stop();
+}

@@ -463,3 +463,50 @@ pub async fn next_event(ws: &mut Ws, name: &str) -> Value {
         }
     }
 }
+
+/// A TCP proxy on loopback that a test closes and opens again: closed, it cuts
+/// every connection through it and drops new ones at once (as a database or
+/// broker that went away); open, it forwards to `target`.
+pub struct Proxy {
+    pub addr: std::net::SocketAddr,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    pub async fn start(target: &str) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (open, _) = tokio::sync::watch::channel(true);
+        let watch = open.clone();
+        let target = target.to_string();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                if !*watch.borrow() {
+                    drop(client);
+                    continue;
+                }
+                let mut closed = watch.subscribe();
+                let target = target.clone();
+                tokio::spawn(async move {
+                    let Ok(upstream) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (mut client, mut upstream) = (client, upstream);
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut upstream) => {}
+                        _ = closed.wait_for(|open| !*open) => {}
+                    }
+                });
+            }
+        });
+        Proxy { addr, open }
+    }
+
+    pub fn close(&self) {
+        self.open.send_replace(false);
+    }
+
+    pub fn open(&self) {
+        self.open.send_replace(true);
+    }
+}
