@@ -122,6 +122,15 @@ pub struct ServerOptions {
     /// Fan-out between several server nodes.
     #[arg(long, env = "SWITCHBOARD_NATS_URL", global = true)]
     pub nats_url: Option<String>,
+    /// With --nats-url: the JetStream object store bucket where every node
+    /// keeps and finds uploaded files (avatars).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_FILE_BUCKET",
+        default_value = "switchboard-files",
+        global = true
+    )]
+    pub file_bucket: String,
     /// A session unused for this many days expires.
     #[arg(
         long,
@@ -272,6 +281,8 @@ pub struct Config {
     pub reply_domain: String,
     pub ingress_secret: Option<String>,
     pub nats_url: Option<String>,
+    /// The shared file store's bucket (with `nats_url`).
+    pub file_bucket: String,
     /// How long the outbox waits after the first failed attempt; doubles each time.
     pub outbox_retry_base: std::time::Duration,
     /// How long notification emails wait or collect (two minutes).
@@ -369,6 +380,7 @@ impl ServerOptions {
             reply_domain: self.reply_domain,
             ingress_secret: self.ingress_secret,
             nats_url: self.nats_url,
+            file_bucket: self.file_bucket,
             outbox_retry_base: std::time::Duration::from_secs(5),
             notify_window_ms: NOTIFY_WINDOW_MS,
             sessions: SessionPolicy {
@@ -419,6 +431,7 @@ impl Config {
             reply_domain: "switchboard.localhost".into(),
             ingress_secret: None,
             nats_url: None,
+            file_bucket: "switchboard-files".into(),
             session_idle_days: 30,
             session_max_days: 90,
             trusted_proxies: Vec::new(),

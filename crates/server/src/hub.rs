@@ -153,6 +153,11 @@ impl Hub {
         Ok(())
     }
 
+    /// The connection to the other nodes, when there are any.
+    pub fn nats(&self) -> Option<&async_nats::Client> {
+        self.nats.get()
+    }
+
     pub fn latest_seq(&self) -> i64 {
         *self.latest.borrow()
     }

@@ -9,6 +9,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod group_commit;
 pub mod hub;
 pub mod json;
@@ -74,6 +75,10 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
     if let Some(url) = &config.nats_url {
         hub.connect_nats(url).await?;
     }
+    let files = match hub.nats() {
+        Some(nats) => files::FileStore::shared(nats, &config.file_bucket, &config.data_dir).await?,
+        None => files::FileStore::local(&config.data_dir),
+    };
     let mail_from = config
         .mail_from
         .parse()
@@ -89,7 +94,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         .clone()
         .unwrap_or_else(|| domain::secret::new_token("ing"));
     Ok(Arc::new(AppState {
-        avatars_dir: config.data_dir.join("avatars"),
+        files,
         messages_writer: group_commit::GroupCommit::start(db.clone(), config.limits.write_queue),
         limits: limits::Limits::new(config.limits.clone()),
         db,

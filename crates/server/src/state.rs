@@ -31,7 +31,9 @@ pub struct AppState {
     pub limits: Limits,
     /// Whether `/dev/mailbox` is served (no SMTP relay configured).
     pub dev_mailbox: Option<std::path::PathBuf>,
-    pub avatars_dir: std::path::PathBuf,
+    /// Avatars (and attachments): the data dir on one node, a shared
+    /// object store across several (see `files`).
+    pub files: crate::files::FileStore,
     /// Signs and verifies reply addresses; kept in the database so every node
     /// agrees (see `services::reply_keys`).
     pub reply_keys: std::sync::RwLock<crate::domain::reply_token::KeyRing>,

@@ -147,12 +147,10 @@ pub async fn put_avatar(
         rand::random::<u64>(),
         stored.extension
     );
-    tokio::fs::create_dir_all(&state.avatars_dir)
-        .await
-        .map_err(ApiError::internal)?;
-    tokio::fs::write(state.avatars_dir.join(&file), &stored.bytes)
-        .await
-        .map_err(ApiError::internal)?;
+    state
+        .files
+        .put(&format!("avatars/{file}"), &stored.bytes)
+        .await?;
     users::set_avatar(&state.db, me.user.id, Some(&file)).await?;
     remove_avatar_file(&state, me.user.avatar_file.as_deref()).await;
     announce(&state, me.user.id).await?;
@@ -172,7 +170,7 @@ pub async fn delete_avatar(
 
 async fn remove_avatar_file(state: &SharedState, file: Option<&str>) {
     if let Some(file) = file {
-        if let Err(e) = tokio::fs::remove_file(state.avatars_dir.join(file)).await {
+        if let Err(e) = state.files.delete(&format!("avatars/{file}")).await {
             tracing::warn!(file, error = %e, "could not delete a replaced avatar");
         }
     }

@@ -54,9 +54,11 @@ pub async fn avatar_file(
     if !valid {
         return Err(ApiError::not_found("avatar"));
     }
-    let bytes = tokio::fs::read(state.avatars_dir.join(&file))
-        .await
-        .map_err(|_| ApiError::not_found("avatar"))?;
+    let bytes = state
+        .files
+        .get(&format!("avatars/{file}"))
+        .await?
+        .ok_or_else(|| ApiError::not_found("avatar"))?;
     Ok((
         [
             (header::CONTENT_TYPE, avatar::content_type_of(&file)),

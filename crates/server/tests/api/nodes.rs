@@ -272,3 +272,97 @@ async fn a_removal_on_one_node_closes_the_stream_on_another() {
     node_a.stop();
     node_b.stop();
 }
+
+/// Whatever one node stores, every node serves: an avatar uploaded through
+/// node A is served by node B (a JetStream object store on the shared NATS).
+/// And an avatar a single node kept on its own disk before the team grew to
+/// two nodes is still there after the upgrade.
+#[tokio::test]
+async fn an_avatar_uploaded_through_one_node_is_served_by_every_node() {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_DATABASE=postgres");
+        return;
+    }
+    let nats_url =
+        std::env::var("SWITCHBOARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let bucket = format!("sb-test-{:016x}", rand::random::<u64>());
+    let dir = tempfile::tempdir().unwrap();
+    let http = reqwest::Client::new();
+    let upload = |node: &switchboard_server::RunningServer, token: &str| {
+        let request = http
+            .put(format!("{}/api/v1/me/avatar", node.url()))
+            .bearer_auth(token)
+            .header("content-type", "image/png")
+            .body(crate::profile::noisy_png(5_000));
+        async move {
+            let me: Value = request.send().await.unwrap().json().await.unwrap();
+            me["avatar_url"].as_str().unwrap().to_string()
+        }
+    };
+
+    // One node, files on its disk: the admin's first avatar.
+    let mut config = test_config(dir.path(), None).await;
+    config.file_bucket = bucket.clone();
+    let single = switchboard_server::start(config.clone()).await.unwrap();
+    switchboard_server::services::accounts::create_admin(
+        &single.state,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        Some("Ada"),
+    )
+    .await
+    .unwrap();
+    let token = admin_login(&http, &single).await;
+    let before = upload(&single, &token).await;
+    let file = before.rsplit('/').next().unwrap().to_string();
+    single.stop();
+
+    // The team grows to two nodes on NATS.
+    config.nats_url = Some(nats_url.clone());
+    let mut config_b = config.clone();
+    config_b.data_dir = dir.path().join("node-b");
+    let node_a = switchboard_server::start(config).await.unwrap();
+    let node_b = switchboard_server::start(config_b).await.unwrap();
+    let served = |node: &switchboard_server::RunningServer, file: &str| {
+        let url = format!("{}/avatars/{file}", node.url());
+        let http = http.clone();
+        async move { http.get(url).send().await.unwrap().status() }
+    };
+    assert_eq!(
+        served(&node_b, &file).await,
+        200,
+        "the avatar kept before the upgrade"
+    );
+
+    let token = admin_login(&http, &node_a).await;
+    let after = upload(&node_a, &token).await;
+    let file = after.rsplit('/').next().unwrap().to_string();
+    assert_eq!(
+        served(&node_b, &file).await,
+        200,
+        "uploaded on A, served by B"
+    );
+    assert_eq!(served(&node_a, &file).await, 200);
+    // The team list on B points at it too.
+    let team: Value = http
+        .get(format!("{}/api/v1/team", node_b.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(team[0]["avatar_url"].as_str().unwrap().ends_with(&file));
+    // Replaced on B: the old file is gone everywhere.
+    let replaced = upload(&node_b, &token).await;
+    assert!(!replaced.ends_with(&file));
+    assert_eq!(served(&node_a, &file).await, 404);
+
+    node_a.stop();
+    node_b.stop();
+    let nats = async_nats::connect(&nats_url).await.unwrap();
+    let _ = async_nats::jetstream::new(nats)
+        .delete_object_store(&bucket)
+        .await;
+}

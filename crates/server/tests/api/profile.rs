@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use crate::helpers::*;
 
 /// A PNG of noise (incompressible) of about `target` bytes.
-fn noisy_png(target: usize) -> Vec<u8> {
+pub fn noisy_png(target: usize) -> Vec<u8> {
     let side = ((target / 3) as f64).sqrt() as u32;
     let mut pixels = vec![0u8; (side * side * 3) as usize];
     rand::thread_rng().fill_bytes(&mut pixels);
