@@ -19,7 +19,7 @@ pub enum FileStore {
     /// Under the data directory: `<data-dir>/<name>`.
     Local(PathBuf),
     /// A JetStream object store bucket shared by every node.
-    Shared(ObjectStore),
+    Shared(Box<ObjectStore>),
 }
 
 impl FileStore {
@@ -49,7 +49,7 @@ impl FileStore {
                     anyhow::anyhow!("the NATS object store {bucket:?} (is JetStream on?): {e}")
                 })?,
         };
-        let files = FileStore::Shared(store);
+        let files = FileStore::Shared(Box::new(store));
         files.adopt_local(data_dir, "avatars").await?;
         Ok(files)
     }
