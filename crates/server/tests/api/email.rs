@@ -32,25 +32,8 @@ pub async fn spawn_mail_app_with(
     config.notify_window_ms = window_ms;
     config.ingress_secret = Some("test-ingress-secret".into());
     adjust(&mut config);
-    let server = switchboard_server::start(config).await.unwrap();
-    switchboard_server::services::accounts::create_admin(
-        &server.state,
-        ADMIN_EMAIL,
-        ADMIN_PASSWORD,
-        Some("Ada Admin"),
-    )
-    .await
-    .unwrap();
-    let smtp_in = server.smtp_in.unwrap().port();
-    let url = server.url();
-    let mut app = TestApp {
-        server,
-        url,
-        http: reqwest::Client::new(),
-        data_dir,
-        admin_token: String::new(),
-    };
-    app.admin_token = app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let app = start_app(data_dir, config).await;
+    let smtp_in = app.server.smtp_in.unwrap().port();
     MailApp { app, sink, smtp_in }
 }
 

@@ -51,25 +51,8 @@ async fn spawn_on(disk: Tmpfs) -> FullDiskApp {
     let mut config = switchboard_server::Config::for_data_dir(data_dir.path());
     config.smtp_in = Some("127.0.0.1:0".parse().unwrap());
     unlimited_visitors(&mut config);
-    let server = switchboard_server::start(config).await.unwrap();
-    switchboard_server::services::accounts::create_admin(
-        &server.state,
-        ADMIN_EMAIL,
-        ADMIN_PASSWORD,
-        Some("Ada Admin"),
-    )
-    .await
-    .unwrap();
-    let smtp_in = server.smtp_in.unwrap().port();
-    let url = server.url();
-    let mut app = TestApp {
-        server,
-        url,
-        http: reqwest::Client::new(),
-        data_dir,
-        admin_token: String::new(),
-    };
-    app.admin_token = app.login_ok(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let app = start_app(data_dir, config).await;
+    let smtp_in = app.server.smtp_in.unwrap().port();
     FullDiskApp {
         app,
         smtp_in,
@@ -225,8 +208,8 @@ async fn a_full_disk_is_answered_507_and_writes_resume_when_space_is_back() {
     assert_eq!(stored.len(), acknowledged.len() + refused.len());
 }
 
-/// Two nodes whose PostgreSQL (and NATS) connections go through proxies.
-struct TwoNodes {
+/// Two nodes whose PostgreSQL and NATS connections go through proxies.
+struct ProxiedNodes {
     a: switchboard_server::RunningServer,
     b: switchboard_server::RunningServer,
     database: Proxy,
@@ -235,45 +218,28 @@ struct TwoNodes {
     _dir: tempfile::TempDir,
 }
 
-async fn two_nodes_behind_proxies() -> Option<TwoNodes> {
-    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_DATABASE=postgres");
-        return None;
-    }
-    let nats_url =
-        std::env::var("SWITCHBOARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let dir = tempfile::tempdir().unwrap();
-    let mut config_a = test_config(dir.path(), None).await;
+async fn two_nodes_behind_proxies() -> Option<ProxiedNodes> {
     let database = Proxy::start("127.0.0.1:5432").await;
-    let nats = Proxy::start(nats_url.trim_start_matches("nats://")).await;
-    config_a.database_url = config_a
-        .database_url
-        .replace("127.0.0.1:5432", &database.addr.to_string());
-    config_a.nats_url = Some(format!("nats://{}", nats.addr));
-    unlimited_visitors(&mut config_a);
-    let mut config_b = config_a.clone();
-    config_b.data_dir = dir.path().join("node-b");
-    let a = switchboard_server::start(config_a).await.unwrap();
-    let b = switchboard_server::start(config_b).await.unwrap();
-    switchboard_server::services::accounts::create_admin(
-        &a.state,
-        ADMIN_EMAIL,
-        ADMIN_PASSWORD,
-        Some("Ada"),
-    )
-    .await
-    .unwrap();
-    Some(TwoNodes {
+    let nats = Proxy::start(test_nats_url().trim_start_matches("nats://")).await;
+    let TwoNodes { a, b, _dir } = two_nodes(None, |config| {
+        config.database_url = config
+            .database_url
+            .replace("127.0.0.1:5432", &database.addr.to_string());
+        config.nats_url = Some(format!("nats://{}", nats.addr));
+        unlimited_visitors(config);
+    })
+    .await?;
+    Some(ProxiedNodes {
         a,
         b,
         database,
         nats,
         http: reqwest::Client::new(),
-        _dir: dir,
+        _dir,
     })
 }
 
-impl TwoNodes {
+impl ProxiedNodes {
     async fn visitor_on(&self, node: &switchboard_server::RunningServer) -> String {
         let session: Value = self
             .http

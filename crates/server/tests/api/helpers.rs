@@ -214,6 +214,12 @@ pub async fn spawn_app_configured(
     let data_dir = tempfile::tempdir().unwrap();
     let mut config = test_config(data_dir.path(), smtp_out).await;
     adjust(&mut config);
+    start_app(data_dir, config).await
+}
+
+/// Starts the server on `config` (whose data dir is `data_dir`), with the
+/// admin created and signed in.
+pub async fn start_app(data_dir: tempfile::TempDir, config: Config) -> TestApp {
     let server = switchboard_server::start(config).await.unwrap();
     switchboard_server::services::accounts::create_admin(
         &server.state,
@@ -224,11 +230,10 @@ pub async fn spawn_app_configured(
     .await
     .unwrap();
     let url = server.url();
-    let http = reqwest::Client::new();
     let mut app = TestApp {
         server,
         url,
-        http,
+        http: reqwest::Client::new(),
         data_dir,
         admin_token: String::new(),
     };
@@ -509,4 +514,44 @@ impl Proxy {
     pub fn open(&self) {
         self.open.send_replace(true);
     }
+}
+
+/// Two nodes on one PostgreSQL database and NATS, the admin created. Only in
+/// the PostgreSQL pass (`SWITCHBOARD_TEST_DATABASE=postgres`): `None` with
+/// SQLite. `adjust` changes node A's configuration, which node B copies.
+pub struct TwoNodes {
+    pub a: RunningServer,
+    pub b: RunningServer,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn two_nodes(
+    smtp_out: Option<String>,
+    adjust: impl FnOnce(&mut Config),
+) -> Option<TwoNodes> {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_DATABASE=postgres");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut config_a = test_config(dir.path(), smtp_out).await;
+    config_a.nats_url = Some(test_nats_url());
+    adjust(&mut config_a);
+    let mut config_b = config_a.clone();
+    config_b.data_dir = dir.path().join("node-b");
+    let a = switchboard_server::start(config_a).await.unwrap();
+    let b = switchboard_server::start(config_b).await.unwrap();
+    switchboard_server::services::accounts::create_admin(
+        &a.state,
+        ADMIN_EMAIL,
+        ADMIN_PASSWORD,
+        Some("Ada"),
+    )
+    .await
+    .unwrap();
+    Some(TwoNodes { a, b, _dir: dir })
+}
+
+pub fn test_nats_url() -> String {
+    std::env::var("SWITCHBOARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }

@@ -22,27 +22,14 @@ async fn admin_login(http: &reqwest::Client, node: &switchboard_server::RunningS
 
 #[tokio::test]
 async fn a_visitor_on_one_node_reaches_an_operator_on_another_and_resume_works_across_nodes() {
-    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_DATABASE=postgres");
+    let Some(TwoNodes {
+        a: node_a,
+        b: node_b,
+        _dir,
+    }) = two_nodes(None, |_| {}).await
+    else {
         return;
-    }
-    let nats =
-        std::env::var("SWITCHBOARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let dir = tempfile::tempdir().unwrap();
-    let mut config_a = test_config(dir.path(), None).await;
-    config_a.nats_url = Some(nats.clone());
-    let mut config_b = config_a.clone();
-    config_b.data_dir = dir.path().join("node-b");
-    let node_a = switchboard_server::start(config_a).await.unwrap();
-    let node_b = switchboard_server::start(config_b).await.unwrap();
-    switchboard_server::services::accounts::create_admin(
-        &node_a.state,
-        ADMIN_EMAIL,
-        ADMIN_PASSWORD,
-        Some("Ada"),
-    )
-    .await
-    .unwrap();
+    };
     let http = reqwest::Client::new();
     let token = &admin_login(&http, &node_b).await;
     let ws = |node: &switchboard_server::RunningServer, since: Option<i64>| {
@@ -187,29 +174,16 @@ async fn after_an_smtp_outage_every_email_is_delivered_once_from_any_number_of_n
 /// shared log; B wakes over NATS).
 #[tokio::test]
 async fn a_removal_on_one_node_closes_the_stream_on_another() {
-    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_DATABASE=postgres");
-        return;
-    }
     use futures_util::StreamExt;
-    let nats =
-        std::env::var("SWITCHBOARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
-    let dir = tempfile::tempdir().unwrap();
     let mut sink = SmtpSink::start();
-    let mut config_a = test_config(dir.path(), Some(sink.url())).await;
-    config_a.nats_url = Some(nats);
-    let mut config_b = config_a.clone();
-    config_b.data_dir = dir.path().join("node-b");
-    let node_a = switchboard_server::start(config_a).await.unwrap();
-    let node_b = switchboard_server::start(config_b).await.unwrap();
-    switchboard_server::services::accounts::create_admin(
-        &node_a.state,
-        ADMIN_EMAIL,
-        ADMIN_PASSWORD,
-        Some("Ada"),
-    )
-    .await
-    .unwrap();
+    let Some(TwoNodes {
+        a: node_a,
+        b: node_b,
+        _dir,
+    }) = two_nodes(Some(sink.url()), |_| {}).await
+    else {
+        return;
+    };
     let http = reqwest::Client::new();
     let admin = admin_login(&http, &node_a).await;
     let invited: Value = http
@@ -283,8 +257,7 @@ async fn an_avatar_uploaded_through_one_node_is_served_by_every_node() {
         eprintln!("skipped: needs SWITCHBOARD_TEST_DATABASE=postgres");
         return;
     }
-    let nats_url =
-        std::env::var("SWITCHBOARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into());
+    let nats_url = test_nats_url();
     let bucket = format!("sb-test-{:016x}", rand::random::<u64>());
     let dir = tempfile::tempdir().unwrap();
     let http = reqwest::Client::new();
