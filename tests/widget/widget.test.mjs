@@ -348,7 +348,9 @@ describe('visitor widget in Chromium', () => {
       return route.continue();
     });
     await send(text);
-    await page.locator('.sb-msg.sb-pending', { hasText: text }).waitFor();
+    // Nothing reached the server: the row says so.
+    const pending = page.locator('.sb-msg.sb-pending', { hasText: text });
+    await pending.locator('.sb-meta', { hasText: 'Waiting for connection…' }).waitFor();
     await sentMessage(text).waitFor();
     await page.unroute('**/api/v1/widget/messages');
     assert.ok(posted.length >= 2, 'retried');
@@ -356,6 +358,39 @@ describe('visitor widget in Chromium', () => {
     const msgs = await conversationMessages(operator.token, conversation.id);
     assert.equal(msgs.filter((m) => m.body === text).length, 1, 'the server keeps one copy');
     assert.equal(await sentMessage(text).count(), 1);
+  });
+
+  it('says "can\'t send, retrying" while the server answers 507, then delivers once with the same client_id', async () => {
+    const text = `Sent while the server's disk is full [${TAG}]`;
+    const posted = [];
+    await page.route('**/api/v1/widget/messages', async (route) => {
+      const req = route.request();
+      if (req.method() !== 'POST') return route.continue();
+      posted.push(JSON.parse(req.postData()).client_id);
+      if (posted.length > 2) return route.continue();
+      return route.fulfill({
+        status: 507,
+        headers: { 'Retry-After': '1' },
+        contentType: 'application/json',
+        body: JSON.stringify({ error: { code: 'storage_full', message: 'The server is out of disk space' } }),
+      });
+    });
+    await send(text);
+    const retrying = page
+      .locator('.sb-msg.sb-pending', { hasText: text })
+      .locator('.sb-meta', { hasText: 'Can’t send right now — retrying…' });
+    await retrying.waitFor();
+    // The server did answer: this is not a lost connection.
+    assert.equal(await page.locator('.sb-meta', { hasText: 'Waiting for connection' }).count(), 0);
+    await sentMessage(text).waitFor();
+    await page.unroute('**/api/v1/widget/messages');
+    assert.equal(posted.length, 3, `two 507s, then through: ${JSON.stringify(posted)}`);
+    assert.equal(new Set(posted).size, 1, 'every try carries the same client_id');
+    const msgs = await conversationMessages(operator.token, conversation.id);
+    assert.equal(msgs.filter((m) => m.body === text).length, 1, 'the server keeps one copy');
+    assert.equal(await sentMessage(text).count(), 1);
+    assert.equal(await page.locator('.sb-pending', { hasText: text }).count(), 0, 'no longer pending');
+    assert.equal(await page.locator('.sb-meta', { hasText: 'Can’t send right now' }).count(), 0, 'the retrying text is gone');
   });
 
   it('shows a readable error when the server refuses a message, and keeps the text', async () => {

@@ -14,6 +14,7 @@ export interface Strings {
   empty: string;
   sending: string;
   waiting: string;
+  retrying: string;
   typing: string;
   typingNamed: (name: string) => string;
   emailLabel: string;
@@ -44,6 +45,7 @@ const en: Strings = {
   empty: 'Ask us anything — we will answer right here.',
   sending: 'Sending…',
   waiting: 'Waiting for connection…',
+  retrying: 'Can’t send right now — retrying…',
   typing: 'Operator is typing…',
   typingNamed: (name) => `${name} is typing…`,
   emailLabel: 'Your email — we will answer there too',
@@ -74,6 +76,7 @@ const ru: Strings = {
   empty: 'Задайте вопрос — ответим прямо здесь.',
   sending: 'Отправляется…',
   waiting: 'Ждём соединения…',
+  retrying: 'Не удаётся отправить — пробуем снова…',
   typing: 'Оператор печатает…',
   typingNamed: (name) => `${name} печатает…`,
   emailLabel: 'Ваш email — ответим и туда тоже',

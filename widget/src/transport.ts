@@ -30,11 +30,15 @@ export interface TransportHandlers {
   dropped(clientId: string): void;
   /** The server refused a send for good. */
   refused(clientId: string, body: string, e: ApiError): void;
-  /** A send failed for now and will be tried again. */
-  waiting(clientId: string): void;
+  /** A send failed for now and will be tried again: the server was not reached
+   *  (`offline`) or it answered "try later" (`server`: 503, 507, 429, …). */
+  waiting(clientId: string, why: WaitReason): void;
   /** Something other than the network or the server went wrong while sending. */
   failed(e: unknown): void;
 }
+
+/** Why a send waits for its next try. */
+export type WaitReason = 'offline' | 'server';
 
 const TYPING_SEND_INTERVAL_MS = 2000;
 const SESSION_REFRESH_MS = 60_000;
@@ -233,7 +237,7 @@ export class WidgetTransport {
       }
       if (!(e instanceof NetworkError) && !(e instanceof ApiError)) this.on.failed(e);
       p.attempt += 1;
-      this.on.waiting(clientId);
+      this.on.waiting(clientId, e instanceof ApiError ? 'server' : 'offline');
       const delay =
         e instanceof ApiError && e.retryAfterMs ? e.retryAfterMs : backoffDelay(p.attempt, 1000, 20_000);
       p.timer = window.setTimeout(() => void this.deliver(clientId), delay);

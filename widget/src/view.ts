@@ -7,6 +7,7 @@ import type { ApiError } from './api';
 import { avatar, el, icon, ICON_CHAT, ICON_CLOSE, ICON_DOWN, ICON_SEND } from './dom';
 import type { Strings } from './i18n';
 import type { OutboxItem } from './storage';
+import type { WaitReason } from './transport';
 import { isObject, type Message, type Session } from './types';
 import css from './widget.css';
 import type { WidgetOptions } from './widget';
@@ -291,9 +292,9 @@ export class WidgetView {
   }
 
   /** The send failed for now and waits for its next try. */
-  pendingWaiting(clientId: string): void {
+  pendingWaiting(clientId: string, why: WaitReason): void {
     const p = this.pendingRows.get(clientId);
-    if (p) p.meta.textContent = this.t.waiting;
+    if (p) p.meta.textContent = why === 'server' ? this.t.retrying : this.t.waiting;
   }
 
   removePending(clientId: string): void {

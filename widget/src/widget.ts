@@ -78,7 +78,7 @@ export class Widget {
         this.onInput();
         this.view.showError(this.view.describe(e));
       },
-      waiting: (clientId) => this.view.pendingWaiting(clientId),
+      waiting: (clientId, why) => this.view.pendingWaiting(clientId, why),
       failed: (e) => this.view.showError(`${this.t.failed}: ${String(e)}`),
     });
 
