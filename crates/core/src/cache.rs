@@ -26,6 +26,12 @@ pub struct OutboxItem {
     /// text is never lost.
     #[serde(default)]
     pub failed: Option<String>,
+    /// Set while it waits to be sent again: the server answered "try later" (its
+    /// code: `storage_full`, `database_unavailable`, `overloaded`, …) or could not
+    /// be reached (`offline`). Cleared once the server takes a message again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub retrying: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -195,10 +201,42 @@ mod tests {
             body: "hello".into(),
             created_at: 1,
             failed: None,
+            retrying: Some("storage_full".into()),
         };
         c.save_outbox(std::slice::from_ref(&item)).unwrap();
         drop(c);
         let c = Cache::open(dir.path()).unwrap();
         assert_eq!(c.load_outbox(), vec![item]);
+    }
+
+    /// An outbox written before `retrying` existed still loads, nothing lost.
+    #[test]
+    fn outbox_of_the_previous_version_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cache::open(dir.path()).unwrap();
+        fs::write(
+            dir.path().join("outbox.json"),
+            r#"[{"client_id":"abc","conversation_id":7,"body":"hello","created_at":1,"failed":null},
+                {"client_id":"def","conversation_id":7,"body":"gone","created_at":2,"failed":"not_found"}]"#,
+        )
+        .unwrap();
+        let items = c.load_outbox();
+        assert_eq!(items.len(), 2);
+        assert_eq!(
+            items[0],
+            OutboxItem {
+                client_id: "abc".into(),
+                conversation_id: 7,
+                body: "hello".into(),
+                created_at: 1,
+                failed: None,
+                retrying: None,
+            }
+        );
+        assert_eq!(items[1].failed.as_deref(), Some("not_found"));
+        assert_eq!(items[1].retrying, None);
+        // and nothing new is written for an item that is not retrying
+        let json = serde_json::to_string(&items[0]).unwrap();
+        assert!(!json.contains("retrying"), "{json}");
     }
 }

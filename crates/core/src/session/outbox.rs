@@ -1,5 +1,7 @@
 //! Outgoing messages: queued on disk first, sent in order when the server can be
 //! reached, kept with the server's reason when it refuses one (retry or discard).
+//! While the server cannot take them (offline, or it answers "try later": a full
+//! disk, a lost database, overload) they are marked `retrying` with why.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +13,21 @@ use crate::cache::OutboxItem;
 use crate::close::{self, Reaction};
 use crate::error::{Error, Result};
 use crate::CoreEvent;
+
+/// Why a send that failed for now waits for the next try: `offline` when the server
+/// was not reached, its error code when it answered "try later" (408, 429, 5xx:
+/// `storage_full`, `database_unavailable`, `overloaded`, …). `None` for failures
+/// that are not about the server taking writes (401, a password to change).
+fn retry_reason(e: &Error) -> Option<String> {
+    if e.is_network() {
+        return Some("offline".into());
+    }
+    match e.status() {
+        Some(408) | Some(429) => Some(e.code().to_string()),
+        Some(s) if s >= 500 => Some(e.code().to_string()),
+        _ => None,
+    }
+}
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -35,6 +52,7 @@ impl Session {
             body: body.to_string(),
             created_at: now_ms(),
             failed: None,
+            retrying: None,
         };
         let items = {
             let mut st = self.state.lock().unwrap();
@@ -88,6 +106,10 @@ impl Session {
                     let items = {
                         let mut st = self.state.lock().unwrap();
                         st.outbox.retain(|i| i.client_id != item.client_id);
+                        // the server takes messages again: the rest are being sent
+                        for i in st.outbox.iter_mut() {
+                            i.retrying = None;
+                        }
                         self.cache.save_outbox(&st.outbox)?;
                         st.outbox.clone()
                     };
@@ -100,6 +122,9 @@ impl Session {
                         || e.status().is_some_and(|s| s >= 500)
                         || close::on_error(&e) == Reaction::ChangePassword =>
                 {
+                    if let Some(reason) = retry_reason(&e) {
+                        self.mark_retrying(&reason);
+                    }
                     return Err(e);
                 }
                 Err(e) => {
@@ -111,6 +136,7 @@ impl Session {
                             .filter(|i| i.client_id == item.client_id)
                         {
                             i.failed = Some(e.to_string());
+                            i.retrying = None;
                         }
                         self.cache.save_outbox(&st.outbox)?;
                         st.outbox.clone()
@@ -120,6 +146,31 @@ impl Session {
             }
         }
         Ok(sent)
+    }
+
+    /// Marks every message still to be sent as waiting for `reason` (the whole queue
+    /// waits: it is sent in order). Saved and shown only when something changed, so
+    /// the retries every few seconds stay quiet.
+    fn mark_retrying(&self, reason: &str) {
+        let items = {
+            let mut st = self.state.lock().unwrap();
+            let mut changed = false;
+            for i in st.outbox.iter_mut().filter(|i| i.failed.is_none()) {
+                if i.retrying.as_deref() != Some(reason) {
+                    i.retrying = Some(reason.to_string());
+                    changed = true;
+                }
+            }
+            if !changed {
+                return;
+            }
+            // only a hint for the UI: the messages themselves are on disk already
+            if let Err(e) = self.cache.save_outbox(&st.outbox) {
+                tracing::warn!(error = %e, "could not save the outbox");
+            }
+            st.outbox.clone()
+        };
+        self.emit(CoreEvent::Outbox { items });
     }
 
     pub(super) async fn outbox_loop(self: Arc<Self>, mut stop: watch::Receiver<bool>) {

@@ -153,7 +153,13 @@ created_at: number,
  * Set when the server refused it for good (e.g. the dialog is gone); kept so the
  * text is never lost.
  */
-failed: string | null, };
+failed: string | null,
+/**
+ * Set while it waits to be sent again: the server answered "try later" (its
+ * code: `storage_full`, `database_unavailable`, `overloaded`, …) or could not
+ * be reached (`offline`). Cleared once the server takes a message again.
+ */
+retrying?: string, };
 
 export type Presence = "online" | "away" | "offline";
 
