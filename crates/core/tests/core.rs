@@ -506,7 +506,9 @@ fn capture_files() -> Vec<std::path::PathBuf> {
     v
 }
 
-/// Non-zero bytes of each sound played after the first `before` ones.
+/// Non-zero bytes of each sound played after the first `before` ones. The other
+/// tests' cores alert at volume 0 on the same device while this test runs: their
+/// captures hold nothing but zeros and are left out.
 fn sounds_since(before: usize) -> Vec<usize> {
     capture_files()
         .iter()
@@ -518,6 +520,7 @@ fn sounds_since(before: usize) -> Vec<usize> {
                 .filter(|b| **b != 0)
                 .count()
         })
+        .filter(|n| *n > 0)
         .collect()
 }
 
