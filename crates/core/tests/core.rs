@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use support::*;
-use switchboard_core::{ConnState, CoreEvent, Filter, LocalPrefs, SoundChoice, TokenStore};
+use switchboard_core::{
+    ConnState, CoreEvent, Filter, LocalPrefs, OutboxItem, SoundChoice, TokenStore,
+};
 use switchboard_protocol::{AuthorKind, ConversationStatus, UpdateConversation};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -359,6 +361,7 @@ async fn offline_outbox_is_delivered_exactly_once_across_a_restart() {
     let item = s.send_message(cid, "typed offline").unwrap();
     assert!(s.flush_outbox().await.unwrap_err().is_network());
     assert_eq!(s.outbox().len(), 1);
+    assert_eq!(s.outbox()[0].retrying.as_deref(), Some("offline"));
     // the app is closed before the network comes back
     core.stop().await;
     drop(s);
@@ -423,6 +426,111 @@ async fn offline_outbox_is_delivered_exactly_once_across_a_restart() {
             .count(),
         1
     );
+}
+
+/// The server's disk is full (its data directory on an 8 MB tmpfs, filled up): a
+/// message the operator sends is answered 507 `storage_full`, stays in the outbox
+/// marked `retrying: storage_full` (and the UI is told), and once space is back
+/// it goes by itself, once, with the same client_id; the outbox is empty after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_server_disk_marks_the_outbox_retrying_and_delivers_once_when_space_is_back() {
+    let disk = Tmpfs::mount("8m");
+    let server = Server::start_in(tempfile::tempdir_in(&disk.0).unwrap()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    let events = record(&core);
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let s = core.session().await.unwrap();
+    // no alert sound, not even a silent one: the audio device is the alerts test's
+    s.set_notifications(switchboard_protocol::NotificationSettings {
+        sound: false,
+        email: false,
+    })
+    .await
+    .unwrap();
+    let visitor = Visitor::new(&server).await;
+    let cid = visitor.say("is the tin airtight?").await.conversation_id;
+    eventually("the dialog", 20, || s.conversation(cid).is_some()).await;
+
+    // Fill the disk, then write as the visitor until the server refuses several
+    // times running (SQLite may still have room in its journal for a few).
+    let ballast = disk.fill("ballast");
+    let mut refused_in_a_row = 0;
+    for n in 0.. {
+        assert!(n < 5_000, "the server never answered 507");
+        let r = visitor.try_say(&"filling the disk.".repeat(100)).await;
+        match r.status().as_u16() {
+            507 => refused_in_a_row += 1,
+            201 => refused_in_a_row = 0,
+            // the visitor's own rate limit: wait for it
+            429 => tokio::time::sleep(Duration::from_millis(600)).await,
+            other => panic!("a full disk answered {other}: {}", r.text().await.unwrap()),
+        }
+        if refused_in_a_row == 5 {
+            break;
+        }
+    }
+
+    // long, so it needs more room than the visitor's refused messages
+    let body = "Yes, airtight, and it keeps for two years.".repeat(100);
+    let item = s.send_message(cid, &body).unwrap();
+    let retrying = |items: &[OutboxItem]| {
+        items
+            .iter()
+            .any(|i| i.client_id == item.client_id && i.retrying.as_deref() == Some("storage_full"))
+    };
+    // the UI is told (an Outbox event), and reads the same back
+    eventually(
+        "the UI told the message is retrying: storage_full",
+        30,
+        || {
+            events
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| matches!(e, CoreEvent::Outbox { items } if retrying(items)))
+        },
+    )
+    .await;
+    assert!(retrying(&s.outbox()), "{:?}", s.outbox());
+    assert!(
+        !visitor.messages().await.iter().any(|m| m.body == body),
+        "nothing is stored while the disk is full"
+    );
+
+    std::fs::remove_file(&ballast).unwrap();
+    eventually("the outbox to drain", 60, || s.outbox().is_empty()).await;
+    let seen = visitor.messages().await;
+    let copies: Vec<_> = seen.iter().filter(|m| m.body == body).collect();
+    assert_eq!(copies.len(), 1, "one copy");
+    assert_eq!(copies[0].author.kind, AuthorKind::Operator);
+    assert_eq!(
+        copies[0].client_id.as_deref(),
+        Some(item.client_id.as_str()),
+        "sent again with the same client_id"
+    );
+    assert_eq!(
+        s.cached_messages(cid)
+            .items
+            .iter()
+            .filter(|m| m.body == body)
+            .count(),
+        1
+    );
+    // the last word to the UI: nothing waits
+    eventually("the UI told the outbox is empty", 10, || {
+        let ev = events.lock().unwrap();
+        let last = ev.iter().rev().find_map(|e| match e {
+            CoreEvent::Outbox { items } => Some(items),
+            _ => None,
+        });
+        last.is_some_and(|items| items.is_empty())
+    })
+    .await;
+    core.stop().await;
 }
 
 // ----- the real desktop: keyring, sound, notifications -------------------------------

@@ -52,7 +52,16 @@ impl Server {
 
     /// A fresh server with one admin, listening on `addr`, with extra `serve` flags.
     pub async fn start_with(addr: &str, args: &[&str]) -> Server {
-        let data_dir = tempfile::tempdir().unwrap();
+        Server::start_in_dir(tempfile::tempdir().unwrap(), addr, args).await
+    }
+
+    /// A fresh server with one admin keeping its data in `data_dir` (e.g. on a
+    /// small [`Tmpfs`]).
+    pub async fn start_in(data_dir: tempfile::TempDir) -> Server {
+        Server::start_in_dir(data_dir, "127.0.0.1:0", &[]).await
+    }
+
+    async fn start_in_dir(data_dir: tempfile::TempDir, addr: &str, args: &[&str]) -> Server {
         let out = Command::new(server_bin())
             .args(["--data-dir"])
             .arg(data_dir.path())
@@ -232,6 +241,53 @@ impl Server {
     }
 }
 
+/// A small tmpfs mounted for one test (the tests run as root, as CI does), to
+/// fill up: the server's data directory on it sees a real full disk.
+pub struct Tmpfs(pub PathBuf);
+
+impl Tmpfs {
+    pub fn mount(size: &str) -> Tmpfs {
+        let dir = tempfile::tempdir().unwrap().keep();
+        let status = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .expect("mount(8)");
+        assert!(
+            status.success(),
+            "mounting a tmpfs needs root (CI runs as root)"
+        );
+        Tmpfs(dir)
+    }
+
+    /// Writes `name` until the disk has no byte left.
+    pub fn fill(&self, name: &str) -> PathBuf {
+        use std::io::Write;
+        let path = self.0.join(name);
+        let mut f = std::fs::File::create(&path).unwrap();
+        let chunk = vec![7u8; 64 << 10];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.raw_os_error() == Some(28) => break, // ENOSPC
+                Err(e) => panic!("filling {}: {e}", path.display()),
+            }
+        }
+        path
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l"])
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
 /// A visitor talking through the widget API.
 pub struct Visitor {
     pub token: String,
@@ -259,16 +315,22 @@ impl Visitor {
     }
 
     pub async fn say(&self, body: &str) -> switchboard_protocol::Message {
+        self.try_say(body)
+            .await
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Posts a message and returns the server's answer, whatever it is.
+    pub async fn try_say(&self, body: &str) -> reqwest::Response {
         reqwest::Client::new()
             .post(format!("{}/api/v1/widget/messages", self.base))
             .header("X-Visitor-Token", &self.token)
             .json(&serde_json::json!({"body": body, "client_id": uuid_like()}))
             .send()
-            .await
-            .unwrap()
-            .error_for_status()
-            .unwrap()
-            .json()
             .await
             .unwrap()
     }
