@@ -109,7 +109,7 @@ impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         match store_fault::classify(&err) {
             Fault::StorageFull => {
-                tracing::error!(error = %err, "storage full: a write was refused");
+                tracing::warn!(error = %err, "storage full: a write was refused");
                 ApiError::storage_full()
             }
             Fault::Unavailable => {
