@@ -1,24 +1,38 @@
 //! switchboard-loadgen: drives N visitors (each holding its widget websocket) and
 //! M operators (each holding the operator stream) against one or several running
-//! server nodes, sends visitor messages at a fixed rate over HTTP, and prints
-//! delivery latency to the operators (p50/p99/max), accepted messages per second,
-//! and the server processes' CPU and memory (and memory per connection) — next
-//! to a bare websocket relay driven the same way in the same run. The relay runs
-//! in a child process of its own (`--serve-relay`), as the server does, so both
-//! are measured alike and neither shares a process with the load.
+//! server nodes, sends visitor messages over HTTP, and prints delivery latency to
+//! the operators (p50/p99/max), the time to the 201, accepted messages per
+//! second, and the server processes' CPU (and CPU per message) and memory (and
+//! memory per socket) — next to two baselines driven the same way in the same
+//! run, each in a child process of its own (`--serve-relay`, see `relay.rs`) so
+//! that all three are measured alike and none shares a process with the load:
+//!
+//! - a bare websocket relay (no HTTP, no storage): the floor of routing;
+//! - a durable relay: the same routing, messages POSTed and answered once
+//!   appended to a file and `fdatasync`ed with group commit — the floor of
+//!   persisted delivery, which the server (one fsync per group-commit batch,
+//!   SQLite `synchronous = FULL`) cannot beat.
+//!
+//! Open loop (default): `--rate` messages per second for `--seconds`. Closed
+//! loop (`--closed-loop N`): N senders, each sending its next message as soon
+//! as the previous one is acknowledged, for `--seconds`.
 //!
 //! Usage: switchboard-loadgen --url http://127.0.0.1:8080 [--url …] --email E --password P
-//!        [--visitors 1000] [--operators 10] [--rate 500] [--seconds 10] [--pid PID …]
+//!        [--visitors 1000] [--operators 10] [--rate 500 | --closed-loop 64] [--seconds 10]
+//!        [--pid PID …] [--durable-dir DIR]
+
+mod relay;
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message as AxMsg, WebSocketUpgrade};
-use axum::extract::State;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
-use tokio::sync::broadcast;
+use tokio::sync::oneshot;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
 struct Args {
@@ -30,6 +44,8 @@ struct Args {
     rate: usize,
     seconds: u64,
     pids: Vec<u32>,
+    closed_loop: Option<usize>,
+    durable_dir: PathBuf,
 }
 
 fn parse_args() -> Args {
@@ -42,6 +58,8 @@ fn parse_args() -> Args {
         rate: 500,
         seconds: 10,
         pids: vec![],
+        closed_loop: None,
+        durable_dir: std::env::temp_dir(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -55,70 +73,205 @@ fn parse_args() -> Args {
             "--rate" => a.rate = value().parse().expect("--rate N"),
             "--seconds" => a.seconds = value().parse().expect("--seconds N"),
             "--pid" => a.pids.push(value().parse().expect("--pid PID")),
+            "--closed-loop" => a.closed_loop = Some(value().parse().expect("--closed-loop N")),
+            "--durable-dir" => a.durable_dir = value().into(),
             other => panic!("unknown flag {other}"),
         }
     }
     assert!(!a.urls.is_empty(), "give at least one --url");
+    assert!(a.visitors > 0, "--visitors must be at least 1");
+    assert!(a.closed_loop != Some(0), "--closed-loop must be at least 1");
     a
 }
 
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
+type Samples = Arc<Mutex<Vec<f64>>>;
+/// Answers other than the acknowledgement, by status ("429") or error.
+type Refusals = Arc<Mutex<HashMap<String, usize>>>;
 
 /// CPU and memory of the measured processes during one phase.
 #[derive(Default)]
 struct Resources {
+    /// PSS before any connection, in KB.
     idle_kb: u64,
+    /// PSS and RSS with every connection open, in KB.
     connected_kb: u64,
-    cpu_percent: f64,
+    connected_rss_kb: u64,
+    /// CPU time (user + system) during the send phase, in seconds.
+    cpu_seconds: f64,
 }
 
 struct Outcome {
+    /// Delivery latency to one operator's stream, ms.
     latencies: Vec<f64>,
+    /// Time to the acknowledgement (the 201; the bare relay: the echo), ms.
+    acks: Vec<f64>,
+    attempted: usize,
     accepted: usize,
+    refusals: HashMap<String, usize>,
     elapsed: f64,
     resources: Resources,
+}
+
+impl Outcome {
+    fn throughput(&self) -> f64 {
+        self.accepted as f64 / self.elapsed
+    }
+
+    fn cpu_percent(&self) -> f64 {
+        self.resources.cpu_seconds / self.elapsed * 100.0
+    }
+
+    /// Milliseconds of CPU per 1,000 accepted messages.
+    fn cpu_per_1k(&self) -> f64 {
+        self.resources.cpu_seconds * 1000.0 / self.accepted as f64 * 1000.0
+    }
+
+    fn per_socket_kb(&self, sockets: usize) -> f64 {
+        self.resources
+            .connected_kb
+            .saturating_sub(self.resources.idle_kb) as f64
+            / sockets as f64
+    }
 }
 
 #[tokio::main]
 async fn main() {
     if std::env::args().nth(1).as_deref() == Some("--serve-relay") {
-        return serve_relay().await;
+        return relay::serve(std::env::args().skip(2)).await;
     }
     let args = parse_args();
+    match args.closed_loop {
+        None => println!(
+            "load: {} visitors, {} operators, {} msg/s for {} s, nodes: {}",
+            args.visitors,
+            args.operators,
+            args.rate,
+            args.seconds,
+            args.urls.join(" ")
+        ),
+        Some(n) => println!(
+            "closed loop: {n} messages in flight for {} s, {} visitors, {} operators, nodes: {}",
+            args.seconds,
+            args.visitors,
+            args.operators,
+            args.urls.join(" ")
+        ),
+    }
+    let dir = TempDir::new(&args.durable_dir);
     println!(
-        "load: {} visitors, {} operators, {} msg/s for {} s, nodes: {}",
-        args.visitors,
-        args.operators,
-        args.rate,
-        args.seconds,
-        args.urls.join(" ")
+        "durable relay's log in {} ({})",
+        dir.path().display(),
+        filesystem_of(dir.path())
     );
+    println!("\nbare relay:");
     let bare = bare_relay(&args).await;
+    println!("\ndurable relay:");
+    let durable = durable_relay(&args, dir.path()).await;
+    println!("\nswitchboard:");
     let full = full(&args).await;
+    report(&args, &bare, &durable, &full);
+}
+
+fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
+    let sockets = args.visitors + args.operators;
     println!(
-        "\n{:<28} {:>8} {:>8} {:>8} {:>11} {:>8} {:>9} {:>9}",
-        "", "p50 ms", "p99 ms", "max ms", "accepted/s", "CPU %", "PSS MB", "KB/conn"
+        "\n{:<14} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7} {:>6} {:>9} {:>7} {:>7} {:>9}",
+        "",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "ack p50",
+        "ack p99",
+        "msg/s",
+        "CPU %",
+        "CPU ms/1k",
+        "PSS MB",
+        "RSS MB",
+        "KB/socket"
     );
-    let connections = args.visitors + args.operators;
-    row("bare websocket relay", &bare, connections);
-    row("switchboard", &full, connections);
+    for (name, o) in [
+        ("bare relay", bare),
+        ("durable relay", durable),
+        ("switchboard", full),
+    ] {
+        println!(
+            "{name:<14} {:>7.2} {:>7.2} {:>7.1} {:>8.2} {:>8.2} {:>7.0} {:>6.0} {:>9.0} {:>7} {:>7} {:>9.1}",
+            pct(&o.latencies, 50.0),
+            pct(&o.latencies, 99.0),
+            pct(&o.latencies, 100.0),
+            pct(&o.acks, 50.0),
+            pct(&o.acks, 99.0),
+            o.throughput(),
+            o.cpu_percent(),
+            o.cpu_per_1k(),
+            o.resources.connected_kb / 1024,
+            o.resources.connected_rss_kb / 1024,
+            o.per_socket_kb(sockets),
+        );
+    }
     println!(
-        "\nswitchboard/bare: throughput ×{:.2}, p99 ×{:.1}, CPU ×{:.1}, memory per connection ×{:.1}",
-        (full.accepted as f64 / full.elapsed) / (bare.accepted as f64 / bare.elapsed),
-        pct(&full.latencies, 99.0) / pct(&bare.latencies, 99.0),
-        full.resources.cpu_percent / bare.resources.cpu_percent,
-        per_connection_kb(&full, connections) / per_connection_kb(&bare, connections),
+        "\np50/p99/max: visitor → one operator's stream. ack: the 201 (bare relay: the visitor's \
+         echo on its websocket, no HTTP).\nmsg/s: acknowledged per second{}. CPU: % of one core and \
+         ms of CPU per 1,000 messages, send phase.\nKB/socket: PSS growth per open websocket \
+         ({sockets} sockets).",
+        if args.closed_loop.is_some() {
+            " (bare relay: relayed, not persisted)"
+        } else {
+            ""
+        }
     );
+    for (name, o) in [
+        ("bare relay", bare),
+        ("durable relay", durable),
+        ("switchboard", full),
+    ] {
+        if o.accepted < o.attempted {
+            let mut why: Vec<_> = o.refusals.iter().collect();
+            why.sort();
+            let why: Vec<String> = why.iter().map(|(k, n)| format!("{k} × {n}")).collect();
+            println!(
+                "{name}: {} of {} messages not acknowledged ({}){}",
+                o.attempted - o.accepted,
+                o.attempted,
+                why.join(", "),
+                if o.refusals.contains_key("429") {
+                    " — 429 is the per-visitor limit: give more --visitors"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    println!();
+    for (name, base) in [("bare relay", bare), ("durable relay", durable)] {
+        println!(
+            "{:<28} throughput ×{:.2}, p50 ×{:.1}, p99 ×{:.1}, \
+             CPU per message ×{:.1}, memory per socket ×{:.1}",
+            format!("switchboard ÷ {name}:"),
+            full.throughput() / base.throughput(),
+            pct(&full.latencies, 50.0) / pct(&base.latencies, 50.0),
+            pct(&full.latencies, 99.0) / pct(&base.latencies, 99.0),
+            full.cpu_per_1k() / base.cpu_per_1k(),
+            full.per_socket_kb(sockets) / base.per_socket_kb(sockets),
+        );
+    }
+    if let Some(n) = args.closed_loop {
+        println!(
+            "\nclosed loop, {n} in flight: persisted messages per second: durable relay {:.0}, \
+             switchboard {:.0} (×{:.2} of the durable relay); bare relay {:.0} (not persisted)",
+            durable.throughput(),
+            full.throughput(),
+            full.throughput() / durable.throughput(),
+            bare.throughput(),
+        );
+    }
     if args.pids.is_empty() {
         println!("(no --pid given: the server's CPU and memory were not measured)");
     }
 }
 
-fn per_connection_kb(o: &Outcome, connections: usize) -> f64 {
-    o.resources.connected_kb.saturating_sub(o.resources.idle_kb) as f64 / connections as f64
-}
-
-fn pct(s: &[f64], p: f64) -> f64 {
+pub(crate) fn pct(s: &[f64], p: f64) -> f64 {
     let mut v = s.to_vec();
     v.sort_by(|a, b| a.partial_cmp(b).unwrap());
     if v.is_empty() {
@@ -127,26 +280,14 @@ fn pct(s: &[f64], p: f64) -> f64 {
     v[(((p / 100.0) * (v.len() - 1) as f64).round() as usize).min(v.len() - 1)]
 }
 
-fn row(name: &str, o: &Outcome, connections: usize) {
-    println!(
-        "{name:<28} {:>8.2} {:>8.2} {:>8.2} {:>11.0} {:>8.0} {:>9} {:>9.1}",
-        pct(&o.latencies, 50.0),
-        pct(&o.latencies, 99.0),
-        pct(&o.latencies, 100.0),
-        o.accepted as f64 / o.elapsed,
-        o.resources.cpu_percent,
-        o.resources.connected_kb / 1024,
-        per_connection_kb(o, connections),
-    );
-}
-
-/// PSS of the given processes, in KB.
-fn memory_kb(pids: &[u32]) -> u64 {
+/// The sum of one field of `/proc/PID/smaps_rollup` (`"Pss:"`, `"Rss:"`) over
+/// the given processes, in KB.
+fn memory_kb(pids: &[u32], field: &str) -> u64 {
     pids.iter()
         .filter_map(|p| std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")).ok())
         .flat_map(|s| {
             s.lines()
-                .filter(|l| l.starts_with("Pss:"))
+                .filter(|l| l.starts_with(field))
                 .map(|l| {
                     l.split_whitespace()
                         .nth(1)
@@ -172,11 +313,67 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
         .sum()
 }
 
+/// The filesystem holding `path`, from /proc/self/mountinfo: "ext4 on
+/// /dev/vda, mounted at /".
+fn filesystem_of(path: &Path) -> String {
+    let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut best: Option<(usize, String)> = None;
+    for line in info.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let right: Vec<&str> = right.split_whitespace().collect();
+        let (Some(mount), [fstype, source, ..]) = (left.split_whitespace().nth(4), &right[..])
+        else {
+            continue;
+        };
+        // Later lines mount over earlier ones at the same point.
+        if path.starts_with(mount) && best.as_ref().is_none_or(|(len, _)| mount.len() >= *len) {
+            best = Some((
+                mount.len(),
+                format!("{fstype} on {source}, mounted at {mount}"),
+            ));
+        }
+    }
+    best.map(|(_, s)| s)
+        .unwrap_or_else(|| "filesystem unknown".into())
+}
+
+/// A directory of our own under `parent`, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(parent: &Path) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let path = parent.join(format!(
+            "switchboard-durable.{}.{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path)
+            .unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// Reads an operator-side stream, timing frames whose client_id we sent.
 fn listen<S>(
     mut ws: S,
     sent: Sent,
-    latencies: Arc<Mutex<Vec<f64>>>,
+    latencies: Samples,
     measure: bool,
 ) -> tokio::task::JoinHandle<()>
 where
@@ -226,10 +423,47 @@ async fn connect(
     tokio_tungstenite::connect_async_with_config(url, Some(config), false).await
 }
 
-async fn paced<F, Fut>(rate: usize, seconds: u64, mut send: F) -> (usize, f64)
+/// Sends with `send(n)` as `--rate`/`--seconds` or `--closed-loop` say, after
+/// taking the memory of `pids` with every connection open; measures their CPU
+/// meanwhile.
+async fn measure<F, Fut>(args: &Args, pids: &[u32], idle_kb: u64, send: F) -> Outcome
 where
-    F: FnMut(usize) -> Fut,
-    Fut: std::future::Future<Output = bool> + Send + 'static,
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let connected_kb = memory_kb(pids, "Pss:");
+    let connected_rss_kb = memory_kb(pids, "Rss:");
+    let ticks_before = cpu_ticks(pids);
+    let (attempted, accepted, elapsed) = match args.closed_loop {
+        None => {
+            let total = args.rate * args.seconds as usize;
+            let (accepted, elapsed) = paced(args.rate, args.seconds, send).await;
+            (total, accepted, elapsed)
+        }
+        Some(n) => closed(n, args.seconds, send).await,
+    };
+    let cpu_seconds = cpu_ticks(pids).saturating_sub(ticks_before) as f64 / 100.0;
+    Outcome {
+        latencies: vec![],
+        acks: vec![],
+        attempted,
+        accepted,
+        refusals: HashMap::new(),
+        elapsed,
+        resources: Resources {
+            idle_kb,
+            connected_kb,
+            connected_rss_kb,
+            cpu_seconds,
+        },
+    }
+}
+
+async fn paced<F, Fut>(rate: usize, seconds: u64, send: F) -> (usize, f64)
+where
+    F: Fn(usize) -> Fut,
+    Fut: Future<Output = bool> + Send + 'static,
 {
     let total = rate * seconds as usize;
     println!("sending {total} messages…");
@@ -249,138 +483,302 @@ where
     (accepted, start.elapsed().as_secs_f64())
 }
 
-/// The bare relay, in a child process: operators get every frame; a visitor
-/// gets its own back (as the server echoes a visitor's message to their widget)
-/// — the server's routing, with no storage and no HTTP.
-async fn serve_relay() {
-    let (tx, _) = broadcast::channel::<String>(1 << 16);
-    let operator = |ws: WebSocketUpgrade, State(tx): State<broadcast::Sender<String>>| async move {
-        ws.read_buffer_size(4096)
-            .on_upgrade(move |mut socket| async move {
-                let mut rx = tx.subscribe();
-                loop {
-                    tokio::select! {
-                        m = socket.recv() => if !matches!(m, Some(Ok(_))) { break },
-                        r = rx.recv() => match r {
-                            Ok(t) => if socket.send(AxMsg::Text(t.into())).await.is_err() { break },
-                            Err(broadcast::error::RecvError::Lagged(_)) => {}
-                            Err(_) => break,
-                        },
+/// `in_flight` senders, each sending its next message as soon as the previous
+/// one is acknowledged, until `seconds` have passed. Message `n` is the n-th
+/// sent by any of them. Returns (attempted, accepted, elapsed).
+async fn closed<F, Fut>(in_flight: usize, seconds: u64, send: F) -> (usize, usize, f64)
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = bool> + Send + 'static,
+{
+    println!("{in_flight} senders for {seconds} s…");
+    let send = Arc::new(send);
+    let next = Arc::new(AtomicUsize::new(0));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(seconds);
+    let senders: Vec<_> = (0..in_flight)
+        .map(|_| {
+            let (send, next) = (send.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut accepted = 0;
+                while Instant::now() < deadline {
+                    if send(next.fetch_add(1, Ordering::Relaxed)).await {
+                        accepted += 1;
                     }
                 }
+                accepted
             })
-    };
-    let visitor = |ws: WebSocketUpgrade, State(tx): State<broadcast::Sender<String>>| async move {
-        ws.read_buffer_size(4096)
-            .on_upgrade(move |mut socket| async move {
-                while let Some(Ok(m)) = socket.recv().await {
-                    if let AxMsg::Text(t) = m {
-                        let _ = tx.send(t.to_string());
-                        if socket.send(AxMsg::Text(t)).await.is_err() {
-                            break;
-                        }
-                    }
-                }
-            })
-    };
-    let app = axum::Router::new()
-        .route("/operator", axum::routing::get(operator))
-        .route("/visitor", axum::routing::get(visitor))
-        .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    println!("ws://{}", listener.local_addr().unwrap());
-    // TCP_NODELAY, as the server sets it.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
-        let _ = stream.set_nodelay(true);
-    });
-    axum::serve(listener, app).await.unwrap();
+        })
+        .collect();
+    let mut accepted = 0;
+    for s in senders {
+        accepted += s.await.unwrap_or(0);
+    }
+    (
+        next.load(Ordering::Relaxed),
+        accepted,
+        start.elapsed().as_secs_f64(),
+    )
 }
 
-/// Kills the relay child when the bare phase ends, however it ends.
-struct Child(std::process::Child);
+/// A relay in a child process (see `relay.rs`), killed when dropped.
+struct Relay {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`
+    base: String,
+}
 
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Relay {
+    fn start(durable: Option<&Path>) -> Relay {
+        let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+        cmd.arg("--serve-relay");
+        if let Some(file) = durable {
+            cmd.arg("--durable").arg(file);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("starting the relay");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        Relay {
+            child,
+            base: line.trim().to_string(),
+        }
     }
+
+    fn ws(&self) -> String {
+        self.base.replacen("http://", "ws://", 1)
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<()>>>>;
+
+/// Reads a bare-relay visitor's socket: the echo of a message acknowledges it.
+fn echoes<S>(mut ws: S, waiters: Waiters) -> tokio::task::JoinHandle<()>
+where
+    S: StreamExt<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
+        + Unpin
+        + Send
+        + 'static,
+{
+    tokio::spawn(async move {
+        while let Some(Ok(msg)) = ws.next().await {
+            let WsMessage::Text(text) = msg else { continue };
+            let Ok(frame) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let waiter = frame["client_id"]
+                .as_str()
+                .and_then(|id| waiters.lock().unwrap().remove(id));
+            if let Some(w) = waiter {
+                let _ = w.send(());
+            }
+        }
+    })
 }
 
 async fn bare_relay(args: &Args) -> Outcome {
-    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .arg("--serve-relay")
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("starting the relay");
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let relay = Child(child);
-    let pids = [relay.0.id()];
-    let base = line.trim().to_string();
-    let idle_kb = memory_kb(&pids);
+    let relay = Relay::start(None);
+    let pids = [relay.child.id()];
+    let idle_kb = memory_kb(&pids, "Pss:");
     let sent: Sent = Arc::default();
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let latencies: Samples = Arc::default();
+    let waiters: Waiters = Arc::default();
     let mut readers = Vec::new();
     for o in 0..args.operators {
-        let (ws, _) = connect(format!("{base}/operator")).await.unwrap();
+        let (ws, _) = connect(format!("{}/operator", relay.ws())).await.unwrap();
         readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0));
     }
     let mut sinks = Vec::new();
-    for _ in 0..args.visitors {
-        let (ws, _) = connect(format!("{base}/visitor")).await.unwrap();
+    for v in 0..args.visitors {
+        let (ws, _) = connect(format!("{}/visitor?id={v}", relay.ws()))
+            .await
+            .unwrap();
         let (sink, stream) = ws.split();
-        readers.push(tokio::spawn(stream.for_each(|_| async {})));
+        readers.push(echoes(stream, waiters.clone()));
         sinks.push(Arc::new(tokio::sync::Mutex::new(sink)));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let connected_kb = memory_kb(&pids);
-    let ticks_before = cpu_ticks(&pids);
-    let (accepted, elapsed) = paced(args.rate, args.seconds, |n| {
-        let sink = sinks[n % sinks.len()].clone();
-        let sent = sent.clone();
-        async move {
-            let id = format!("bare-{n}");
-            sent.lock().unwrap().insert(id.clone(), Instant::now());
-            sink.lock()
-                .await
-                .send(WsMessage::Text(
-                    json!({ "client_id": id }).to_string().into(),
-                ))
-                .await
-                .is_ok()
+    let sinks = Arc::new(sinks);
+    let acks: Samples = Arc::default();
+    let refusals: Refusals = Arc::default();
+    let send = {
+        let (sent, acks, refusals) = (sent.clone(), acks.clone(), refusals.clone());
+        move |n: usize| {
+            let sink = sinks[n % sinks.len()].clone();
+            let (sent, waiters, acks, refusals) = (
+                sent.clone(),
+                waiters.clone(),
+                acks.clone(),
+                refusals.clone(),
+            );
+            async move {
+                let id = format!("bare-{n}");
+                let (echoed, echo) = oneshot::channel();
+                waiters.lock().unwrap().insert(id.clone(), echoed);
+                let start = Instant::now();
+                sent.lock().unwrap().insert(id.clone(), start);
+                let frame = json!({ "client_id": id }).to_string();
+                if sink
+                    .lock()
+                    .await
+                    .send(WsMessage::Text(frame.into()))
+                    .await
+                    .is_err()
+                {
+                    *refusals
+                        .lock()
+                        .unwrap()
+                        .entry("send failed".into())
+                        .or_default() += 1;
+                    return false;
+                }
+                let echoed = matches!(
+                    tokio::time::timeout(Duration::from_secs(30), echo).await,
+                    Ok(Ok(()))
+                );
+                if echoed {
+                    acks.lock()
+                        .unwrap()
+                        .push(start.elapsed().as_secs_f64() * 1000.0);
+                } else {
+                    *refusals
+                        .lock()
+                        .unwrap()
+                        .entry("no echo".into())
+                        .or_default() += 1;
+                }
+                echoed
+            }
         }
-    })
-    .await;
-    let cpu_percent = (cpu_ticks(&pids) - ticks_before) as f64 / 100.0 / elapsed * 100.0;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let mut outcome = measure(args, &pids, idle_kb, send).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     for reader in readers {
         reader.abort();
     }
-    drop(sinks);
     drop(relay);
-    let latencies = latencies.lock().unwrap().clone();
-    Outcome {
-        latencies,
-        accepted,
-        elapsed,
-        resources: Resources {
-            idle_kb,
-            connected_kb,
-            cpu_percent,
-        },
+    outcome.latencies = latencies.lock().unwrap().clone();
+    outcome.acks = acks.lock().unwrap().clone();
+    outcome.refusals = refusals.lock().unwrap().clone();
+    outcome
+}
+
+/// POSTs message `id` as visitor `token`; true on 201, whose time goes to
+/// `acks`; any other answer is counted in `refusals`.
+async fn post(
+    http: reqwest::Client,
+    url: String,
+    token: String,
+    id: String,
+    (sent, acks, refusals): (Sent, Samples, Refusals),
+) -> bool {
+    let start = Instant::now();
+    sent.lock().unwrap().insert(id.clone(), start);
+    let r = http
+        .post(url)
+        .header("x-visitor-token", token)
+        .json(&json!({ "body": "load", "client_id": id }))
+        .send()
+        .await;
+    let status = match r {
+        Ok(r) if r.status().as_u16() == 201 => {
+            acks.lock()
+                .unwrap()
+                .push(start.elapsed().as_secs_f64() * 1000.0);
+            return true;
+        }
+        Ok(r) => r.status().as_u16().to_string(),
+        Err(_) => "no answer".to_string(),
+    };
+    *refusals.lock().unwrap().entry(status).or_default() += 1;
+    false
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap()
+}
+
+async fn durable_relay(args: &Args, dir: &Path) -> Outcome {
+    let relay = Relay::start(Some(&dir.join("relay.log")));
+    let pids = [relay.child.id()];
+    let idle_kb = memory_kb(&pids, "Pss:");
+    let http = http_client();
+    let sent: Sent = Arc::default();
+    let latencies: Samples = Arc::default();
+    let mut readers = Vec::new();
+    for o in 0..args.operators {
+        let (ws, _) = connect(format!("{}/operator", relay.ws())).await.unwrap();
+        readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0));
     }
+    for v in 0..args.visitors {
+        let (ws, _) = connect(format!("{}/visitor?id={v}", relay.ws()))
+            .await
+            .unwrap();
+        readers.push(tokio::spawn(ws.for_each(|_| async {})));
+    }
+    let acks: Samples = Arc::default();
+    let refusals: Refusals = Arc::default();
+    let send = {
+        let (http, sent, acks, refusals) =
+            (http.clone(), sent.clone(), acks.clone(), refusals.clone());
+        let url = format!("{}/messages", relay.base);
+        let visitors = args.visitors;
+        move |n: usize| {
+            post(
+                http.clone(),
+                url.clone(),
+                (n % visitors).to_string(),
+                format!("durable-{n}"),
+                (sent.clone(), acks.clone(), refusals.clone()),
+            )
+        }
+    };
+    let mut outcome = measure(args, &pids, idle_kb, send).await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    if let Ok(r) = http.get(format!("{}/stats", relay.base)).send().await {
+        let s: Value = r.json().await.unwrap_or_default();
+        let (batches, messages) = (
+            s["batches"].as_u64().unwrap_or(0),
+            s["messages"].as_u64().unwrap_or(0),
+        );
+        println!(
+            "durable relay: {messages} messages in {batches} batches ({:.1} a batch, {:.0} bytes \
+             a batch), one fdatasync each: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            messages as f64 / batches.max(1) as f64,
+            s["bytes"].as_u64().unwrap_or(0) as f64 / batches.max(1) as f64,
+            s["sync_p50_ms"].as_f64().unwrap_or(f64::NAN),
+            s["sync_p99_ms"].as_f64().unwrap_or(f64::NAN),
+            s["sync_max_ms"].as_f64().unwrap_or(f64::NAN),
+        );
+    }
+    for reader in readers {
+        reader.abort();
+    }
+    drop(relay);
+    outcome.latencies = latencies.lock().unwrap().clone();
+    outcome.acks = acks.lock().unwrap().clone();
+    outcome.refusals = refusals.lock().unwrap().clone();
+    outcome
 }
 
 async fn full(args: &Args) -> Outcome {
-    let idle_kb = memory_kb(&args.pids);
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .build()
-        .unwrap();
+    let idle_kb = memory_kb(&args.pids, "Pss:");
+    let http = http_client();
     let first = &args.urls[0];
     let login: Value = http
         .post(format!("{first}/api/v1/auth/login"))
@@ -397,7 +795,7 @@ async fn full(args: &Args) -> Outcome {
         .to_string();
     let ws_of = |url: &str| url.replacen("http://", "ws://", 1);
     let sent: Sent = Arc::default();
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    let latencies: Samples = Arc::default();
     let mut readers = Vec::new();
     for o in 0..args.operators {
         let url = &args.urls[o % args.urls.len()];
@@ -426,55 +824,31 @@ async fn full(args: &Args) -> Outcome {
         .await
         .unwrap();
         readers.push(tokio::spawn(ws.for_each(|_| async {})));
-        visitors.push((url, vt));
+        visitors.push((format!("{url}/api/v1/widget/messages"), vt));
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let connected_kb = memory_kb(&args.pids);
-    let ticks_before = cpu_ticks(&args.pids);
-    let acks: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let (accepted, elapsed) = paced(args.rate, args.seconds, |n| {
-        let (url, vt) = visitors[n % visitors.len()].clone();
-        let (http, sent, acks) = (http.clone(), sent.clone(), acks.clone());
-        async move {
-            let id = format!("load-{n}");
-            let start = Instant::now();
-            sent.lock().unwrap().insert(id.clone(), start);
-            let r = http
-                .post(format!("{url}/api/v1/widget/messages"))
-                .header("x-visitor-token", vt)
-                .json(&json!({ "body": "load", "client_id": id }))
-                .send()
-                .await;
-            let created = matches!(r, Ok(r) if r.status().as_u16() == 201);
-            if created {
-                acks.lock()
-                    .unwrap()
-                    .push(start.elapsed().as_secs_f64() * 1000.0);
-            }
-            created
+    let acks: Samples = Arc::default();
+    let refusals: Refusals = Arc::default();
+    let send = {
+        let (http, sent, acks, refusals) =
+            (http.clone(), sent.clone(), acks.clone(), refusals.clone());
+        move |n: usize| {
+            let (url, vt) = visitors[n % visitors.len()].clone();
+            post(
+                http.clone(),
+                url,
+                vt,
+                format!("load-{n}"),
+                (sent.clone(), acks.clone(), refusals.clone()),
+            )
         }
-    })
-    .await;
-    let acks = acks.lock().unwrap().clone();
-    println!(
-        "switchboard: 201 Created after p50 {:.2} ms, p99 {:.2} ms (the message is stored by then)",
-        pct(&acks, 50.0),
-        pct(&acks, 99.0)
-    );
-    let cpu_percent = (cpu_ticks(&args.pids) - ticks_before) as f64 / 100.0 / elapsed * 100.0;
+    };
+    let mut outcome = measure(args, &args.pids, idle_kb, send).await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
     for reader in readers {
         reader.abort();
     }
-    let latencies = latencies.lock().unwrap().clone();
-    Outcome {
-        latencies,
-        accepted,
-        elapsed,
-        resources: Resources {
-            idle_kb,
-            connected_kb,
-            cpu_percent,
-        },
-    }
+    outcome.latencies = latencies.lock().unwrap().clone();
+    outcome.acks = acks.lock().unwrap().clone();
+    outcome.refusals = refusals.lock().unwrap().clone();
+    outcome
 }
