@@ -20,7 +20,9 @@
 //! Usage: switchboard-loadgen --url http://127.0.0.1:8080 [--url …] --email E --password P
 //!        [--visitors 1000] [--operators 10] [--rate 500 | --closed-loop 64] [--seconds 10]
 //!        [--pid PID …] [--durable-dir DIR]
+//!        switchboard-loadgen --fsync-probe [--durable-dir DIR]
 
+mod probe;
 mod relay;
 
 use std::collections::HashMap;
@@ -46,6 +48,7 @@ struct Args {
     pids: Vec<u32>,
     closed_loop: Option<usize>,
     durable_dir: PathBuf,
+    fsync_probe: bool,
 }
 
 fn parse_args() -> Args {
@@ -60,6 +63,7 @@ fn parse_args() -> Args {
         pids: vec![],
         closed_loop: None,
         durable_dir: std::env::temp_dir(),
+        fsync_probe: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -75,10 +79,14 @@ fn parse_args() -> Args {
             "--pid" => a.pids.push(value().parse().expect("--pid PID")),
             "--closed-loop" => a.closed_loop = Some(value().parse().expect("--closed-loop N")),
             "--durable-dir" => a.durable_dir = value().into(),
+            "--fsync-probe" => a.fsync_probe = true,
             other => panic!("unknown flag {other}"),
         }
     }
-    assert!(!a.urls.is_empty(), "give at least one --url");
+    assert!(
+        a.fsync_probe || !a.urls.is_empty(),
+        "give at least one --url"
+    );
     assert!(a.visitors > 0, "--visitors must be at least 1");
     assert!(a.closed_loop != Some(0), "--closed-loop must be at least 1");
     a
@@ -141,6 +149,9 @@ async fn main() {
         return relay::serve(std::env::args().skip(2)).await;
     }
     let args = parse_args();
+    if args.fsync_probe {
+        return probe::run(&args.durable_dir);
+    }
     match args.closed_loop {
         None => println!(
             "load: {} visitors, {} operators, {} msg/s for {} s, nodes: {}",
@@ -315,7 +326,7 @@ fn cpu_ticks(pids: &[u32]) -> u64 {
 
 /// The filesystem holding `path`, from /proc/self/mountinfo: "ext4 on
 /// /dev/vda, mounted at /".
-fn filesystem_of(path: &Path) -> String {
+pub(crate) fn filesystem_of(path: &Path) -> String {
     let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut best: Option<(usize, String)> = None;
@@ -341,10 +352,10 @@ fn filesystem_of(path: &Path) -> String {
 }
 
 /// A directory of our own under `parent`, removed when dropped.
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    fn new(parent: &Path) -> TempDir {
+    pub(crate) fn new(parent: &Path) -> TempDir {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -358,7 +369,7 @@ impl TempDir {
         TempDir(path)
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }
