@@ -9,8 +9,22 @@
 # The generator runs from one address, so the per-address limits are raised
 # (ADDRESS_LIMIT_FACTOR, default 1000); per-visitor limits stay as in production.
 # SQLITE_SYNC=normal measures the server without an fsync per commit.
+#
+# The generator runs two baselines in the same run (a bare websocket relay and
+# a durable relay that fdatasyncs each group-commit batch to a file in the same
+# temp dir as the nodes' data, so on the same filesystem); --closed-loop N
+# keeps N messages in flight instead of a fixed rate; --fsync-probe only times
+# fdatasync there. Flags go to switchboard-loadgen as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The command that reproduces this run: the settings it ran with, then its flags.
+repro="NODES=${NODES:-1} SQLITE_SYNC=${SQLITE_SYNC:-full} PROFILE=${PROFILE:-release}"
+for v in DATABASE_URL NATS_URL ADDRESS_LIMIT_FACTOR SWITCHBOARD_VISITOR_LIMIT_FACTOR; do
+    if [ -n "${!v:-}" ]; then repro+=" $v=$(printf '%q' "${!v}")"; fi
+done
+repro+=" bash scripts/load.sh"
+if [ $# -gt 0 ]; then repro+="$(printf ' %q' "$@")"; fi
+echo "\$ $repro"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/switchboard-target}"
 # PROFILE=profiling keeps symbols, for `perf record -p <server pid>`.
 profile="${PROFILE:-release}"
@@ -55,4 +69,4 @@ for n in $(seq 0 $((nodes - 1))); do
 done
 
 "$bin/switchboard-loadgen" "${urls[@]}" "${pid_flags[@]}" \
-    --email load@example.com --password load-password "$@"
+    --durable-dir "$data" --email load@example.com --password load-password "$@"
