@@ -283,8 +283,12 @@ pub struct Message {
 #[cfg_attr(feature = "openapi", schema(example = json!({"body": "Hello! How can we help?", "client_id": "5f0c7a3e-2b1d-4c55-9a8e-0d3f6b1e7c42"})))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct NewMessage {
-    /// Plain text; stored trimmed, 1 to 10,000 characters.
-    #[cfg_attr(feature = "openapi", schema(max_length = 10000, pattern = "\\S"))]
+    /// Plain text; stored trimmed and without NUL characters, 1 to 10,000
+    /// characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 10000, pattern = "[^\\u0000\\s]")
+    )]
     pub body: String,
     /// The sender's id for this message (a UUID, say): a retry with the same
     /// id returns the first message instead of a copy. 1 to 100 printable characters.

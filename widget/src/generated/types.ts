@@ -28,7 +28,8 @@ created_at: number, };
 
 export type NewMessage = {
 /**
- * Plain text; stored trimmed, 1 to 10,000 characters.
+ * Plain text; stored trimmed and without NUL characters, 1 to 10,000
+ * characters.
  */
 body: string,
 /**

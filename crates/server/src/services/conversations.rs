@@ -3,6 +3,7 @@
 //! Every change is stored together with its event in one transaction, before it
 //! is acknowledged; the hub then streams the event.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -22,9 +23,14 @@ use crate::store::{events, users};
 pub const MAX_BODY_CHARS: usize = 10_000;
 const MAX_CLIENT_ID_CHARS: usize = 100;
 
-/// A message body as stored: trimmed, 1..=10,000 characters.
-pub fn parse_body(body: &str) -> ApiResult<&str> {
-    let body = body.trim();
+/// A message body as stored: trimmed, without NUL (never meant in text, and
+/// PostgreSQL cannot store it), 1..=10,000 characters.
+pub fn parse_body(body: &str) -> ApiResult<Cow<'_, str>> {
+    let body = if body.contains('\0') {
+        Cow::Owned(body.replace('\0', "").trim().to_string())
+    } else {
+        Cow::Borrowed(body.trim())
+    };
     if body.is_empty() {
         return Err(ApiError::unprocessable(
             "empty_body",
@@ -289,7 +295,7 @@ pub async fn post_as_operator(
             client_id,
             author_kind: AuthorKind::Operator,
             author_id: Some(user.id),
-            body,
+            body: &body,
             channel,
             email_message_id: email.map(|e| e.0),
             raw_email: email.map(|e| e.1),

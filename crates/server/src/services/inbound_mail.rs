@@ -277,7 +277,8 @@ async fn check_and_post(
     let Some(sender) = sender_address(&m) else {
         return refuse("no sender");
     };
-    let text = reply_text::extract(&body);
+    // NUL is never meant in text, and PostgreSQL cannot store it.
+    let text = reply_text::extract(&body.replace('\0', ""));
     if text.is_empty() {
         return refuse("no new text above the quoted history");
     }

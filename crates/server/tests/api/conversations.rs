@@ -488,3 +488,29 @@ async fn concurrent_retries_of_one_send_store_it_once() {
     assert_eq!(ids.len(), 1);
     assert_eq!(app.visitor_history(&visitor).await, vec!["only once"]);
 }
+
+/// A NUL character in a message (found by schemathesis: PostgreSQL cannot
+/// store it and answered 500) is dropped on both stores; a body of nothing
+/// else is empty.
+#[tokio::test]
+async fn nul_characters_are_dropped_from_messages() {
+    let (app, _sink) = spawn_app().await;
+    let visitor = app.visitor().await;
+    let send = |body: &'static str, client_id: &'static str| {
+        app.http
+            .post(app.api("/widget/messages"))
+            .header("X-Visitor-Token", &visitor.token)
+            .json(&json!({ "body": body, "client_id": client_id }))
+            .send()
+    };
+    let sent = send("tea\u{0} for two", "nul-1").await.unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    let message: Value = sent.json().await.unwrap();
+    assert_eq!(message["body"], "tea for two");
+    let empty = send("\u{0} \u{0}", "nul-2").await.unwrap();
+    assert_eq!(
+        expect_error(empty, StatusCode::UNPROCESSABLE_ENTITY).await,
+        "empty_body"
+    );
+    assert_eq!(app.visitor_history(&visitor).await, ["tea for two"]);
+}
