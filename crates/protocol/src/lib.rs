@@ -284,10 +284,14 @@ pub struct Message {
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct NewMessage {
     /// Plain text; stored trimmed and without NUL characters, 1 to 10,000
-    /// characters.
+    /// characters. (The patterns spell out Unicode's White_Space, which Rust
+    /// trims, rather than `\s`, which differs between regex engines.)
     #[cfg_attr(
         feature = "openapi",
-        schema(max_length = 10000, pattern = "[^\\u0000\\s]")
+        schema(
+            max_length = 10000,
+            pattern = "[^\\u0000\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        )
     )]
     pub body: String,
     /// The sender's id for this message (a UUID, say): a retry with the same
@@ -297,7 +301,7 @@ pub struct NewMessage {
         schema(
             min_length = 1,
             max_length = 100,
-            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\s][^\\x00-\\x1f\\x7f-\\x9f]*$"
+            pattern = "^[^\\x00-\\x1f\\x7f-\\x9f\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\x00-\\x1f\\x7f-\\x9f]*$"
         )
     )]
     pub client_id: String,

@@ -29,7 +29,8 @@ created_at: number, };
 export type NewMessage = {
 /**
  * Plain text; stored trimmed and without NUL characters, 1 to 10,000
- * characters.
+ * characters. (The patterns spell out Unicode's White_Space, which Rust
+ * trims, rather than `\s`, which differs between regex engines.)
  */
 body: string,
 /**
