@@ -30,6 +30,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/switchboard-target}"
 profile="${PROFILE:-release}"
 cargo build --profile "$profile" -q -p switchboard-server -p switchboard-loadgen
 bin="$CARGO_TARGET_DIR/$profile"
+# SERVER_BIN=path runs another build of the server (an A/B comparison in one session).
+server="${SERVER_BIN:-$bin/switchboard-server}"
 nodes="${NODES:-1}"
 data="$(mktemp -d /tmp/switchboard-load.XXXXXX)"
 pids=()
@@ -49,14 +51,14 @@ if [ -n "${NATS_URL:-}" ]; then
     nats_flags=(--nats-url "$NATS_URL")
 fi
 
-"$bin/switchboard-server" --data-dir "$data/node0" "${db_flags[@]}" \
+"$server" --data-dir "$data/node0" "${db_flags[@]}" \
     admin create --email load@example.com --password load-password >/dev/null
 
 urls=()
 pid_flags=()
 for n in $(seq 0 $((nodes - 1))); do
     port=$((18100 + n))
-    "$bin/switchboard-server" --data-dir "$data/node$n" "${db_flags[@]}" "${nats_flags[@]}" \
+    "$server" --data-dir "$data/node$n" "${db_flags[@]}" "${nats_flags[@]}" \
         --http "127.0.0.1:$port" --smtp-in off --address-limit-factor "${ADDRESS_LIMIT_FACTOR:-1000}" \
         --sqlite-sync "${SQLITE_SYNC:-full}" >"$data/node$n.log" 2>&1 &
     pids+=("$!")
