@@ -5,8 +5,3 @@ UPDATE sessions SET last_seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000
 -- The retention sweep looks for silent visitors and old events by age.
 CREATE INDEX visitors_last_seen ON visitors(last_seen_at);
 CREATE INDEX events_created ON events(created_at);
--- SPF/DKIM/DMARC results of a reply that came in over SMTP.
-ALTER TABLE messages ADD COLUMN email_auth TEXT;
--- A visitor address that bounced: no email goes to it until the visitor
--- gives another.
-ALTER TABLE visitors ADD COLUMN email_bounced_at INTEGER;
