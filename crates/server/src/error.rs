@@ -107,16 +107,12 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match store_fault::classify(&err) {
-            Fault::StorageFull => {
-                tracing::warn!(error = %err, "storage full: a write was refused");
-                ApiError::storage_full()
+        match ApiError::of_store_fault(&err) {
+            Some(answer) => {
+                tracing::warn!(error = %err, code = answer.code, "the store refused a request");
+                answer
             }
-            Fault::Unavailable => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::database_unavailable()
-            }
-            Fault::None => ApiError::internal(err),
+            None => ApiError::internal(err),
         }
     }
 }
@@ -127,14 +123,10 @@ impl From<anyhow::Error> for ApiError {
         if let Some(api) = err.downcast_ref::<ApiError>() {
             return api.clone();
         }
-        if let Some(sql) = err.chain().find_map(|e| e.downcast_ref::<sqlx::Error>()) {
-            match store_fault::classify(sql) {
-                Fault::StorageFull => return ApiError::storage_full(),
-                Fault::Unavailable => return ApiError::database_unavailable(),
-                Fault::None => {}
-            }
-        }
-        ApiError::internal(format!("{err:#}"))
+        err.chain()
+            .find_map(|e| e.downcast_ref::<sqlx::Error>())
+            .and_then(ApiError::of_store_fault)
+            .unwrap_or_else(|| ApiError::internal(format!("{err:#}")))
     }
 }
 
@@ -153,6 +145,16 @@ impl std::fmt::Display for ApiError {
 impl std::error::Error for ApiError {}
 
 impl ApiError {
+    /// The answer to a database error that is the store's trouble (a full
+    /// disk, a database out of reach), not the request's.
+    fn of_store_fault(err: &sqlx::Error) -> Option<ApiError> {
+        match store_fault::classify(err) {
+            Fault::StorageFull => Some(ApiError::storage_full()),
+            Fault::Unavailable => Some(ApiError::database_unavailable()),
+            Fault::None => None,
+        }
+    }
+
     /// The request may succeed later as it is (the server's trouble, not the
     /// request's): 503, 507, 500.
     pub fn is_temporary(&self) -> bool {

@@ -262,17 +262,16 @@ fn complete_operation(method: &str, path: &str, op: &mut Map<String, Value>) {
     // Every error answer has the error schema; the annotation's description,
     // when it has one, says what is particular to this operation.
     for (status, response) in responses.iter_mut() {
-        let Some((_, name, _, _)) = ERRORS.iter().find(|(s, ..)| s == status) else {
+        let Some(&(_, name, _, shared_code)) = ERRORS.iter().find(|(s, ..)| s == status) else {
             continue;
         };
         let own = response["description"].as_str().unwrap_or("").to_string();
         *response = if own.is_empty() {
             json!({"$ref": format!("#/components/responses/{name}")})
         } else {
-            let shared = ERRORS.iter().find(|(s, ..)| s == status).expect("known");
             // The example shows the operation's own code: the first `code` its
             // description names.
-            let code = own.split('`').nth(1).unwrap_or(shared.3);
+            let code = own.split('`').nth(1).unwrap_or(shared_code);
             let mut r = error_response(status, &own, code);
             r["description"] = Value::String(own);
             r
