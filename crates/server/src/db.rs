@@ -36,6 +36,8 @@ pub struct Db {
     /// disk, a lost database), until a write succeeds again: `/healthz` and
     /// the SMTP listener read it.
     write_fault: Arc<AtomicU8>,
+    /// When a write last failed for lack of space (ms since the epoch).
+    storage_full_at: Arc<std::sync::atomic::AtomicI64>,
     /// When `can_write` last tried a write, so that probes stay rare.
     last_probe: Arc<std::sync::Mutex<Option<Instant>>>,
 }
@@ -53,6 +55,7 @@ pub struct WriteTx {
     done: bool,
     guard: Option<OwnedMutexGuard<()>>,
     fault: Arc<AtomicU8>,
+    storage_full_at: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// The connection of a write transaction; use it as `&mut tx.tx`.
@@ -136,6 +139,7 @@ impl Db {
             backend,
             write_lock: Arc::new(Mutex::new(())),
             write_fault: Arc::new(AtomicU8::new(Fault::None as u8)),
+            storage_full_at: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             last_probe: Arc::new(std::sync::Mutex::new(None)),
         })
     }
@@ -143,6 +147,11 @@ impl Db {
     /// Why writes are failing now, if they are (until one succeeds).
     pub fn write_fault(&self) -> Fault {
         Fault::from_u8(self.write_fault.load(Ordering::Relaxed))
+    }
+
+    /// Whether a write failed for lack of space within `within`.
+    pub fn storage_full_within(&self, within: Duration) -> bool {
+        now_ms() - self.storage_full_at.load(Ordering::Relaxed) < within.as_millis() as i64
     }
 
     /// Whether a write would succeed now. While the last write failed for the
@@ -206,6 +215,7 @@ impl Db {
             done: false,
             guard,
             fault: self.write_fault.clone(),
+            storage_full_at: self.storage_full_at.clone(),
         };
         if self.backend == Backend::Postgres {
             // One writer at a time across every node: events then commit in
@@ -220,7 +230,7 @@ impl Db {
     }
 
     fn note(&self, e: &sqlx::Error) {
-        note_fault(&self.write_fault, e);
+        note_fault(&self.write_fault, &self.storage_full_at, e);
     }
 }
 
@@ -229,10 +239,13 @@ impl Db {
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const PROBE_EVERY: Duration = Duration::from_secs(1);
 
-fn note_fault(cell: &AtomicU8, e: &sqlx::Error) {
+fn note_fault(cell: &AtomicU8, full_at: &std::sync::atomic::AtomicI64, e: &sqlx::Error) {
     let fault = store_fault::classify(e);
     if fault != Fault::None {
         cell.store(fault as u8, Ordering::Relaxed);
+    }
+    if fault == Fault::StorageFull {
+        full_at.store(now_ms(), Ordering::Relaxed);
     }
 }
 
@@ -246,7 +259,7 @@ impl WriteTx {
                 Ok(())
             }
             Err(e) => {
-                note_fault(&self.fault, &e);
+                note_fault(&self.fault, &self.storage_full_at, &e);
                 // SQLite may have rolled back already (a full disk at COMMIT);
                 // if the connection cannot say it is out of the transaction,
                 // it is closed rather than pooled.

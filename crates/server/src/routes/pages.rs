@@ -23,9 +23,15 @@ pub async fn healthz(State(state): State<SharedState>) -> Response {
         tracing::error!(error = %e, "health check: database unreachable");
         return (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response();
     }
-    if !state.db.can_write().await {
+    // A moment past the last write that met a full disk, still "cannot": at
+    // the edge some small writes fit while messages do not.
+    let recently_full = state
+        .db
+        .storage_full_within(std::time::Duration::from_secs(2));
+    if recently_full || !state.db.can_write().await {
         let why = match state.db.write_fault() {
             Fault::StorageFull => "cannot write: storage full",
+            _ if recently_full => "cannot write: storage full",
             _ => "cannot write: the database refuses writes",
         };
         return (StatusCode::SERVICE_UNAVAILABLE, why).into_response();

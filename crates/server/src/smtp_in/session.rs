@@ -14,12 +14,16 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::domain::reply_token::Recipient;
 use crate::error::ApiError;
+
+/// After a write fails for lack of space, MAIL is answered 452 for this long:
+/// at the edge of a full disk some writes fit and some don't, and mail we
+/// may not be able to keep is better left with the sender a little longer.
+const STORAGE_HOLD: Duration = Duration::from_secs(2);
 use crate::services::bounces;
 use crate::services::inbound_mail::{self, Outcome, MAX_BYTES};
 use crate::services::reply_keys;
 use crate::state::SharedState;
 use crate::store::users::{self, AccountStatus};
-use crate::store_fault::Fault;
 
 /// Recipients one message may have (a reply goes to one address).
 const MAX_RECIPIENTS: usize = 10;
@@ -242,9 +246,7 @@ impl<'a, S: AsyncRead + AsyncWrite + Unpin> Session<'a, S> {
                 }
                 // Mail we cannot keep is not taken: while the disk is full
                 // the sender keeps it and tries again later.
-                if self.state.db.write_fault() == Fault::StorageFull
-                    && !self.state.db.can_write().await
-                {
+                if self.state.db.storage_full_within(STORAGE_HOLD) {
                     self.reply("452 4.3.1 insufficient system storage, try again later")
                         .await?;
                     return Ok(Step::Continue);
