@@ -440,6 +440,7 @@ impl Api {
         let b = NewMessage {
             body: body.to_string(),
             client_id: client_id.to_string(),
+            attachments: vec![],
         };
         self.send_json(
             Method::POST,

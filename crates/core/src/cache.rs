@@ -179,6 +179,7 @@ mod tests {
             body: format!("m{id}"),
             channel: Channel::Chat,
             created_at: at,
+            attachments: vec![],
         }
     }
 

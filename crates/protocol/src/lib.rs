@@ -276,6 +276,49 @@ pub struct Message {
     pub channel: Channel,
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
+    /// Files sent with the message, in the order they were attached; an
+    /// empty list when none (also when an older server omits the field).
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file uploaded to be sent with a message (`POST …/attachments`), or one
+/// a message carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"id": 12, "name": "invoice-4512.pdf", "content_type": "application/pdf", "size": 48213, "url": "/files/12/invoice-4512.pdf?expires=1767225600&sig=3q2-7w", "thumbnail_url": null})))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct Attachment {
+    pub id: i64,
+    /// The file's name as the sender gave it (shown, and offered when saving).
+    pub name: String,
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// A signed URL that expires (a week after it is handed out; every answer
+    /// hands out fresh ones): usable in `<img src>` and to download, without
+    /// a token. Relative to the server's public URL.
+    pub url: String,
+    /// For images: a small JPEG preview (at most 480×480, metadata dropped),
+    /// signed like `url`.
+    #[serde(default)]
+    pub thumbnail_url: Option<String>,
+}
+
+/// `GET /api/v1/search`: one found message, or a visitor whose name or email
+/// matched (then `message` is null and `snippet` is the name or address).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct SearchHit {
+    pub conversation: Conversation,
+    pub message: Option<Message>,
+    /// A piece of the message around the first match (at most ~160
+    /// characters, `…` where it was cut), plain text.
+    pub snippet: String,
+    /// The words of `snippet` that matched the query, as they are written
+    /// there, for highlighting.
+    pub matched: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -305,6 +348,16 @@ pub struct NewMessage {
         )
     )]
     pub client_id: String,
+    /// Up to 10 files uploaded by the same sender and not sent yet; with
+    /// them the body may be empty.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "whole_number::deserialize_vec"
+    )]
+    #[cfg_attr(feature = "openapi", schema(max_items = 10))]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<i64>>"))]
+    pub attachments: Vec<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -566,6 +619,13 @@ mod whole_number {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         d.deserialize_any(WholeNumber)
+    }
+
+    /// For lists of ids.
+    pub fn deserialize_vec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+        #[derive(Deserialize)]
+        struct Whole(#[serde(deserialize_with = "deserialize")] i64);
+        Vec::<Whole>::deserialize(d).map(|v| v.into_iter().map(|w| w.0).collect())
     }
 
     /// For `Option<Option<i64>>` fields where absent and `null` differ.

@@ -72,6 +72,7 @@ pub fn message_view(state: &SharedState, m: &MessageRecord) -> Message {
         body: m.body.clone(),
         channel: m.channel,
         created_at: m.created_at,
+        attachments: vec![],
     }
 }
 
