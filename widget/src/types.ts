@@ -2,9 +2,10 @@
 // protocol crate (widget/src/generated/, scripts/gen-types.sh), plus the runtime
 // guards the widget checks untrusted input with.
 
-import type { Message, StreamFrame, WidgetHistory, WidgetSession } from './generated/types';
+import type { Attachment, Message, StreamFrame, WidgetHistory, WidgetSession } from './generated/types';
 
 export type {
+  Attachment,
   Author,
   AuthorKind,
   Channel,
@@ -42,4 +43,14 @@ export function isMessage(v: unknown): v is Message {
     isObject(v.author) &&
     typeof v.author.kind === 'string'
   );
+}
+
+/** True when `v` looks like an attachment the widget can show (a name and a URL). */
+export function isAttachment(v: unknown): v is Attachment {
+  return isObject(v) && typeof v.id === 'number' && typeof v.name === 'string' && typeof v.url === 'string';
+}
+
+/** A message's attachments that look right; none when an older server sent no list. */
+export function attachmentsOf(m: Message): Attachment[] {
+  return Array.isArray(m.attachments) ? m.attachments.filter(isAttachment) : [];
 }

@@ -1,6 +1,31 @@
 // Generated from crates/protocol (Rust) by scripts/gen-types.sh: do not edit.
 // The visitor side of API.md: what the widget sends and receives.
 
+/**
+ * A file uploaded to be sent with a message (`POST …/attachments`), or one
+ * a message carries.
+ */
+export type Attachment = { id: number,
+/**
+ * The file's name as the sender gave it (shown, and offered when saving).
+ */
+name: string, content_type: string,
+/**
+ * Bytes.
+ */
+size: number,
+/**
+ * A signed URL that expires (a week after it is handed out; every answer
+ * hands out fresh ones): usable in `<img src>` and to download, without
+ * a token. Relative to the server's public URL.
+ */
+url: string,
+/**
+ * For images: a small JPEG preview (at most 480×480, metadata dropped),
+ * signed like `url`.
+ */
+thumbnail_url: string | null, };
+
 export type Author = { kind: AuthorKind, id: number | null, name: string | null, avatar_url: string | null, };
 
 export type AuthorKind = "visitor" | "operator" | "system";
@@ -24,7 +49,12 @@ body: string, channel: Channel,
 /**
  * Milliseconds since the Unix epoch.
  */
-created_at: number, };
+created_at: number,
+/**
+ * Files sent with the message, in the order they were attached; an
+ * empty list when none (also when an older server omits the field).
+ */
+attachments: Array<Attachment>, };
 
 export type NewMessage = {
 /**
@@ -37,7 +67,12 @@ body: string,
  * The sender's id for this message (a UUID, say): a retry with the same
  * id returns the first message instead of a copy. 1 to 100 printable characters.
  */
-client_id: string, };
+client_id: string,
+/**
+ * Up to 10 files uploaded by the same sender and not sent yet; with
+ * them the body may be empty.
+ */
+attachments?: Array<number>, };
 
 export type PublicOperator = { name: string, avatar_url: string | null, };
 
