@@ -22,6 +22,32 @@ export class ApiError extends Error {
 /** The request did not reach the server or its answer did not come back. */
 export class NetworkError extends Error {}
 
+/** An upload under way: its answer, and a way to stop it. */
+export interface Upload<T> {
+  promise: Promise<T>;
+  abort(): void;
+}
+
+/** The parsed answer of a request, or the ApiError it stands for. */
+function answer<T>(status: number, statusText: string, text: string, retryAfter: string | null): T {
+  let data: unknown = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (status < 200 || status > 299) {
+    const err = isObject(data) && isObject(data.error) ? data.error : {};
+    const code = typeof err.code === 'string' ? err.code : `http_${status}`;
+    const message = typeof err.message === 'string' && err.message ? err.message : statusText || code;
+    const ra = Number(retryAfter);
+    throw new ApiError(status, code, message, ra > 0 ? ra * 1000 : null);
+  }
+  return data as T;
+}
+
 export class Api {
   token: string | null = null;
 
@@ -50,22 +76,32 @@ export class Api {
     } catch (e) {
       throw new NetworkError(e instanceof Error ? e.message : String(e));
     }
-    let data: unknown = null;
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch {
-        data = null;
-      }
-    }
-    if (!res.ok) {
-      const err = isObject(data) && isObject(data.error) ? data.error : {};
-      const code = typeof err.code === 'string' ? err.code : `http_${res.status}`;
-      const message =
-        typeof err.message === 'string' && err.message ? err.message : res.statusText || code;
-      const ra = Number(res.headers.get('Retry-After'));
-      throw new ApiError(res.status, code, message, ra > 0 ? ra * 1000 : null);
-    }
-    return data as T;
+    return answer<T>(res.status, res.statusText, text, res.headers.get('Retry-After'));
+  }
+
+  /** POSTs a file's raw bytes with XMLHttpRequest (fetch cannot report upload
+   *  progress); `progress` gets the share sent so far, 0 to 1. */
+  upload<T>(path: string, file: Blob, progress: (share: number) => void): Upload<T> {
+    const xhr = new XMLHttpRequest();
+    const promise = new Promise<T>((resolve, reject) => {
+      xhr.open('POST', this.url(path));
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.setRequestHeader('Content-Type', file.type || 'application/octet-stream');
+      if (this.token) xhr.setRequestHeader('X-Visitor-Token', this.token);
+      xhr.upload.onprogress = (e) => {
+        if (e.lengthComputable && e.total > 0) progress(e.loaded / e.total);
+      };
+      xhr.onload = () => {
+        try {
+          resolve(answer<T>(xhr.status, xhr.statusText, xhr.responseText, xhr.getResponseHeader('Retry-After')));
+        } catch (e) {
+          reject(e);
+        }
+      };
+      xhr.onerror = xhr.ontimeout = () => reject(new NetworkError('upload failed'));
+      xhr.onabort = () => reject(new NetworkError('upload aborted'));
+      xhr.send(file);
+    });
+    return { promise, abort: () => xhr.abort() };
   }
 }

@@ -39,6 +39,10 @@ export const ICON_CHAT = [
 ];
 export const ICON_CLOSE = ['M6 6l12 12', 'M18 6L6 18'];
 export const ICON_DOWN = ['M6 9l6 6 6-6'];
+export const ICON_CLIP = [
+  'M21.4 11.1l-9.2 9.2a6 6 0 0 1-8.5-8.5l9.2-9.2a4 4 0 0 1 5.7 5.7l-9.2 9.2a2 2 0 0 1-2.8-2.8l8.5-8.5',
+];
+export const ICON_FILE = ['M14 2H6a2 2 0 0 0-2 2v16a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2V8z', 'M14 2v6h6'];
 export const ICON_SEND = ['M3.4 20.4l17.5-7.5a1 1 0 0 0 0-1.8L3.4 3.6a1 1 0 0 0-1.4 1.2L4.5 12l-2.5 7.2a1 1 0 0 0 1.4 1.2zM4.5 12H13'];
 
 /** Only http(s) URLs, made absolute against the server's base. */
@@ -80,4 +84,21 @@ export function avatar(name: string | null, url: string | null, base: string): H
   }
   if (name) box.title = name;
   return box;
+}
+
+/** "840 B", "12 KB", "1.4 MB" in the visitor's language (`units`: B, KB, MB, GB). */
+export function humanSize(bytes: number, locale: string, units: readonly string[]): string {
+  let n = Math.max(0, bytes);
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i++;
+  }
+  const num = new Intl.NumberFormat(locale, { maximumFractionDigits: i && n < 10 ? 1 : 0 }).format(n);
+  return `${num}\u00a0${units[i]}`;
+}
+
+/** Images the server shows inline (everything else is a download). */
+export function isInlineImage(type: string): boolean {
+  return /^image\/(png|jpeg|gif|webp)$/i.test(type);
 }

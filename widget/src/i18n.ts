@@ -31,6 +31,19 @@ export interface Strings {
   viaEmail: string;
   operator: string;
   unread: (n: number) => string;
+  attach: string;
+  dropFiles: string;
+  remove: (name: string) => string;
+  retry: string;
+  uploading: (name: string) => string;
+  fileTooLarge: string;
+  fileRejected: string;
+  uploadFailed: string;
+  tooManyFiles: (n: number) => string;
+  filesFailed: string;
+  waitingUploads: string;
+  download: string;
+  sizeUnits: readonly string[];
 }
 
 const en: Strings = {
@@ -62,6 +75,19 @@ const en: Strings = {
   viaEmail: 'by email',
   operator: 'Operator',
   unread: (n) => `${n} unread`,
+  attach: 'Attach files',
+  dropFiles: 'Drop files here to attach them',
+  remove: (name) => `Remove ${name}`,
+  retry: 'Retry',
+  uploading: (name) => `Uploading ${name}`,
+  fileTooLarge: 'The file is too large to send',
+  fileRejected: 'This file cannot be sent',
+  uploadFailed: 'Could not upload',
+  tooManyFiles: (n) => `Up to ${n} files per message`,
+  filesFailed: 'Some files were not uploaded: retry or remove them.',
+  waitingUploads: 'Will be sent once the files are uploaded…',
+  download: 'Download',
+  sizeUnits: ['B', 'KB', 'MB', 'GB'],
 };
 
 const ru: Strings = {
@@ -93,6 +119,19 @@ const ru: Strings = {
   viaEmail: 'по почте',
   operator: 'Оператор',
   unread: (n) => `непрочитанных: ${n}`,
+  attach: 'Прикрепить файлы',
+  dropFiles: 'Перетащите файлы сюда, чтобы прикрепить',
+  remove: (name) => `Убрать ${name}`,
+  retry: 'Повторить',
+  uploading: (name) => `Загружается ${name}`,
+  fileTooLarge: 'Файл слишком большой, его не отправить',
+  fileRejected: 'Этот файл нельзя отправить',
+  uploadFailed: 'Не удалось загрузить',
+  tooManyFiles: (n) => `Не больше ${n} файлов в одном сообщении`,
+  filesFailed: 'Некоторые файлы не загрузились: повторите или уберите их.',
+  waitingUploads: 'Отправим, как только файлы загрузятся…',
+  download: 'Скачать',
+  sizeUnits: ['Б', 'КБ', 'МБ', 'ГБ'],
 };
 
 export function pickLocale(langs: readonly string[]): Locale {

@@ -3,7 +3,7 @@
 // unread count), whether the panel was open, and the contact email. No DOM, no network.
 
 import * as store from './storage';
-import type { Message } from './types';
+import type { Attachment, Message } from './types';
 
 /** A message typed by the visitor that the server has not acknowledged yet. */
 export interface PendingSend {
@@ -100,9 +100,10 @@ export class WidgetState {
     return store.loadOutbox();
   }
 
-  /** A message just typed: kept in the outbox before anything is sent. */
-  queue(body: string): store.OutboxItem {
-    const item: store.OutboxItem = { client_id: uuid(), body, at: Date.now() };
+  /** A message just typed (with the files uploaded for it): kept in the outbox
+   *  before anything is sent. */
+  queue(body: string, files: Attachment[]): store.OutboxItem {
+    const item: store.OutboxItem = { client_id: uuid(), body, at: Date.now(), files };
     store.saveOutbox([...store.loadOutbox(), item]);
     return item;
   }

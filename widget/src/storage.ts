@@ -1,6 +1,8 @@
 // localStorage that never throws: with storage blocked (privacy modes, sandboxed
 // iframes) the widget keeps the values in memory for this page view.
 
+import { isAttachment, type Attachment } from './types';
+
 const memory = new Map<string, string>();
 
 export const KEY_TOKEN = 'switchboard.visitor_token';
@@ -32,8 +34,11 @@ export function save(key: string, value: string | null): void {
 
 export interface OutboxItem {
   client_id: string;
+  /** May be empty when there are files. */
   body: string;
   at: number;
+  /** The uploaded files the message carries (their ids are sent). */
+  files?: Attachment[];
 }
 
 /** Messages typed but not yet acknowledged by the server (survive a reload). */
@@ -43,13 +48,15 @@ export function loadOutbox(): OutboxItem[] {
   try {
     const v: unknown = JSON.parse(raw);
     if (!Array.isArray(v)) return [];
-    return v.filter(
-      (x): x is OutboxItem =>
-        typeof x === 'object' &&
-        x !== null &&
-        typeof (x as OutboxItem).client_id === 'string' &&
-        typeof (x as OutboxItem).body === 'string',
-    );
+    return v
+      .filter(
+        (x): x is OutboxItem =>
+          typeof x === 'object' &&
+          x !== null &&
+          typeof (x as OutboxItem).client_id === 'string' &&
+          typeof (x as OutboxItem).body === 'string',
+      )
+      .map((x) => ({ ...x, files: Array.isArray(x.files) ? x.files.filter(isAttachment) : [] }));
   } catch {
     return [];
   }

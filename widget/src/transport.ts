@@ -1,14 +1,22 @@
 // The widget's side of the wire: the visitor session (start, refresh, renew when the
 // token stops working), the history over REST, the live stream, sending the outbox
 // (each message retried with the same client_id until the server keeps it or refuses
-// it), the contact email and typing frames. Results go back through `TransportHandlers`.
+// it), file uploads, the contact email and typing frames. Results go back through `TransportHandlers`.
 
-import { Api, ApiError, NetworkError } from './api';
+import { Api, ApiError, NetworkError, type Upload } from './api';
 import type { Locale } from './i18n';
 import type { WidgetState } from './state';
 import * as store from './storage';
 import { backoffDelay, Stream } from './stream';
-import { isMessage, isObject, type Message, type MessageList, type Session } from './types';
+import {
+  isAttachment,
+  isMessage,
+  isObject,
+  type Attachment,
+  type Message,
+  type MessageList,
+  type Session,
+} from './types';
 
 /** What the transport tells the widget. */
 export interface TransportHandlers {
@@ -29,7 +37,7 @@ export interface TransportHandlers {
   /** A send is done with but the answer was not a message. */
   dropped(clientId: string): void;
   /** The server refused a send for good. */
-  refused(clientId: string, body: string, e: ApiError): void;
+  refused(item: store.OutboxItem, e: ApiError): void;
   /** A send failed for now and will be tried again: the server was not reached
    *  (`offline`) or it answered "try later" (`server`: 503, 507, 429, …). */
   waiting(clientId: string, why: WaitReason): void;
@@ -215,9 +223,12 @@ export class WidgetTransport {
     window.clearTimeout(p.timer);
     try {
       await this.ensureSession();
+      const ids = (p.item.files || []).map((f) => f.id);
       const m = await this.api.call<Message>('POST', 'api/v1/widget/messages', {
         body: p.item.body,
         client_id: clientId,
+        // Left out when there are none, as NewMessage serializes it.
+        ...(ids.length ? { attachments: ids } : {}),
       });
       p.inflight = false;
       if (isMessage(m)) this.on.delivered(m);
@@ -231,8 +242,8 @@ export class WidgetTransport {
         return;
       }
       if (e instanceof ApiError && !e.transient) {
-        // Refused for good (too long, …): the widget gives the text back.
-        this.on.refused(clientId, p.item.body, e);
+        // Refused for good (too long, …): the widget gives the text and files back.
+        this.on.refused(p.item, e);
         return;
       }
       if (!(e instanceof NetworkError) && !(e instanceof ApiError)) this.on.failed(e);
@@ -242,6 +253,40 @@ export class WidgetTransport {
         e instanceof ApiError && e.retryAfterMs ? e.retryAfterMs : backoffDelay(p.attempt, 1000, 20_000);
       p.timer = window.setTimeout(() => void this.deliver(clientId), delay);
     }
+  }
+
+  /** Uploads one file for the next message (once there is a session); a 401
+   *  starts a new visitor, so trying again works. */
+  upload(file: File, progress: (share: number) => void): Upload<Attachment> {
+    let current: Upload<Attachment> | null = null;
+    let aborted = false;
+    const promise = (async () => {
+      await this.ensureSession();
+      if (aborted) throw new NetworkError('upload aborted');
+      // A pasted image may come without a name: "image.png".
+      const ext = /^image\/(\w+)/.exec(file.type);
+      const name = file.name || (ext ? `image.${ext[1]}` : 'file');
+      current = this.api.upload<Attachment>(
+        `api/v1/widget/attachments?name=${encodeURIComponent(name)}`,
+        file,
+        progress,
+      );
+      try {
+        const a = await current.promise;
+        if (!isAttachment(a)) throw new ApiError(502, 'bad_attachment', 'The server sent no attachment');
+        return a;
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 401) this.renewSession();
+        throw e;
+      }
+    })();
+    return {
+      promise,
+      abort: () => {
+        aborted = true;
+        current?.abort();
+      },
+    };
   }
 
   async saveContact(email: string): Promise<void> {

@@ -1,14 +1,29 @@
 // What the visitor sees: the launcher and the chat panel in a shadow root, built
-// and updated here (messages, sends in flight, typing line, banners, contact form,
-// badge). It holds no data of its own beyond the DOM; what to show comes from the
-// widget, what the visitor does goes back through `ViewHandlers`.
+// and updated here (messages and their files, sends in flight, typing line,
+// banners, contact form, badge, the composer with its attach button and drop
+// zone; the tray the files wait in is attach.ts's). It holds no data of its own
+// beyond the DOM; what to show comes from the widget, what the visitor does goes
+// back through `ViewHandlers`.
 
 import type { ApiError } from './api';
-import { avatar, el, icon, ICON_CHAT, ICON_CLOSE, ICON_DOWN, ICON_SEND } from './dom';
+import {
+  avatar,
+  el,
+  humanSize,
+  icon,
+  ICON_CHAT,
+  ICON_CLIP,
+  ICON_CLOSE,
+  ICON_DOWN,
+  ICON_FILE,
+  ICON_SEND,
+  isInlineImage,
+  safeUrl,
+} from './dom';
 import type { Strings } from './i18n';
 import type { OutboxItem } from './storage';
 import type { WaitReason } from './transport';
-import { isObject, type Message, type Session } from './types';
+import { attachmentsOf, isObject, type Attachment, type Message, type Session } from './types';
 import css from './widget.css';
 import type { WidgetOptions } from './widget';
 
@@ -20,6 +35,8 @@ export interface ViewHandlers {
   submit(): void;
   /** The composer's text changed. */
   input(): void;
+  /** Files picked, dropped on the panel or pasted into the composer. */
+  files(files: File[]): void;
   /** "Change" next to the saved email. */
   editContact(): void;
   /** Saves a checked email address; resolves to an error text, or null when saved. */
@@ -51,6 +68,9 @@ export class WidgetView {
   private readonly contact: HTMLElement;
   private readonly input: HTMLTextAreaElement;
   private readonly sendBtn: HTMLButtonElement;
+  private readonly hint: HTMLElement;
+  /** Where the composer's files show (filled by attach.ts's Tray). */
+  readonly tray: HTMLElement;
 
   /** The row of each message shown, by id. */
   private readonly rows = new Map<number, HTMLElement>();
@@ -58,6 +78,8 @@ export class WidgetView {
   private readonly pendingRows = new Map<string, { row: HTMLElement; meta: HTMLElement }>();
   private typingTimer: number | undefined;
   private errTimer: number | undefined;
+  /** The list was scrolled to its end (so a preview that loads keeps it there). */
+  private pinned = true;
 
   constructor(
     host: HTMLElement,
@@ -131,7 +153,31 @@ export class WidgetView {
     // Filled by renderContact.
     this.contact = el('div', 'sb-contact');
 
+    this.tray = el('div', 'sb-tray');
+    this.tray.hidden = true;
+    this.tray.setAttribute('role', 'list');
+    this.tray.setAttribute('aria-label', t.attach);
+    this.hint = el('div', 'sb-hint', t.waitingUploads);
+    this.hint.hidden = true;
+    this.hint.setAttribute('role', 'status');
+
     const composer = el('form', 'sb-composer');
+    const picker = el('input', 'sb-picker');
+    picker.type = 'file';
+    picker.multiple = true;
+    picker.hidden = true;
+    picker.tabIndex = -1;
+    picker.addEventListener('change', () => {
+      const files = Array.from(picker.files || []);
+      picker.value = ''; // the same file again is a new pick
+      if (files.length) this.on.files(files);
+    });
+    const attach = el('button', 'sb-attach');
+    attach.type = 'button';
+    attach.setAttribute('aria-label', t.attach);
+    attach.title = t.attach;
+    attach.appendChild(icon(ICON_CLIP));
+    attach.addEventListener('click', () => picker.click());
     this.input = el('textarea', 'sb-input');
     this.input.rows = 1;
     this.input.placeholder = t.placeholder;
@@ -142,7 +188,7 @@ export class WidgetView {
     this.sendBtn.setAttribute('aria-label', t.send);
     this.sendBtn.title = t.send;
     this.sendBtn.appendChild(icon(ICON_SEND));
-    composer.append(this.input, this.sendBtn);
+    composer.append(picker, attach, this.input, this.sendBtn);
     composer.addEventListener('submit', (e) => {
       e.preventDefault();
       this.on.submit();
@@ -154,7 +200,31 @@ export class WidgetView {
       }
     });
     this.input.addEventListener('input', () => this.on.input());
+    // Pasted images (screenshots) and files become attachments; text pastes as text.
+    this.input.addEventListener('paste', (e) => {
+      const data = e.clipboardData;
+      const files = data ? Array.from(data.files) : [];
+      if (!files.length) return;
+      if (!Array.from(data?.types || []).includes('text/plain')) e.preventDefault();
+      this.on.files(files);
+    });
+    // Only a scroll up (the visitor's) unpins the end: content growing above
+    // (a preview loading) only ever moves the scroll position down.
+    let lastTop = 0;
+    this.list.addEventListener('scroll', () => {
+      const top = this.list.scrollTop;
+      if (top < lastTop || this.nearEnd()) this.pinned = this.nearEnd();
+      lastTop = top;
+    });
+    // The list shrinks when files wait in the tray or a banner shows: the end stays in view.
+    if (typeof ResizeObserver === 'function') {
+      new ResizeObserver(() => {
+        if (this.pinned) this.scrollToEnd();
+      }).observe(this.list);
+    }
 
+    const drop = el('div', 'sb-drop', t.dropFiles);
+    drop.hidden = true;
     this.panel.append(
       header,
       this.connBanner,
@@ -162,8 +232,12 @@ export class WidgetView {
       this.list,
       this.typing,
       this.contact,
+      this.tray,
+      this.hint,
       composer,
+      drop,
     );
+    this.dropZone(drop);
     this.panel.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') this.on.close();
     });
@@ -178,6 +252,37 @@ export class WidgetView {
     this.launcher.addEventListener('click', () => this.on.toggle());
 
     this.wrap.append(this.panel, this.launcher);
+  }
+
+  /** Files dragged over the panel: the drop zone shows; dropped, they are attached. */
+  private dropZone(drop: HTMLElement): void {
+    let depth = 0; // dragenter/dragleave pairs, one per element crossed
+    const files = (e: DragEvent) => Array.from(e.dataTransfer?.types || []).includes('Files');
+    const show = (on: boolean) => {
+      drop.hidden = !on;
+      if (!on) depth = 0;
+    };
+    this.panel.addEventListener('dragenter', (e) => {
+      if (!files(e)) return;
+      e.preventDefault();
+      depth++;
+      show(true);
+    });
+    this.panel.addEventListener('dragover', (e) => {
+      if (!files(e)) return;
+      e.preventDefault();
+      if (e.dataTransfer) e.dataTransfer.dropEffect = 'copy';
+    });
+    this.panel.addEventListener('dragleave', (e) => {
+      if (files(e) && --depth <= 0) show(false);
+    });
+    this.panel.addEventListener('drop', (e) => {
+      if (!files(e)) return;
+      e.preventDefault();
+      show(false);
+      const dropped = Array.from(e.dataTransfer?.files || []);
+      if (dropped.length) this.on.files(dropped);
+    });
   }
 
   // ---- panel and launcher --------------------------------------------------
@@ -260,12 +365,68 @@ export class WidgetView {
       row.appendChild(avatar(name, m.author.avatar_url, this.opts.base));
       col.appendChild(el('div', 'sb-author', name));
     }
-    col.appendChild(el('div', 'sb-bubble', m.body));
+    this.appendContent(col, m.body, attachmentsOf(m));
     const meta = [this.formatTime(m.created_at)];
     if (m.channel === 'email') meta.push(this.t.viaEmail);
     col.appendChild(el('div', 'sb-meta', meta.filter(Boolean).join(' · ')));
     row.appendChild(col);
     return row;
+  }
+
+  /** The text in its bubble (none when a message is only files), then the files. */
+  private appendContent(col: HTMLElement, body: string, files: Attachment[]): void {
+    if (body || !files.length) col.appendChild(el('div', 'sb-bubble', body));
+    if (!files.length) return;
+    const box = el('div', 'sb-files');
+    for (const a of files) {
+      const link = this.attachment(a);
+      if (link) box.appendChild(link);
+    }
+    col.appendChild(box);
+  }
+
+  /** An image as its preview opening the full picture in a new tab; any other
+   *  file as a row (icon, name, size) that downloads it. */
+  private attachment(a: Attachment): HTMLElement | null {
+    const url = safeUrl(a.url, this.opts.base);
+    if (!url) return null;
+    const image = isInlineImage(a.content_type);
+    const preview = safeUrl(a.thumbnail_url, this.opts.base) || (image ? url : null);
+    const link = el('a', preview ? 'sb-att-img' : 'sb-att-file');
+    link.href = url;
+    link.target = '_blank';
+    link.rel = 'noopener';
+    link.title = a.name;
+    // Everything but an inline image is served as a download (the attribute
+    // names the file where the browser honours it: same origin).
+    if (!image) link.setAttribute('download', a.name);
+    if (preview) {
+      const img = el('img');
+      img.alt = a.name;
+      img.decoding = 'async';
+      img.addEventListener('load', () => {
+        if (this.pinned) this.scrollToEnd();
+      });
+      // No preview after all (an expired link, …): the file row instead.
+      img.addEventListener(
+        'error',
+        () => {
+          const row = this.attachment({ ...a, thumbnail_url: null, content_type: '' });
+          if (row) link.replaceWith(row);
+        },
+        { once: true },
+      );
+      img.src = preview;
+      link.appendChild(img);
+    } else {
+      link.title = `${this.t.download}: ${a.name}`;
+      link.append(
+        icon(ICON_FILE),
+        el('span', 'sb-att-name', a.name),
+        el('span', 'sb-att-size', humanSize(a.size, this.opts.locale, this.t.sizeUnits)),
+      );
+    }
+    return link;
   }
 
   private formatTime(v: unknown): string {
@@ -283,7 +444,7 @@ export class WidgetView {
     row.dataset.kind = 'visitor';
     row.dataset.clientId = item.client_id;
     const col = el('div', 'sb-col');
-    col.appendChild(el('div', 'sb-bubble', item.body));
+    this.appendContent(col, item.body, item.files || []);
     const meta = el('div', 'sb-meta', this.t.sending);
     col.appendChild(meta);
     row.appendChild(col);
@@ -322,6 +483,7 @@ export class WidgetView {
 
   scrollToEnd(): void {
     this.list.scrollTop = this.list.scrollHeight;
+    this.pinned = true;
   }
 
   // ---- typing line -----------------------------------------------------------
@@ -355,16 +517,24 @@ export class WidgetView {
 
   /** A message the server refused for good goes back into the composer, before what is there. */
   restoreDraft(body: string): void {
+    if (!body) return;
     const current = this.input.value.trim();
     this.input.value = current ? `${body}\n${current}` : body;
   }
 
-  /** Grows the composer with its text; the send button only with something to send. */
-  composerChanged(): boolean {
+  /** Grows the composer with its text; the send button only with something to
+   *  send (text or `files`). True when there is text. */
+  composerChanged(files: number): boolean {
     this.autosize();
     const has = this.input.value.trim().length > 0;
-    this.sendBtn.disabled = !has;
+    this.sendBtn.disabled = !has && !files;
     return has;
+  }
+
+  /** "Will be sent once the files are uploaded": the send waits for them. */
+  setWaiting(on: boolean): void {
+    this.hint.hidden = !on;
+    this.sendBtn.setAttribute('aria-busy', String(on));
   }
 
   focusInput(): void {

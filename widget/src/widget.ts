@@ -4,9 +4,11 @@
 //
 // This file wires the three parts together and holds the flows that touch more
 // than one of them: `view.ts` (the DOM), `state.ts` (the data and what is
-// remembered), `transport.ts` (the session, the stream, sending and retrying).
+// remembered), `transport.ts` (the session, the stream, sending and retrying),
+// and `attach.ts` (the files in the composer and their uploads).
 
 import { ApiError } from './api';
+import { MAX_FILES, Tray } from './attach';
 import type { Locale, Strings } from './i18n';
 import { stringsFor } from './i18n';
 import { WidgetState } from './state';
@@ -30,7 +32,10 @@ export class Widget {
   private readonly state: WidgetState;
   private readonly view: WidgetView;
   private readonly transport: WidgetTransport;
+  private readonly tray: Tray;
   private offlineTimer: number | undefined;
+  /** Send was pressed while files were still uploading: send when they are done. */
+  private sendWhenUploaded = false;
 
   constructor(host: HTMLElement, opts: WidgetOptions) {
     this.t = stringsFor(opts.locale);
@@ -41,6 +46,7 @@ export class Widget {
       close: () => this.close(),
       submit: () => this.submit(),
       input: () => this.onInput(),
+      files: (files) => this.attach(files),
       editContact: () => {
         this.view.renderContact(this.state.contactEmail(), true);
         this.view.focusContact();
@@ -72,15 +78,27 @@ export class Widget {
       },
       delivered: (m) => this.addMessage(m),
       dropped: (clientId) => this.dropPending(clientId),
-      refused: (clientId, body, e) => {
-        this.dropPending(clientId);
-        this.view.restoreDraft(body);
+      refused: (item, e) => {
+        this.dropPending(item.client_id);
+        this.view.restoreDraft(item.body);
+        // The files come back too, unless they are what was refused (gone, or
+        // sent with another message): the same ids would fail again.
+        if (e.status !== 404 && e.status !== 409) this.tray.restore(item.files || []);
         this.onInput();
         this.view.showError(this.view.describe(e));
       },
       waiting: (clientId, why) => this.view.pendingWaiting(clientId, why),
       failed: (e) => this.view.showError(`${this.t.failed}: ${String(e)}`),
     });
+
+    this.tray = new Tray(
+      this.view.tray,
+      this.t,
+      opts.locale,
+      opts.base,
+      (file, progress) => this.transport.upload(file, progress),
+      () => this.trayChanged(),
+    );
 
     window.addEventListener('online', () => this.transport.retryPending());
     document.addEventListener('visibilitychange', () => this.markRead());
@@ -160,14 +178,38 @@ export class Widget {
   // ---- outgoing ----------------------------------------------------------
 
   private onInput(): void {
-    const has = this.view.composerChanged();
+    const has = this.view.composerChanged(this.tray.count());
     if (has) this.transport.typing();
   }
 
+  /** Files picked, dropped or pasted: into the tray, uploading at once. */
+  private attach(files: File[]): void {
+    if (!this.tray.add(files)) this.view.showError(this.t.tooManyFiles(MAX_FILES));
+  }
+
+  private trayChanged(): void {
+    this.view.composerChanged(this.tray.count());
+    if (this.sendWhenUploaded && !this.tray.uploading()) this.submit();
+  }
+
+  /** Sends the text and the uploaded files as one message; waits for uploads
+   *  under way, refuses while an upload has failed (retry or remove it first). */
   private submit(): void {
+    this.sendWhenUploaded = false;
+    this.view.setWaiting(false);
     const body = this.view.draft().trim();
-    if (!body) return;
-    const item = this.state.queue(body);
+    if (!body && !this.tray.count()) return;
+    if (this.tray.failed()) {
+      this.view.showError(this.t.filesFailed);
+      return;
+    }
+    if (this.tray.uploading()) {
+      this.sendWhenUploaded = true;
+      this.view.setWaiting(true);
+      return;
+    }
+    const item = this.state.queue(body, this.tray.ready());
+    this.tray.clear();
     this.view.setDraft('');
     this.onInput();
     this.view.hideError();
