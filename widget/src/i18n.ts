@@ -124,7 +124,7 @@ const ru: Strings = {
   remove: (name) => `Убрать ${name}`,
   retry: 'Повторить',
   uploading: (name) => `Загружается ${name}`,
-  fileTooLarge: 'Файл слишком большой, его не отправить',
+  fileTooLarge: 'Файл слишком большой для отправки',
   fileRejected: 'Этот файл нельзя отправить',
   uploadFailed: 'Не удалось загрузить',
   tooManyFiles: (n) => `Не больше ${n} файлов в одном сообщении`,
