@@ -123,7 +123,7 @@ pub struct ServerOptions {
     #[arg(long, env = "SWITCHBOARD_NATS_URL", global = true)]
     pub nats_url: Option<String>,
     /// With --nats-url: the JetStream object store bucket where every node
-    /// keeps and finds uploaded files (avatars).
+    /// keeps and finds uploaded files (avatars, attachments).
     #[arg(
         long,
         env = "SWITCHBOARD_FILE_BUCKET",
@@ -131,6 +131,14 @@ pub struct ServerOptions {
         global = true
     )]
     pub file_bucket: String,
+    /// The largest file a visitor or a colleague may attach, in MiB (413 above it).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_MAX_ATTACHMENT",
+        default_value_t = 25,
+        global = true
+    )]
+    pub max_attachment: u32,
     /// A session unused for this many days expires.
     #[arg(
         long,
@@ -283,6 +291,8 @@ pub struct Config {
     pub nats_url: Option<String>,
     /// The shared file store's bucket (with `nats_url`).
     pub file_bucket: String,
+    /// The largest attachment, in bytes.
+    pub max_attachment_bytes: u64,
     /// How long the outbox waits after the first failed attempt; doubles each time.
     pub outbox_retry_base: std::time::Duration,
     /// How long notification emails wait or collect (two minutes).
@@ -381,6 +391,7 @@ impl ServerOptions {
             ingress_secret: self.ingress_secret,
             nats_url: self.nats_url,
             file_bucket: self.file_bucket,
+            max_attachment_bytes: u64::from(self.max_attachment.max(1)) * 1024 * 1024,
             outbox_retry_base: std::time::Duration::from_secs(5),
             notify_window_ms: NOTIFY_WINDOW_MS,
             sessions: SessionPolicy {
@@ -432,6 +443,7 @@ impl Config {
             ingress_secret: None,
             nats_url: None,
             file_bucket: "switchboard-files".into(),
+            max_attachment: 25,
             session_idle_days: 30,
             session_max_days: 90,
             trusted_proxies: Vec::new(),

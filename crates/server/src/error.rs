@@ -107,6 +107,13 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        if crate::store::messages::is_attachment_taken(&err) {
+            // Two sends racing with the same upload: the second one loses.
+            return ApiError::conflict(
+                "attachment_sent",
+                "one of the files was already sent with another message",
+            );
+        }
         match ApiError::of_store_fault(&err) {
             Some(answer) => {
                 tracing::warn!(error = %err, code = answer.code, "the store refused a request");

@@ -1,4 +1,4 @@
-//! Where uploaded files live: avatars today (and attachments next).
+//! Where uploaded files live: avatars, attachments and their thumbnails.
 //!
 //! One node keeps them in its data directory. Several nodes (`--nats-url`)
 //! keep them in a JetStream object store on the NATS they already share, so
@@ -14,6 +14,8 @@ use tokio::io::AsyncReadExt;
 use crate::error::{ApiError, ApiResult};
 
 const ENOSPC: i32 = 28;
+
+pub type FileReader = Box<dyn tokio::io::AsyncRead + Send + Unpin>;
 
 pub enum FileStore {
     /// Under the data directory: `<data-dir>/<name>`.
@@ -99,6 +101,70 @@ impl FileStore {
         }
     }
 
+    /// Moves a finished upload (a file under `<data-dir>/uploads`) into the
+    /// store as `name`. Names are content hashes, so a file already there has
+    /// the same bytes and stays as it is.
+    pub async fn put_file(&self, name: &str, path: &Path) -> ApiResult<()> {
+        match self {
+            FileStore::Local(root) => {
+                let target = root.join(name);
+                if let Some(dir) = target.parent() {
+                    tokio::fs::create_dir_all(dir).await.map_err(io_error)?;
+                }
+                // Same file system (both under the data dir): an atomic rename,
+                // and a reader never sees half a file.
+                tokio::fs::rename(path, &target).await.map_err(io_error)
+            }
+            FileStore::Shared(store) => {
+                if store.info(name).await.is_err() {
+                    let mut file = tokio::fs::File::open(path).await.map_err(io_error)?;
+                    store.put(name, &mut file).await.map_err(|e| {
+                        tracing::warn!(name, error = %e, "the shared file store refused a file");
+                        ApiError::unavailable(
+                            2,
+                            "the file store does not answer; try again shortly",
+                        )
+                    })?;
+                }
+                let _ = tokio::fs::remove_file(path).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether a file of this name is stored.
+    pub async fn exists(&self, name: &str) -> bool {
+        match self {
+            FileStore::Local(root) => tokio::fs::try_exists(root.join(name))
+                .await
+                .unwrap_or(false),
+            FileStore::Shared(store) => store.info(name).await.is_ok(),
+        }
+    }
+
+    /// The file as a stream of bytes (for serving without holding it in
+    /// memory), or `None` when there is no such file.
+    pub async fn open(&self, name: &str) -> ApiResult<Option<FileReader>> {
+        match self {
+            FileStore::Local(root) => match tokio::fs::File::open(root.join(name)).await {
+                Ok(file) => Ok(Some(Box::new(file))),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io_error(e)),
+            },
+            FileStore::Shared(store) => match store.get(name).await {
+                Ok(object) => Ok(Some(Box::new(object))),
+                Err(e) if e.kind() == object_store::GetErrorKind::NotFound => Ok(None),
+                Err(e) => {
+                    tracing::warn!(name, error = %e, "the shared file store did not answer");
+                    Err(ApiError::unavailable(
+                        2,
+                        "the file store does not answer; try again shortly",
+                    ))
+                }
+            },
+        }
+    }
+
     /// The file's bytes, or `None` when there is no such file.
     pub async fn get(&self, name: &str) -> ApiResult<Option<Vec<u8>>> {
         match self {
@@ -146,7 +212,7 @@ impl FileStore {
     }
 }
 
-fn io_error(e: std::io::Error) -> ApiError {
+pub fn io_error(e: std::io::Error) -> ApiError {
     if e.raw_os_error() == Some(ENOSPC) {
         ApiError::storage_full()
     } else {

@@ -88,6 +88,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         .is_none()
         .then(|| config.data_dir.join("mailbox"));
     let reply_keys = services::reply_keys::load(&db).await?;
+    let file_link_key = services::attachments::link_key(&db).await?;
     // Random per start unless configured; `serve` prints it.
     let ingress_secret = config
         .ingress_secret
@@ -107,6 +108,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         reply_keys: std::sync::RwLock::new(reply_keys),
         mail_auth: mail::auth_in::MailAuth::new(config.dns_txt_override.as_deref()),
         ingress_secret,
+        file_link_key,
         config,
     }))
 }
@@ -141,6 +143,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         tokio::spawn(sender.run()),
         tokio::spawn(notifier.run()),
         tokio::spawn(retention::Sweeper::new(state.clone()).run()),
+        tokio::spawn(services::search::backfill(state.clone())),
     ];
     let smtp_in = match state.config.smtp_in {
         Some(addr) => Some(smtp_in::start(state.clone(), addr)?),

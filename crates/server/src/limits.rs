@@ -61,6 +61,10 @@ pub struct LimitSettings {
     pub reads_per_visitor: Rate,
     /// Typing notices per visitor (over the limit they are dropped silently).
     pub typing_per_visitor: Rate,
+    /// Files uploaded per visitor (each up to `--max-attachment`).
+    pub uploads_per_visitor: Rate,
+    /// Files uploaded per client address, all its visitors together.
+    pub uploads_per_address: Rate,
     /// Widget streams one visitor may hold open at once (one per open tab).
     pub streams_per_visitor: usize,
     /// Visitor messages waiting for the writer before new ones get 503.
@@ -76,6 +80,8 @@ impl Default for LimitSettings {
             contact_changes_per_visitor: Rate::new(5, 10_000),
             reads_per_visitor: Rate::new(30, 1_000),
             typing_per_visitor: Rate::new(5, 1_000),
+            uploads_per_visitor: Rate::new(20, 6_000),
+            uploads_per_address: Rate::new(60, 1_000),
             streams_per_visitor: 8,
             write_queue: 10_000,
         }
@@ -93,6 +99,7 @@ impl LimitSettings {
     pub fn with_address_factor(mut self, factor: u32) -> Self {
         self.widget_sessions_per_address = self.widget_sessions_per_address.scaled(factor);
         self.messages_per_address = self.messages_per_address.scaled(factor);
+        self.uploads_per_address = self.uploads_per_address.scaled(factor);
         self
     }
 }
@@ -127,6 +134,8 @@ pub struct Limits {
     contact_changes: DefaultKeyedRateLimiter<i64>,
     reads: DefaultKeyedRateLimiter<i64>,
     typing: DefaultKeyedRateLimiter<i64>,
+    visitor_uploads: DefaultKeyedRateLimiter<i64>,
+    address_uploads: DefaultKeyedRateLimiter<AddressKey>,
     visitor_streams: Arc<Mutex<HashMap<i64, usize>>>,
 }
 
@@ -140,6 +149,8 @@ impl Limits {
             contact_changes: RateLimiter::keyed(settings.contact_changes_per_visitor.quota()),
             reads: RateLimiter::keyed(settings.reads_per_visitor.quota()),
             typing: RateLimiter::keyed(settings.typing_per_visitor.quota()),
+            visitor_uploads: RateLimiter::keyed(settings.uploads_per_visitor.quota()),
+            address_uploads: RateLimiter::keyed(settings.uploads_per_address.quota()),
             visitor_streams: Arc::new(Mutex::new(HashMap::new())),
             settings,
         }
@@ -180,6 +191,15 @@ impl Limits {
             &self.address_messages,
             &address.into(),
             "messages from this address",
+        )
+    }
+
+    pub fn visitor_upload(&self, visitor_id: i64, address: IpAddr) -> ApiResult<()> {
+        self.check(&self.visitor_uploads, &visitor_id, "files")?;
+        self.check(
+            &self.address_uploads,
+            &address.into(),
+            "files from this address",
         )
     }
 
@@ -225,12 +245,16 @@ impl Limits {
         self.contact_changes.retain_recent();
         self.reads.retain_recent();
         self.typing.retain_recent();
+        self.visitor_uploads.retain_recent();
+        self.address_uploads.retain_recent();
         self.widget_sessions.shrink_to_fit();
         self.visitor_messages.shrink_to_fit();
         self.address_messages.shrink_to_fit();
         self.contact_changes.shrink_to_fit();
         self.reads.shrink_to_fit();
         self.typing.shrink_to_fit();
+        self.visitor_uploads.shrink_to_fit();
+        self.address_uploads.shrink_to_fit();
     }
 }
 

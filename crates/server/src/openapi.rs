@@ -30,6 +30,12 @@ use crate::routes;
         routes::pages::healthz,
         routes::pages::mailbox,
         routes::pages::avatar_file,
+        routes::files::original,
+        routes::files::thumbnail,
+        routes::files::visitor_upload,
+        routes::files::colleague_upload,
+        routes::files::usage,
+        routes::search::search,
         routes::auth::login,
         routes::auth::logout,
         routes::me::get_me,
@@ -111,6 +117,7 @@ pub async fn serve() -> Json<&'static Value> {
 }
 
 fn complete(doc: &mut Value) {
+    message_text_or_files(&mut doc["components"]["schemas"]["NewMessage"]);
     let components = doc["components"].as_object_mut().expect("components");
     components.insert("securitySchemes".into(), security_schemes());
     let responses = components
@@ -130,6 +137,21 @@ fn complete(doc: &mut Value) {
             }
         }
     }
+}
+
+/// A message has text, or files, or both: the body's "not only spaces"
+/// pattern applies unless at least one attachment is named.
+fn message_text_or_files(schema: &mut Value) {
+    let Some(body) = schema["properties"]["body"].as_object_mut() else {
+        return;
+    };
+    let Some(pattern) = body.remove("pattern") else {
+        return;
+    };
+    schema["anyOf"] = json!([
+        {"properties": {"body": {"pattern": pattern}}},
+        {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}}
+    ]);
 }
 
 fn security_schemes() -> Value {

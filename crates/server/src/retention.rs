@@ -9,6 +9,8 @@
 //!   dropped as soon as they are sent; see `store::outbox`);
 //! - refused inbound emails after `--refused-mail-days` (only their headers
 //!   and the start of the body were kept; see `services::inbound_mail::for_audit`);
+//! - uploads never sent, after a day, with their bytes unless another
+//!   upload has the same (see `services::attachments`);
 //! - the rate limiters' memory of clients that went quiet (every minute).
 //!
 //! The same minute tick reloads the reply-token keys (another node may have
@@ -33,6 +35,7 @@ pub struct Swept {
     pub sessions: u64,
     pub sent_emails: u64,
     pub refused_emails: u64,
+    pub unsent_uploads: u64,
 }
 
 pub struct Sweeper {
@@ -90,6 +93,7 @@ pub async fn sweep(state: &SharedState, now: i64) -> anyhow::Result<Swept> {
             now - ms(state.config.smtp.refused_kept),
         )
         .await?,
+        unsent_uploads: crate::services::attachments::sweep_unsent(state, now, BATCH).await?,
         ..Swept::default()
     };
     swept.visitors = delete_in_batches(

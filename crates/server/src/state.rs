@@ -41,6 +41,8 @@ pub struct AppState {
     pub mail_auth: crate::mail::auth_in::MailAuth,
     /// Bearer secret of `POST /api/v1/inbound/email`.
     pub ingress_secret: String,
+    /// Signs attachment links (kept in the database: every node agrees).
+    pub file_link_key: Vec<u8>,
 }
 
 impl AppState {

@@ -1,9 +1,11 @@
 //! Domain values that parse instead of validate, and the rules of accounts.
 
+pub mod attachment;
 pub mod email;
 pub mod password;
 pub mod reply_text;
 pub mod reply_token;
+pub mod search_terms;
 pub mod secret;
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Building emails: plain text + HTML alternatives, with the headers we need.
 
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::Message;
 
 pub struct Outgoing {
@@ -17,6 +17,14 @@ pub struct Outgoing {
     /// `Auto-Submitted: auto-generated` and `X-Auto-Response-Suppress: All` on
     /// notifications, so auto-responders leave them alone.
     pub automatic: bool,
+    /// Files attached to the email (after the text and HTML alternatives).
+    pub files: Vec<OutFile>,
+}
+
+pub struct OutFile {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Outgoing {
@@ -32,6 +40,7 @@ impl Outgoing {
             in_reply_to: None,
             references: None,
             automatic: false,
+            files: Vec::new(),
         }
     }
 
@@ -67,7 +76,17 @@ impl Outgoing {
                     .header(ContentType::TEXT_HTML)
                     .body(self.html),
             );
-        Ok(builder.multipart(body)?.formatted())
+        if self.files.is_empty() {
+            return Ok(builder.multipart(body)?.formatted());
+        }
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for file in self.files {
+            let content_type = ContentType::parse(&file.content_type).unwrap_or_else(|_| {
+                ContentType::parse("application/octet-stream").expect("a valid type")
+            });
+            mixed = mixed.singlepart(Attachment::new(file.name).body(file.bytes, content_type));
+        }
+        Ok(builder.multipart(mixed)?.formatted())
     }
 }
 

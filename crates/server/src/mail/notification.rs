@@ -6,7 +6,7 @@
 use lettre::message::Mailbox;
 use switchboard_protocol::{AuthorKind, Message};
 
-use super::compose::{html_escape, Outgoing};
+use super::compose::{html_escape, OutFile, Outgoing};
 use crate::domain::reply_text::{SEPARATOR_EN, SEPARATOR_RU};
 
 pub struct Thread<'a> {
@@ -19,6 +19,14 @@ pub struct Thread<'a> {
     pub locale: &'a str,
 }
 
+/// The files of the new messages: attached to the email when they are small
+/// enough together, else linked (`links`: attachment id → a long-lived link).
+#[derive(Default)]
+pub struct MailFiles {
+    pub attached: Vec<OutFile>,
+    pub links: std::collections::HashMap<i64, String>,
+}
+
 struct Words {
     new_from: &'static str,
     separator: &'static str,
@@ -28,6 +36,7 @@ struct Words {
     operator: &'static str,
     answer_subject: &'static str,
     email_channel: &'static str,
+    attached: &'static str,
 }
 
 const EN: Words = Words {
@@ -39,6 +48,7 @@ const EN: Words = Words {
     operator: "Operator",
     answer_subject: "Re: your conversation",
     email_channel: "by email",
+    attached: "attached",
 };
 
 const RU: Words = Words {
@@ -50,6 +60,7 @@ const RU: Words = Words {
     operator: "Оператор",
     answer_subject: "Re: ваш диалог",
     email_channel: "по email",
+    attached: "во вложении",
 };
 
 fn words(locale: &str) -> &'static Words {
@@ -77,18 +88,48 @@ pub fn thread_root(conversation_id: i64, domain: &str) -> String {
     format!("<conversation.{conversation_id}@{domain}>")
 }
 
-fn bodies(t: &Thread, w: &Words, new: &[Message]) -> (String, String) {
+fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b >= 1024 * 1024 => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+        b if b >= 1024 => format!("{} KB", b / 1024),
+        b => format!("{b} B"),
+    }
+}
+
+fn bodies(t: &Thread, w: &Words, new: &[Message], files: &MailFiles) -> (String, String) {
     let mut text = String::new();
     let mut html = String::from(
         "<!doctype html><html><body style=\"font-family:sans-serif;line-height:1.5\">",
     );
     for m in new {
-        text.push_str(&m.body);
-        text.push_str("\n\n");
-        html.push_str(&format!(
-            "<p style=\"white-space:pre-wrap\">{}</p>",
-            html_escape(&m.body)
-        ));
+        if !m.body.is_empty() {
+            text.push_str(&m.body);
+            text.push_str("\n\n");
+            html.push_str(&format!(
+                "<p style=\"white-space:pre-wrap\">{}</p>",
+                html_escape(&m.body)
+            ));
+        }
+        for a in &m.attachments {
+            let label = format!("📎 {} ({})", a.name, human_size(a.size));
+            match files.links.get(&a.id) {
+                Some(url) => {
+                    text.push_str(&format!("{label}: {url}\n"));
+                    html.push_str(&format!(
+                        "<p><a href=\"{}\">{}</a></p>",
+                        html_escape(url),
+                        html_escape(&label)
+                    ));
+                }
+                None => {
+                    text.push_str(&format!("{label}, {}\n", w.attached));
+                    html.push_str(&format!("<p>{}, {}</p>", html_escape(&label), w.attached));
+                }
+            }
+        }
+        if !m.attachments.is_empty() {
+            text.push('\n');
+        }
     }
     text.push_str(&format!("{}\n", w.separator));
     html.push_str(&format!(
@@ -110,7 +151,17 @@ fn bodies(t: &Thread, w: &Words, new: &[Message]) -> (String, String) {
         } else {
             String::new()
         };
-        let line = format!("{}{}: {}", author(w, m), via, m.body);
+        let files: Vec<String> = m
+            .attachments
+            .iter()
+            .map(|a| format!("📎 {}", a.name))
+            .collect();
+        let said = match (m.body.is_empty(), files.is_empty()) {
+            (false, false) => format!("{} {}", m.body, files.join(" ")),
+            (true, _) => files.join(" "),
+            (false, true) => m.body.clone(),
+        };
+        let line = format!("{}{}: {}", author(w, m), via, said);
         text.push_str(&format!("{line}\n"));
         html.push_str(&format!(
             "<p style=\"white-space:pre-wrap;margin:4px 0\">{}</p>",
@@ -153,13 +204,14 @@ pub fn to_member(
     t: &Thread,
     new: &[Message],
     member_id: i64,
+    files: MailFiles,
 ) -> anyhow::Result<Vec<u8>> {
     let w = words(t.locale);
     let newest = new
         .last()
         .ok_or_else(|| anyhow::anyhow!("nothing to notify about"))?;
     let subject = format!("{} {} (#{})", w.new_from, t.visitor_name, t.conversation_id);
-    let (text, html) = bodies(t, w, new);
+    let (text, html) = bodies(t, w, new, &files);
     // Shown as coming from the visitor, through our address.
     let from = Mailbox::new(
         Some(format!("{} via Switchboard", t.visitor_name)),
@@ -172,6 +224,7 @@ pub fn to_member(
         &format!("u{member_id}"),
     )?;
     out.automatic = true;
+    out.files = files.attached;
     out.render()
 }
 
@@ -182,16 +235,18 @@ pub fn to_visitor(
     t: &Thread,
     answer: &Message,
     visitor_id: i64,
+    files: MailFiles,
 ) -> anyhow::Result<Vec<u8>> {
     let w = words(t.locale);
     let subject = format!("{} #{}", w.answer_subject, t.conversation_id);
-    let (text, html) = bodies(t, w, std::slice::from_ref(answer));
+    let (text, html) = bodies(t, w, std::slice::from_ref(answer), &files);
     let from = Mailbox::new(Some(author(w, answer)), from.email.clone());
-    let out = with_thread(
+    let mut out = with_thread(
         Outgoing::new(from, to, subject, text, html),
         t,
         answer,
         &format!("v{visitor_id}"),
     )?;
+    out.files = files.attached;
     out.render()
 }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use switchboard_protocol::{
-    Channel, Conversation, ConversationStatus, MarkRead, Message, NewMessage, Page,
+    AuthorKind, Conversation, ConversationStatus, MarkRead, Message, NewMessage, Page,
     UpdateConversation,
 };
 
@@ -199,8 +199,9 @@ pub async fn messages(
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", tag = "conversations", params(("id" = i64, Path)),
     request_body = NewMessage,
     responses((status = 201, body = Message), (status = 200, body = Message, description = "a retry: the first message with this client_id"),
-              (status = 409, description = "`client_id_reused`: this client_id was used for another conversation"),
-              (status = 422, description = "`empty_body`, `body_too_long` or `invalid_client_id`")),
+              (status = 404, description = "`not_found`: no such conversation, or an attachment id names no upload of this member that is not sent yet"),
+              (status = 409, description = "`client_id_reused`: this client_id was used for another conversation; `attachment_sent`: one of the files was sent with another message meanwhile"),
+              (status = 422, description = "`empty_body` (no text and no files), `body_too_long`, `invalid_client_id`, `too_many_attachments` or `duplicate_attachment`")),
     security(("bearer" = [])))]
 pub async fn post_message(
     State(state): State<SharedState>,
@@ -208,14 +209,24 @@ pub async fn post_message(
     Path(id): Path<i64>,
     Json(body): Json<NewMessage>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
+    me.require_answering()?;
+    let files = match service::files_for_send(
+        &state,
+        AuthorKind::Operator,
+        me.user.id,
+        &body.client_id,
+        &body.attachments,
+    )
+    .await?
+    {
+        Ok(files) => files,
+        Err(earlier) => return Ok((StatusCode::OK, Json(earlier))),
+    };
     let posted = service::post_as_operator(
         &state,
         &me.user,
         id,
-        &body.body,
-        Some(&body.client_id),
-        Channel::Chat,
-        None,
+        service::Post::chat(&body.body, &body.client_id, files),
     )
     .await?;
     Ok((

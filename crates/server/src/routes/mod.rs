@@ -2,10 +2,12 @@
 
 pub mod auth;
 pub mod conversations;
+pub mod files;
 pub mod inbound;
 pub mod mail;
 pub mod me;
 pub mod pages;
+pub mod search;
 pub mod stream;
 pub mod team;
 pub mod widget;
@@ -37,6 +39,10 @@ pub fn router(state: SharedState) -> Router {
         .route("/messages", get(widget::history).post(widget::post_message))
         .route("/contact", put(widget::contact))
         .route("/read", post(widget::read))
+        .route(
+            "/attachments",
+            post(files::visitor_upload).layer(DefaultBodyLimit::disable()),
+        )
         .route("/stream", get(stream::visitor_stream))
         .layer(widget_cors);
 
@@ -63,6 +69,12 @@ pub fn router(state: SharedState) -> Router {
         .route("/mail/dns/check", get(mail::check))
         .route("/conversations", get(conversations::list))
         .route(
+            "/attachments",
+            post(files::colleague_upload).layer(DefaultBodyLimit::disable()),
+        )
+        .route("/attachments/usage", get(files::usage))
+        .route("/search", get(search::search))
+        .route(
             "/conversations/{id}",
             get(conversations::get).patch(conversations::patch),
         )
@@ -86,6 +98,8 @@ pub fn router(state: SharedState) -> Router {
         .route("/widget.js", get(widget::widget_js))
         .route("/demo", get(widget::demo))
         .route("/avatars/{file}", get(pages::avatar_file))
+        .route("/files/{id}/{name}", get(files::original))
+        .route("/thumbnails/{id}", get(files::thumbnail))
         .route("/dev/mailbox", get(pages::mailbox))
         .route("/dev/mailbox/{file}", get(pages::mailbox_file))
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

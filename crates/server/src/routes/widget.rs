@@ -5,7 +5,7 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use switchboard_protocol::{
-    Channel, MarkRead, Message, NewMessage, PublicOperator, WidgetContact, WidgetHistory,
+    AuthorKind, MarkRead, Message, NewMessage, PublicOperator, WidgetContact, WidgetHistory,
     WidgetSession, WidgetSessionRequest,
 };
 
@@ -148,7 +148,9 @@ pub async fn history(
 #[utoipa::path(post, path = "/api/v1/widget/messages", tag = "widget", request_body = NewMessage,
     responses((status = 201, body = Message), (status = 200, body = Message, description = "a retry with the same client_id"),
               (status = 409, description = "`client_id_reused`: this client_id was used in another conversation"),
-              (status = 422, description = "`empty_body`, `body_too_long` or `invalid_client_id`"),
+              (status = 404, description = "`not_found`: an attachment id names no upload of this visitor that is not sent yet"),
+              (status = 409, description = "`attachment_sent`: one of the files was sent with another message meanwhile"),
+              (status = 422, description = "`empty_body` (no text and no files), `body_too_long`, `invalid_client_id`, `too_many_attachments` or `duplicate_attachment`"),
               (status = 429, description = "`too_many_requests`: too many messages from this visitor or address; see Retry-After")),
     security(("visitor" = [])))]
 pub async fn post_message(
@@ -158,13 +160,22 @@ pub async fn post_message(
     Json(body): Json<NewMessage>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
     state.limits.visitor_message(visitor.id, client)?;
+    let files = match service::files_for_send(
+        &state,
+        AuthorKind::Visitor,
+        visitor.id,
+        &body.client_id,
+        &body.attachments,
+    )
+    .await?
+    {
+        Ok(files) => files,
+        Err(earlier) => return Ok((StatusCode::OK, Json(earlier))),
+    };
     let posted = service::post_as_visitor(
         &state,
         &visitor,
-        &body.body,
-        Some(&body.client_id),
-        Channel::Chat,
-        None,
+        service::Post::chat(&body.body, &body.client_id, files),
     )
     .await?;
     Ok((
@@ -212,6 +223,10 @@ pub async fn contact(
         name,
     )
     .await?;
+    if let Some(v) = visitors::by_id(&state.db, visitor.id).await? {
+        crate::services::search::index_visitor(&state, v.id, v.name.as_deref(), v.email.as_deref())
+            .await?;
+    }
     // Operators see the new contact on the conversation.
     service::announce_visitor_conversation(&state, visitor.id).await?;
     Ok(StatusCode::NO_CONTENT)

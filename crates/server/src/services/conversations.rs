@@ -12,13 +12,15 @@ use switchboard_protocol::{
 };
 
 use crate::auth::CurrentUser;
+use crate::domain::search_terms;
 use crate::error::{ApiError, ApiResult};
 use crate::state::SharedState;
+use crate::store::attachments::AttachmentRecord;
 use crate::store::conversations::{self, ConversationRecord};
 use crate::store::messages::{self, MessageRecord, NewMessage};
 use crate::store::users::UserRecord;
 use crate::store::visitors::VisitorRecord;
-use crate::store::{events, users};
+use crate::store::{events, search, users};
 
 pub const MAX_BODY_CHARS: usize = 10_000;
 const MAX_CLIENT_ID_CHARS: usize = 100;
@@ -26,12 +28,17 @@ const MAX_CLIENT_ID_CHARS: usize = 100;
 /// A message body as stored: trimmed, without NUL (never meant in text, and
 /// PostgreSQL cannot store it), 1..=10,000 characters.
 pub fn parse_body(body: &str) -> ApiResult<Cow<'_, str>> {
+    parse_body_with_files(body, false)
+}
+
+/// Like `parse_body`, but a message that carries files may have no text.
+pub fn parse_body_with_files(body: &str, has_files: bool) -> ApiResult<Cow<'_, str>> {
     let body = if body.contains('\0') {
         Cow::Owned(body.replace('\0', "").trim().to_string())
     } else {
         Cow::Borrowed(body.trim())
     };
-    if body.is_empty() {
+    if body.is_empty() && !has_files {
         return Err(ApiError::unprocessable(
             "empty_body",
             "the message is empty",
@@ -72,7 +79,11 @@ pub fn message_view(state: &SharedState, m: &MessageRecord) -> Message {
         body: m.body.clone(),
         channel: m.channel,
         created_at: m.created_at,
-        attachments: vec![],
+        attachments: m
+            .attachments
+            .iter()
+            .map(|a| crate::services::attachments::view(state, a))
+            .collect(),
     }
 }
 
@@ -104,6 +115,60 @@ pub async fn conversation_view(
     })
 }
 
+/// The files a send names, checked before it is written — or, when they were
+/// already sent by an earlier try of this very send (same `client_id`), that
+/// earlier message, which is the answer to a retry.
+pub async fn files_for_send(
+    state: &SharedState,
+    author: AuthorKind,
+    author_id: i64,
+    client_id: &str,
+    ids: &[i64],
+) -> ApiResult<Result<Vec<AttachmentRecord>, Message>> {
+    use crate::store::attachments::Uploader;
+    if ids.is_empty() {
+        return Ok(Ok(Vec::new()));
+    }
+    let uploader = match author {
+        AuthorKind::Visitor => Uploader::Visitor(author_id),
+        _ => Uploader::Operator(author_id),
+    };
+    match crate::services::attachments::for_message(state, uploader, ids).await {
+        Ok(files) => Ok(Ok(files)),
+        Err(e) if e.status == axum::http::StatusCode::NOT_FOUND => {
+            let mut conn = state.db.pool.acquire().await?;
+            match messages::by_client_id(&mut conn, author, author_id, client_id.trim()).await? {
+                Some(first) => Ok(Err(message_view(state, &first))),
+                None => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What a send brings: its text, the sender's id for it, the way it came,
+/// the email it came in (Message-ID and raw bytes), its files.
+pub struct Post<'a> {
+    pub body: &'a str,
+    pub client_id: Option<&'a str>,
+    pub channel: Channel,
+    pub email: Option<(&'a str, &'a [u8])>,
+    pub attachments: Vec<AttachmentRecord>,
+}
+
+impl<'a> Post<'a> {
+    /// A chat message from the app or the widget.
+    pub fn chat(body: &'a str, client_id: &'a str, attachments: Vec<AttachmentRecord>) -> Self {
+        Post {
+            body,
+            client_id: Some(client_id),
+            channel: Channel::Chat,
+            email: None,
+            attachments,
+        }
+    }
+}
+
 /// The outcome of a send: the message, and whether this call created it (a
 /// retry with the same `client_id` gets the first one back).
 pub struct Posted {
@@ -117,15 +182,23 @@ pub struct Posted {
 pub async fn post_as_visitor(
     state: &SharedState,
     visitor: &VisitorRecord,
-    body: &str,
-    client_id: Option<&str>,
-    channel: Channel,
-    email: Option<(&str, &[u8])>,
+    post: Post<'_>,
 ) -> ApiResult<Posted> {
+    let Post {
+        body,
+        client_id,
+        channel,
+        email,
+        attachments,
+    } = post;
+    let body = parse_body_with_files(body, !attachments.is_empty())?.to_string();
     let post = Arc::new(VisitorPost {
         state: state.clone(),
         visitor: visitor.clone(),
-        body: parse_body(body)?.to_string(),
+        // Stemming is done here, not in the writer that every send waits for.
+        terms: search_terms::index_terms(&body),
+        body,
+        attachments,
         client_id: client_id
             .map(parse_client_id)
             .transpose()?
@@ -152,6 +225,8 @@ struct VisitorPost {
     state: SharedState,
     visitor: VisitorRecord,
     body: String,
+    terms: String,
+    attachments: Vec<AttachmentRecord>,
     client_id: Option<String>,
     channel: Channel,
     email: Option<(String, Vec<u8>)>,
@@ -201,6 +276,7 @@ async fn write_visitor_message(
         channel: post.channel,
         email_message_id: post.email.as_ref().map(|e| e.0.as_str()),
         raw_email: post.email.as_ref().map(|e| e.1.as_slice()),
+        attachments: &post.attachments,
     };
     let Some(stored) = messages::insert_unless_sent(conn, new).await? else {
         // Only possible with the conversation open: nothing was written.
@@ -211,6 +287,7 @@ async fn write_visitor_message(
         return Ok(retry(&first));
     };
     conversations::record_message(conn, conversation_id, stored.id, stored.created_at).await?;
+    search::index_message(conn, state.db.backend, stored.id, &post.terms).await?;
     let message = message_view(state, &stored);
     if let Some(change) = change {
         // Everything the view shows is at hand: no need to read it back.
@@ -261,13 +338,18 @@ pub async fn post_as_operator(
     state: &SharedState,
     user: &UserRecord,
     conversation_id: i64,
-    body: &str,
-    client_id: Option<&str>,
-    channel: Channel,
-    email: Option<(&str, &[u8])>,
+    post: Post<'_>,
 ) -> ApiResult<Posted> {
+    let Post {
+        body,
+        client_id,
+        channel,
+        email,
+        attachments,
+    } = post;
     crate::auth::require_answering(user)?;
-    let body = parse_body(body)?;
+    let body = parse_body_with_files(body, !attachments.is_empty())?;
+    let terms = search_terms::index_terms(&body);
     let client_id = client_id.map(parse_client_id).transpose()?;
     let mut tx = state.db.begin_write().await?;
     if let Some(client_id) = client_id {
@@ -300,11 +382,13 @@ pub async fn post_as_operator(
             channel,
             email_message_id: email.map(|e| e.0),
             raw_email: email.map(|e| e.1),
+            attachments: &attachments,
         },
     )
     .await?;
     conversations::record_message(&mut tx.tx, conversation_id, stored.id, stored.created_at)
         .await?;
+    search::index_message(&mut tx.tx, state.db.backend, stored.id, &terms).await?;
     // Answering is reading: the operator has seen everything up to their reply.
     conversations::mark_read(&mut tx.tx, user.id, conversation_id, stored.id).await?;
     let message = message_view(state, &stored);

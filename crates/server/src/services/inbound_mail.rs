@@ -19,8 +19,12 @@ use crate::state::SharedState;
 use crate::store::users::AccountStatus;
 use crate::store::{conversations, messages, notifications, users, visitors};
 
-/// The largest email we take (attachments included).
-pub const MAX_BYTES: usize = 10 * 1024 * 1024;
+/// The largest email we take, attachments included: a 25 MiB file grows by a
+/// third in base64, and a mail client adds its headers.
+pub const MAX_BYTES: usize = 40 * 1024 * 1024;
+/// An emailed reply is kept whole (for audit) up to this size; past it, its
+/// headers and the start of its body, as its files are kept as attachments.
+const RAW_KEPT_WHOLE: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -279,7 +283,8 @@ async fn check_and_post(
     };
     // NUL is never meant in text, and PostgreSQL cannot store it.
     let text = reply_text::extract(&body.replace('\0', ""));
-    if text.is_empty() {
+    let files = files_of(&m);
+    if text.is_empty() && files.is_empty() {
         return refuse("no new text above the quoted history");
     }
     let conversation = {
@@ -289,7 +294,12 @@ async fn check_and_post(
     let Some(conversation) = conversation else {
         return refuse("the conversation no longer exists");
     };
-    let email = Some((message_id.as_str(), raw));
+    let kept_raw = if raw.len() > RAW_KEPT_WHOLE {
+        std::borrow::Cow::Owned(for_audit(raw))
+    } else {
+        std::borrow::Cow::Borrowed(raw)
+    };
+    let email = Some((message_id.as_str(), kept_raw.as_ref()));
     let posted = match token.recipient {
         Recipient::User(user_id) => {
             let Some(user) = users::by_id(&state.db, user_id).await? else {
@@ -303,14 +313,12 @@ async fn check_and_post(
             if user.status == AccountStatus::Removed || !user.role.answers_visitors() {
                 return refuse("the team member may not answer visitors");
             }
+            let attachments = store_files(state, &files).await?;
             service::post_as_operator(
                 state,
                 &user,
                 conversation.id,
-                &text,
-                None,
-                Channel::Email,
-                email,
+                by_email(&text, email, attachments),
             )
             .await
         }
@@ -325,7 +333,8 @@ async fn check_and_post(
                     "sender {sender} is not the recipient the token was made for"
                 ));
             }
-            service::post_as_visitor(state, &visitor, &text, None, Channel::Email, email).await
+            let attachments = store_files(state, &files).await?;
+            service::post_as_visitor(state, &visitor, by_email(&text, email, attachments)).await
         }
     };
     match posted {
@@ -341,6 +350,110 @@ async fn check_and_post(
         // Two copies racing past the duplicate check: the unique index decides.
         Err(e) => refuse(e.message),
     }
+}
+
+fn by_email<'a>(
+    text: &'a str,
+    email: Option<(&'a str, &'a [u8])>,
+    attachments: Vec<crate::store::attachments::AttachmentRecord>,
+) -> service::Post<'a> {
+    service::Post {
+        body: text,
+        client_id: None,
+        channel: Channel::Email,
+        email,
+        attachments,
+    }
+}
+
+/// A file of an emailed reply: attachments and inline (`cid:`) images alike.
+pub struct EmailFile<'a> {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: &'a [u8],
+}
+
+/// The files of a reply, byte for byte. Names come decoded (RFC 2231 and
+/// encoded-words, by mail-parser); a part without one is named after its type.
+/// Outlook's `winmail.dat` (TNEF) holds nothing a reader could open and is left out.
+pub fn files_of<'a>(m: &'a mail_parser::Message<'a>) -> Vec<EmailFile<'a>> {
+    let mut files = Vec::new();
+    for (i, part) in m.attachments().enumerate() {
+        let named = part.attachment_name().filter(|n| !n.trim().is_empty());
+        let content_type = part
+            .content_type()
+            .map(|ct| match &ct.c_subtype {
+                Some(sub) => format!("{}/{}", ct.c_type, sub),
+                None => ct.c_type.to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into())
+            .to_ascii_lowercase();
+        let is_text = matches!(part.body, PartType::Text(_) | PartType::Html(_));
+        let attached = part
+            .content_disposition()
+            .is_some_and(|cd| cd.c_type.eq_ignore_ascii_case("attachment"));
+        // A stray text part (a client's second body) is not a file unless it
+        // says it is one.
+        if is_text && named.is_none() && !attached {
+            continue;
+        }
+        if content_type == "application/ms-tnef" {
+            continue;
+        }
+        let name = match named {
+            Some(n) => n.to_string(),
+            None if part.is_message() => format!("message-{}.eml", i + 1),
+            None => {
+                let ext = mime_guess::get_mime_extensions_str(&content_type)
+                    .and_then(|e| e.first())
+                    .unwrap_or(&"bin");
+                format!("attachment-{}.{ext}", i + 1)
+            }
+        };
+        let bytes = part.contents();
+        if bytes.is_empty() {
+            continue;
+        }
+        files.push(EmailFile {
+            name,
+            content_type,
+            bytes,
+        });
+    }
+    files
+}
+
+/// Keeps a reply's files; over the size limit a file is left out (the text
+/// still goes through) and the log says so.
+async fn store_files(
+    state: &SharedState,
+    files: &[EmailFile<'_>],
+) -> anyhow::Result<Vec<crate::store::attachments::AttachmentRecord>> {
+    let max = state.config.max_attachment_bytes;
+    let mut stored = Vec::with_capacity(files.len());
+    for file in files {
+        if file.bytes.len() as u64 > max {
+            tracing::warn!(
+                name = file.name,
+                size = file.bytes.len(),
+                "an emailed file over the size limit was left out"
+            );
+            continue;
+        }
+        let name = crate::domain::attachment::clean_name(&file.name)
+            .unwrap_or_else(|| "attachment".to_string());
+        let record = crate::services::attachments::store_bytes(
+            state,
+            crate::store::attachments::Uploader::Email,
+            &name,
+            &file.content_type,
+            file.bytes,
+        )
+        .await
+        .map_err(anyhow::Error::new)?;
+        stored.push(record);
+    }
+    Ok(stored)
 }
 
 #[cfg(test)]

@@ -22,8 +22,9 @@ use switchboard_protocol::{event, AuthorKind, Channel, Message};
 
 use crate::db::now_ms;
 use crate::domain::reply_token::{self, Recipient, ReplyToken};
+use crate::mail::compose::OutFile;
 use crate::mail::digest::{self, DigestItem};
-use crate::mail::notification::{self, Thread};
+use crate::mail::notification::{self, MailFiles, Thread};
 use crate::services::conversations::message_view;
 use crate::state::SharedState;
 use crate::store::conversations::ConversationRecord;
@@ -34,6 +35,10 @@ use crate::store::{conversations, events, messages, outbox, settings, users, vis
 pub const WINDOW_MS: i64 = crate::config::NOTIFY_WINDOW_MS;
 pub const CURSOR_KEY: &str = "notify_cursor";
 const HISTORY: i64 = 10;
+/// An email carries its files up to this size in all; past it, links.
+const ATTACHED_IN_ALL: i64 = 10 * 1024 * 1024;
+/// Links in emails live longer than in the apps: emails are read late.
+const EMAIL_LINK_DAYS: i64 = 30;
 const DUE_CHECK_EVERY: Duration = Duration::from_millis(500);
 
 /// What the worker read before taking the write lock for a batch.
@@ -348,13 +353,47 @@ impl NotificationWorker {
             locale: &visitor.locale,
         };
         let to: Mailbox = email.parse()?;
-        let bytes = notification::to_visitor(&state.mail_from, to, &thread, message, visitor.id)?;
+        let files = self.mail_files(std::slice::from_ref(message)).await?;
+        let bytes =
+            notification::to_visitor(&state.mail_from, to, &thread, message, visitor.id, files)?;
         let subject = format!("conversation #{}", c.id);
         // The envelope sender names the visitor (signed, like a reply
         // address), so a bounce tells whose address failed.
         let bounce_to = format!("bounce+{signed}@{}", state.config.reply_domain);
         outbox::enqueue(conn, &bounce_to, &email, &subject, &bytes).await?;
         Ok(true)
+    }
+
+    /// The new messages' files: attached when they take at most
+    /// `ATTACHED_IN_ALL` together, else linked for `EMAIL_LINK_DAYS`.
+    async fn mail_files(&self, new: &[Message]) -> anyhow::Result<MailFiles> {
+        let state = &self.state;
+        let mut records = Vec::new();
+        for a in new.iter().flat_map(|m| &m.attachments) {
+            if let Some(record) = crate::store::attachments::get(&state.db, a.id).await? {
+                records.push(record);
+            }
+        }
+        let total: i64 = records.iter().map(|r| r.size).sum();
+        let mut files = MailFiles::default();
+        if total <= ATTACHED_IN_ALL {
+            for r in &records {
+                match state.files.get(&r.blob()).await? {
+                    Some(bytes) => files.attached.push(OutFile {
+                        name: r.name.clone(),
+                        content_type: r.content_type.clone(),
+                        bytes,
+                    }),
+                    None => tracing::warn!(attachment = r.id, "an attachment's file is missing"),
+                }
+            }
+        } else {
+            for r in &records {
+                let link = crate::services::attachments::link(state, r, EMAIL_LINK_DAYS);
+                files.links.insert(r.id, link);
+            }
+        }
+        Ok(files)
     }
 
     async fn history(
@@ -403,7 +442,8 @@ impl NotificationWorker {
             locale: &member.locale,
         };
         let to: Mailbox = member.email.parse()?;
-        let bytes = notification::to_member(&state.mail_from, to, &thread, new, member.id)?;
+        let files = self.mail_files(new).await?;
+        let bytes = notification::to_member(&state.mail_from, to, &thread, new, member.id, files)?;
         let subject = format!("conversation #{} for member {}", c.id, member.id);
         outbox::enqueue(
             conn,

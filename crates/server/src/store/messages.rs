@@ -5,6 +5,7 @@ use sqlx::{AnyConnection, Row};
 use switchboard_protocol::{AuthorKind, Channel};
 
 use crate::db::now_ms;
+use crate::store::attachments::{self, AttachmentRecord};
 
 #[derive(Debug, Clone)]
 pub struct MessageRecord {
@@ -19,9 +20,12 @@ pub struct MessageRecord {
     pub body: String,
     pub channel: Channel,
     pub created_at: i64,
+    /// Its files, in order (loaded only for messages that have any).
+    pub attachments: Vec<AttachmentRecord>,
+    attachment_count: i64,
 }
 
-const SELECT: &str = "SELECT m.id, m.conversation_id, m.client_id, m.author_kind, m.author_id, m.body, m.channel, m.created_at, \
+const SELECT: &str = "SELECT m.id, m.conversation_id, m.client_id, m.author_kind, m.author_id, m.body, m.channel, m.created_at, m.attachment_count, \
     CASE WHEN m.author_kind = 'operator' THEN u.name ELSE v.name END AS author_name, u.avatar_file AS author_avatar \
     FROM messages m \
     LEFT JOIN users u ON m.author_kind = 'operator' AND u.id = m.author_id \
@@ -51,7 +55,37 @@ fn from_row(row: &AnyRow) -> Result<MessageRecord, sqlx::Error> {
             Channel::Chat
         },
         created_at: row.try_get("created_at")?,
+        attachments: Vec::new(),
+        attachment_count: row.try_get("attachment_count")?,
     })
+}
+
+/// Fills in the attachments of the messages that have any, in one query.
+async fn with_attachments(
+    conn: &mut AnyConnection,
+    mut messages: Vec<MessageRecord>,
+) -> Result<Vec<MessageRecord>, sqlx::Error> {
+    let ids: Vec<i64> = messages
+        .iter()
+        .filter(|m| m.attachment_count > 0)
+        .map(|m| m.id)
+        .collect();
+    for a in attachments::of_messages(conn, &ids).await? {
+        if let Some(m) = messages.iter_mut().find(|m| Some(m.id) == a.message_id) {
+            m.attachments.push(a);
+        }
+    }
+    Ok(messages)
+}
+
+async fn one_with_attachments(
+    conn: &mut AnyConnection,
+    message: Option<MessageRecord>,
+) -> Result<Option<MessageRecord>, sqlx::Error> {
+    match message {
+        Some(m) if m.attachment_count > 0 => Ok(with_attachments(conn, vec![m]).await?.pop()),
+        other => Ok(other),
+    }
 }
 
 fn kind_str(kind: AuthorKind) -> &'static str {
@@ -71,9 +105,12 @@ pub struct NewMessage<'a> {
     pub channel: Channel,
     pub email_message_id: Option<&'a str>,
     pub raw_email: Option<&'a [u8]>,
+    /// Uploads sent with the message (checked by the caller), in order.
+    pub attachments: &'a [AttachmentRecord],
 }
 
-/// Stores a message and returns it as `get` would, in one statement.
+/// Stores a message and returns it as `get` would, in one statement (and one
+/// more per attachment).
 pub async fn insert(
     conn: &mut AnyConnection,
     m: NewMessage<'_>,
@@ -105,9 +142,9 @@ async fn insert_with(
     // RETURNING gives back what `SELECT` would read, author's name included,
     // saving a round trip on the hottest path.
     let sql = format!(
-        "INSERT INTO messages (conversation_id, client_id, author_kind, author_id, body, channel, email_message_id, raw_email, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) {on_conflict} \
-         RETURNING id, conversation_id, client_id, author_kind, author_id, body, channel, created_at, \
+        "INSERT INTO messages (conversation_id, client_id, author_kind, author_id, body, channel, email_message_id, raw_email, created_at, attachment_count) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {on_conflict} \
+         RETURNING id, conversation_id, client_id, author_kind, author_id, body, channel, created_at, attachment_count, \
          CASE WHEN author_kind = 'operator' \
               THEN (SELECT u.name FROM users u WHERE u.id = messages.author_id) \
               ELSE (SELECT v.name FROM visitors v WHERE v.id = messages.author_id) END AS author_name, \
@@ -128,17 +165,42 @@ async fn insert_with(
         .bind(m.email_message_id)
         .bind(m.raw_email.map(<[u8]>::to_vec))
         .bind(now_ms())
-        .fetch_optional(conn)
+        .bind(m.attachments.len() as i64)
+        .fetch_optional(&mut *conn)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    let Some(mut stored) = row.as_ref().map(from_row).transpose()? else {
+        return Ok(None);
+    };
+    let ids: Vec<i64> = m.attachments.iter().map(|a| a.id).collect();
+    if !attachments::attach(conn, stored.id, &ids).await? {
+        return Err(sqlx::Error::Protocol(ATTACHMENT_TAKEN.into()));
+    }
+    stored.attachments = m
+        .attachments
+        .iter()
+        .map(|a| AttachmentRecord {
+            message_id: Some(stored.id),
+            ..a.clone()
+        })
+        .collect();
+    Ok(Some(stored))
+}
+
+/// Why an insert failed when one of its uploads was sent with another
+/// message meanwhile (two sends racing); see `is_attachment_taken`.
+const ATTACHMENT_TAKEN: &str = "an attachment was sent with another message";
+
+pub fn is_attachment_taken(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Protocol(m) if m == ATTACHMENT_TAKEN)
 }
 
 pub async fn get(conn: &mut AnyConnection, id: i64) -> Result<Option<MessageRecord>, sqlx::Error> {
     let row = sqlx::query(&format!("{SELECT} WHERE m.id = $1"))
         .bind(id)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    let m = row.as_ref().map(from_row).transpose()?;
+    one_with_attachments(conn, m).await
 }
 
 /// The message an author already sent with this `client_id`, if any.
@@ -154,9 +216,10 @@ pub async fn by_client_id(
     .bind(kind_str(kind))
     .bind(author_id)
     .bind(client_id)
-    .fetch_optional(conn)
+    .fetch_optional(&mut *conn)
     .await?;
-    row.as_ref().map(from_row).transpose()
+    let m = row.as_ref().map(from_row).transpose()?;
+    one_with_attachments(conn, m).await
 }
 
 pub async fn by_email_message_id(
@@ -165,9 +228,10 @@ pub async fn by_email_message_id(
 ) -> Result<Option<MessageRecord>, sqlx::Error> {
     let row = sqlx::query(&format!("{SELECT} WHERE m.email_message_id = $1"))
         .bind(message_id)
-        .fetch_optional(conn)
+        .fetch_optional(&mut *conn)
         .await?;
-    row.as_ref().map(from_row).transpose()
+    let m = row.as_ref().map(from_row).transpose()?;
+    one_with_attachments(conn, m).await
 }
 
 /// A page of a conversation, newest first from the database; callers reverse it.
@@ -183,9 +247,10 @@ pub async fn page(
     .bind(conversation_id)
     .bind(before.unwrap_or(0))
     .bind(limit)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    let page = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    with_attachments(conn, page).await
 }
 
 /// Visitor messages of a conversation after `after_id`, oldest first.
@@ -199,9 +264,29 @@ pub async fn visitor_messages_after(
     ))
     .bind(conversation_id)
     .bind(after_id)
-    .fetch_all(conn)
+    .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(from_row).collect()
+    let found = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    with_attachments(conn, found).await
+}
+
+/// Messages by id (those that exist), with their attachments.
+pub async fn by_ids(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<MessageRecord>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("{SELECT} WHERE m.id IN ({})", placeholders.join(", "));
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(*id);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    let found = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    with_attachments(conn, found).await
 }
 
 /// Records what SPF, DKIM and DMARC said of an emailed reply.

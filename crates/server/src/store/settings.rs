@@ -8,6 +8,7 @@ use crate::db::Db;
 
 pub const TEAM_DEFAULTS: &str = "team_defaults";
 pub const SIGNING_KEY: &str = "signing_key";
+pub const FILE_LINK_KEY: &str = "file_link_key";
 
 pub async fn get<T: DeserializeOwned>(db: &Db, key: &str) -> anyhow::Result<Option<T>> {
     let row = sqlx::query("SELECT value FROM settings WHERE key = $1")

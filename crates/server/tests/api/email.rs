@@ -507,7 +507,8 @@ async fn forged_tampered_automatic_duplicate_oversized_and_foreign_mail_is_refus
         &reply_to,
         "<huge@mail>",
         "<x>",
-        &format!("{}\r\n", "x".repeat(998)).repeat(11 * 1024),
+        &format!("{}\r\n", "x".repeat(998))
+            .repeat(switchboard_server::services::inbound_mail::MAX_BYTES / 1000 + 100),
         "",
     );
     let replies = raw_smtp(smtp_in, ADMIN_EMAIL, &reply_to, &huge).await;

@@ -5,6 +5,7 @@ mod helpers;
 
 mod accounts;
 mod architecture;
+mod attachments;
 mod conversations;
 mod crash;
 mod dkim;
@@ -13,6 +14,7 @@ mod faults;
 mod nodes;
 mod outbox;
 mod profile;
+mod search;
 mod security;
 mod smtp;
 mod stream;

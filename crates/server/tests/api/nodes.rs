@@ -339,3 +339,43 @@ async fn an_avatar_uploaded_through_one_node_is_served_by_every_node() {
         .delete_object_store(&bucket)
         .await;
 }
+
+#[tokio::test]
+async fn a_file_attached_through_one_node_is_served_by_the_other() {
+    let Some(nodes) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &nodes.a).await;
+    let photo = crate::profile::noisy_png(50_000);
+    let file: Value = http
+        .post(format!(
+            "{}/api/v1/attachments?name=shelf.png",
+            nodes.a.url()
+        ))
+        .bearer_auth(&token)
+        .header("content-type", "image/png")
+        .body(photo.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Links name the public URL of the node that made them; behind a load
+    // balancer that is the same for both. Here node B is asked directly.
+    let on_b = |url: &str| url.replacen(&nodes.a.url(), &nodes.b.url(), 1);
+    let got = http
+        .get(on_b(file["url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), reqwest::StatusCode::OK);
+    assert_eq!(got.bytes().await.unwrap().to_vec(), photo);
+    let preview = http
+        .get(on_b(file["thumbnail_url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preview.status(), reqwest::StatusCode::OK);
+}

@@ -1,0 +1,190 @@
+//! The search index: stems of each message (see `domain::search_terms`), and
+//! of each visitor's name and email. The one place where the two stores need
+//! their own SQL: SQLite's FTS5 tables against PostgreSQL's `tsvector` + GIN.
+
+use sqlx::{AnyConnection, Row};
+
+use crate::db::Backend;
+use crate::domain::search_terms::Query;
+
+/// Indexes a message's stems (again, if it was indexed before).
+pub async fn index_message(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    message_id: i64,
+    terms: &str,
+) -> Result<(), sqlx::Error> {
+    index(
+        conn,
+        backend,
+        "message_search",
+        "message_id",
+        message_id,
+        terms,
+    )
+    .await
+}
+
+/// Indexes a visitor's name and email (again, when they change).
+pub async fn index_visitor(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    visitor_id: i64,
+    terms: &str,
+) -> Result<(), sqlx::Error> {
+    index(
+        conn,
+        backend,
+        "visitor_search",
+        "visitor_id",
+        visitor_id,
+        terms,
+    )
+    .await
+}
+
+async fn index(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    table: &str,
+    key: &str,
+    id: i64,
+    terms: &str,
+) -> Result<(), sqlx::Error> {
+    match backend {
+        Backend::Sqlite => {
+            // Contentless FTS5 replaces nothing by itself: delete, then insert.
+            sqlx::query(&format!("DELETE FROM {table} WHERE rowid = $1"))
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            if !terms.is_empty() {
+                sqlx::query(&format!(
+                    "INSERT INTO {table} (rowid, terms) VALUES ($1, $2)"
+                ))
+                .bind(id)
+                .bind(terms)
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        Backend::Postgres => {
+            sqlx::query(&format!(
+                "INSERT INTO {table} ({key}, terms) VALUES ($1, to_tsvector('simple', $2)) \
+                 ON CONFLICT ({key}) DO UPDATE SET terms = excluded.terms"
+            ))
+            .bind(id)
+            .bind(terms)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Ids of messages matching `query`, newest first, below `before` (0: from
+/// the newest).
+pub async fn messages(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    query: &Query,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let rows = match backend {
+        Backend::Sqlite => {
+            sqlx::query(
+                "SELECT rowid AS id FROM message_search WHERE message_search MATCH $1 \
+                 AND ($2 = 0 OR rowid < $2) ORDER BY rowid DESC LIMIT $3",
+            )
+            .bind(query.fts5())
+            .bind(before)
+            .bind(limit)
+            .fetch_all(conn)
+            .await?
+        }
+        Backend::Postgres => {
+            sqlx::query(
+                "SELECT message_id AS id FROM message_search \
+                 WHERE terms @@ to_tsquery('simple', $1) AND ($2 = 0 OR message_id < $2) \
+                 ORDER BY message_id DESC LIMIT $3",
+            )
+            .bind(query.tsquery())
+            .bind(before)
+            .bind(limit)
+            .fetch_all(conn)
+            .await?
+        }
+    };
+    rows.iter().map(|r| r.try_get("id")).collect()
+}
+
+/// Ids of visitors whose name or email matches `query`, newest first.
+pub async fn visitors(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    query: &Query,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let rows = match backend {
+        Backend::Sqlite => {
+            sqlx::query(
+                "SELECT rowid AS id FROM visitor_search WHERE visitor_search MATCH $1 \
+                 ORDER BY rowid DESC LIMIT $2",
+            )
+            .bind(query.fts5())
+            .bind(limit)
+            .fetch_all(conn)
+            .await?
+        }
+        Backend::Postgres => {
+            sqlx::query(
+                "SELECT visitor_id AS id FROM visitor_search \
+                 WHERE terms @@ to_tsquery('simple', $1) ORDER BY visitor_id DESC LIMIT $2",
+            )
+            .bind(query.tsquery())
+            .bind(limit)
+            .fetch_all(conn)
+            .await?
+        }
+    };
+    rows.iter().map(|r| r.try_get("id")).collect()
+}
+
+/// Up to `limit` messages below `before` (0: from the newest), newest first,
+/// for the backfill of messages stored before the index existed.
+pub async fn unindexed_messages(
+    conn: &mut AnyConnection,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, body FROM messages WHERE ($1 = 0 OR id < $1) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("body")?)))
+        .collect()
+}
+
+/// Up to `limit` visitors with a name or email below `before`, newest first.
+pub async fn unindexed_visitors(
+    conn: &mut AnyConnection,
+    before: i64,
+    limit: i64,
+) -> Result<Vec<(i64, Option<String>, Option<String>)>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, name, email FROM visitors WHERE ($1 = 0 OR id < $1) \
+         AND (name IS NOT NULL OR email IS NOT NULL) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(before)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("name")?, r.try_get("email")?)))
+        .collect()
+}
