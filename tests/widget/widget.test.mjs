@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { deflateSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -103,6 +104,57 @@ async function findConversation(token, body) {
   });
 }
 
+const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+/** A real PNG (RGB, a gradient with a mark of `seed`), so the server can make a thumbnail of it. */
+function makePng(width, height, seed = 0) {
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'ascii'), data]);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(td));
+    return Buffer.concat([len, td, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * (width * 3 + 1);
+    for (let x = 0; x < width; x++) {
+      const i = row + 1 + x * 3;
+      raw[i] = (x * 255) / width;
+      raw[i + 1] = (y * 255) / height;
+      raw[i + 2] = (seed * 37 + x * y) & 0xff;
+    }
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** GET an attachment's signed URL (absolute, or relative to the server). */
+async function download(url) {
+  const res = await fetch(new URL(url, `${BASE}/`));
+  return { res, bytes: Buffer.from(await res.arrayBuffer()) };
+}
+
 // ---- the test ----------------------------------------------------------------
 
 describe('visitor widget in Chromium', () => {
@@ -121,6 +173,46 @@ describe('visitor widget in Chromium', () => {
   /** A visitor message the server has acknowledged (no longer pending). */
   const sentMessage = (text) => page.locator('.sb-msg[data-kind="visitor"]:not(.sb-pending)', { hasText: text });
   const operatorMessage = (text) => page.locator('.sb-msg[data-kind="operator"]', { hasText: text });
+  const picker = () => page.locator('.sb-picker');
+  const chip = (name) => page.locator('.sb-chip', { hasText: name });
+  const WIDGET_UPLOADS = /\/api\/v1\/widget\/attachments\b/;
+  const WIDGET_MESSAGES = '**/api/v1/widget/messages';
+
+  /** Records the bodies of the widget's message POSTs until `stop()`. */
+  function recordPosts() {
+    const posts = [];
+    const onRequest = (r) => {
+      if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/v1/widget/messages') posts.push(r.postDataJSON());
+    };
+    page.on('request', onRequest);
+    return { posts, stop: () => page.off('request', onRequest) };
+  }
+
+  /** Puts files on the widget the way a browser does for a drop or a paste (a
+   *  DataTransfer on a synthetic event, which headless Chromium drives reliably). */
+  async function transfer(kind, files) {
+    return page.evaluate(
+      ({ kind, files }) => {
+        const root = document.querySelector('switchboard-widget').shadowRoot;
+        const dt = new DataTransfer();
+        for (const f of files) {
+          const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+          dt.items.add(new File([bytes], f.name, { type: f.type }));
+        }
+        const init = { bubbles: true, cancelable: true, composed: true };
+        if (kind === 'paste') {
+          return root.querySelector('.sb-input').dispatchEvent(new ClipboardEvent('paste', { ...init, clipboardData: dt }));
+        }
+        // Over the message list, as a visitor drags a file from the desktop onto the chat.
+        const list = root.querySelector('.sb-msgs');
+        for (const type of kind === 'drop' ? ['dragover', 'drop'] : ['dragenter', 'dragover']) {
+          list.dispatchEvent(new DragEvent(type, { ...init, dataTransfer: dt }));
+        }
+        return true;
+      },
+      { kind, files: files.map((f) => ({ ...f, b64: f.buffer.toString('base64') })) },
+    );
+  }
 
   async function openPanel() {
     await launcher().waitFor({ state: 'attached' }); // the widget has booted
@@ -414,6 +506,243 @@ describe('visitor widget in Chromium', () => {
     await input().fill('');
   });
 
+  it('attaches a PNG through the file input, previews it and sends it; the operator gets the same bytes', async () => {
+    const png = makePng(320, 240, 1);
+    const name = `parcel-${TAG}.png`;
+    const text = `Here is a photo of the parcel [${TAG}]`;
+    await page.locator('.sb-attach[aria-label="Attach files"]').waitFor();
+    await picker().setInputFiles({ name, mimeType: 'image/png', buffer: png });
+    // At once: a chip with the local preview, name and size, uploading.
+    await chip(name).waitFor();
+    assert.match(await chip(name).locator('.sb-chip-thumb img').getAttribute('src'), /^blob:/);
+    assert.match(await chip(name).locator('.sb-chip-note').textContent(), /^\d+(\.\d)?\sK?B$/);
+    await page.locator('.sb-chip[data-state="done"]', { hasText: name }).waitFor();
+    assert.equal(await page.locator('.sb-send').isDisabled(), false);
+
+    await send(text);
+    const row = sentMessage(text);
+    await row.waitFor();
+    assert.equal(await page.locator('.sb-tray').isVisible(), false, 'the tray is emptied by sending');
+    assert.equal(await row.locator('.sb-bubble').textContent(), text, 'the text in its bubble');
+    const link = row.locator('.sb-att-img');
+    const img = link.locator('img');
+    await eventually('the preview to load', () => img.evaluate((i) => i.complete && i.naturalWidth > 0));
+    assert.equal(await img.getAttribute('alt'), name);
+    assert.equal(await link.getAttribute('target'), '_blank');
+    assert.match(await link.getAttribute('rel'), /\bnoopener\b/);
+    assert.equal(await link.getAttribute('download'), null, 'an image opens, it is not a download');
+
+    // The operator sees the message with the file, and its URL gives the same bytes.
+    const msg = await eventually('the message with the PNG on the server', async () =>
+      (await conversationMessages(operator.token, conversation.id)).find((m) => m.body === text),
+    );
+    assert.equal(msg.attachments.length, 1, JSON.stringify(msg.attachments));
+    const [att] = msg.attachments;
+    assert.deepEqual(
+      { name: att.name, content_type: att.content_type, size: att.size },
+      { name, content_type: 'image/png', size: png.length },
+    );
+    const got = await download(att.url);
+    assert.equal(got.res.status, 200);
+    assert.equal(got.res.headers.get('content-type'), 'image/png');
+    assert.equal(got.res.headers.get('x-content-type-options'), 'nosniff');
+    assert.ok(got.bytes.equals(png), 'the operator downloads exactly the bytes the visitor attached');
+    // The widget's link is the full picture; its preview the thumbnail when there is one.
+    const href = await link.getAttribute('href');
+    assert.equal(new URL(href).pathname, new URL(att.url, BASE).pathname);
+    assert.ok((await download(href)).bytes.equals(png), 'the widget links the same bytes');
+    const shown = new URL(await img.getAttribute('src')).pathname;
+    assert.equal(shown, new URL(att.thumbnail_url || att.url, BASE).pathname);
+
+    // A click opens the full picture in a new tab.
+    const [tab] = await Promise.all([context.waitForEvent('page'), link.click()]);
+    await tab.waitForLoadState();
+    assert.equal(new URL(tab.url()).pathname, new URL(att.url, BASE).pathname);
+    await tab.close();
+  });
+
+  it('sends a file without text; an HTML file is offered as a download', async () => {
+    const name = `order-${TAG}.html`;
+    const html = Buffer.from(`<!doctype html><script>window.__pwned = 1</script><p>order ${TAG}</p>\n`);
+    await picker().setInputFiles({ name, mimeType: 'text/html', buffer: html });
+    await page.locator('.sb-chip[data-state="done"]', { hasText: name }).waitFor();
+    assert.equal(await chip(name).locator('.sb-chip-thumb img').count(), 0, 'a file icon, not a preview');
+    assert.equal(await input().inputValue(), '');
+    await page.locator('.sb-send').click();
+
+    const file = page.locator('.sb-msg[data-kind="visitor"]:not(.sb-pending) .sb-att-file', { hasText: name });
+    await file.waitFor();
+    assert.equal(await file.getAttribute('download'), name);
+    assert.match(await file.locator('.sb-att-size').textContent(), /^\d+\sB$/);
+    const row = page.locator('.sb-msg', { has: file });
+    assert.equal(await row.locator('.sb-bubble').count(), 0, 'no empty bubble for a message without text');
+
+    const msg = await eventually('the message with the HTML file on the server', async () =>
+      (await conversationMessages(operator.token, conversation.id)).find((m) => m.attachments?.some((a) => a.name === name)),
+    );
+    assert.equal(msg.body, '');
+    const got = await download(await file.getAttribute('href'));
+    assert.equal(got.res.status, 200);
+    assert.match(got.res.headers.get('content-disposition') || '', /^attachment\b/);
+    assert.equal(got.res.headers.get('x-content-type-options'), 'nosniff');
+    assert.ok(got.bytes.equals(html), 'the same bytes');
+  });
+
+  it('says a 26 MiB file is too large, offers no retry and sends nothing', async () => {
+    const before = (await conversationMessages(operator.token, conversation.id)).length;
+    const rec = recordPosts();
+    const name = `holiday-video-${TAG}.mp4`;
+    await picker().setInputFiles({ name, mimeType: 'video/mp4', buffer: Buffer.alloc(26 * 1024 * 1024, 7) });
+    const failed = page.locator('.sb-chip[data-state="failed"]', { hasText: name });
+    await failed.waitFor({ timeout: Math.max(WAIT_MS, 60_000) });
+    assert.equal(await failed.locator('.sb-chip-note').textContent(), 'The file is too large to send');
+    assert.equal(await failed.locator('.sb-chip-retry').isVisible(), false, 'no retry for a file too large');
+    assert.ok(await page.locator('.sb-send').isDisabled(), 'nothing to send');
+    // With text, the visitor is asked to deal with the file first, and keeps the text.
+    const text = `Text next to a file that failed [${TAG}]`;
+    await send(text);
+    await page.locator('.sb-error', { hasText: 'retry or remove them' }).waitFor();
+    assert.equal(await input().inputValue(), text);
+    await failed.locator('.sb-chip-x').click();
+    await page.locator('.sb-tray').waitFor({ state: 'hidden' });
+    await input().fill('');
+    rec.stop();
+    assert.deepEqual(rec.posts, [], 'no message posted');
+    assert.equal((await conversationMessages(operator.token, conversation.id)).length, before, 'nothing was sent');
+  });
+
+  it('retries a failed upload, and a send waits for the upload in progress', async () => {
+    const name = `receipt-${TAG}.png`;
+    const png = makePng(200, 120, 2);
+    let tries = 0;
+    let release;
+    const held = new Promise((r) => {
+      release = r;
+    });
+    await page.route(WIDGET_UPLOADS, async (route) => {
+      tries += 1;
+      if (tries === 1) return route.abort('connectionreset');
+      await held;
+      return route.continue();
+    });
+    await picker().setInputFiles({ name, mimeType: 'image/png', buffer: png });
+    const retry = chip(name).locator('.sb-chip-retry');
+    await retry.waitFor();
+    assert.equal(await chip(name).getAttribute('data-state'), 'failed');
+    assert.equal(await chip(name).locator('.sb-chip-note').textContent(), 'Could not upload');
+    await retry.click();
+    await page.locator('.sb-chip[data-state="uploading"]', { hasText: name }).waitFor();
+
+    const rec = recordPosts();
+    const text = `The receipt is attached [${TAG}]`;
+    await send(text);
+    await page.locator('.sb-hint', { hasText: 'Will be sent once the files are uploaded' }).waitFor();
+    assert.equal(await input().inputValue(), text, 'the text waits in the composer');
+    assert.deepEqual(rec.posts, [], 'nothing posted while the file uploads');
+    release();
+    await sentMessage(text).locator('.sb-att-img img').waitFor();
+    rec.stop();
+    await page.unroute(WIDGET_UPLOADS);
+    assert.equal(tries, 2);
+    assert.equal(rec.posts.length, 1, JSON.stringify(rec.posts));
+    assert.equal(rec.posts[0].attachments.length, 1);
+    assert.equal(await page.locator('.sb-hint').isVisible(), false);
+    const msg = await eventually('the receipt on the server', async () =>
+      (await conversationMessages(operator.token, conversation.id)).find((m) => m.body === text),
+    );
+    assert.deepEqual(msg.attachments.map((a) => a.id), rec.posts[0].attachments);
+  });
+
+  it('resends a message with its files under the same client_id after a network failure', async () => {
+    const name = `label-${TAG}.png`;
+    const png = makePng(96, 96, 5);
+    await picker().setInputFiles({ name, mimeType: 'image/png', buffer: png });
+    await page.locator('.sb-chip[data-state="done"]', { hasText: name }).waitFor();
+    const posted = [];
+    await page.route(WIDGET_MESSAGES, async (route) => {
+      const req = route.request();
+      if (req.method() !== 'POST') return route.continue();
+      posted.push(req.postDataJSON());
+      return posted.length === 1 ? route.abort('failed') : route.continue();
+    });
+    const text = `The label, through a flaky network [${TAG}]`;
+    await send(text);
+    const pending = page.locator('.sb-msg.sb-pending', { hasText: text });
+    await pending.locator('.sb-meta', { hasText: 'Waiting for connection…' }).waitFor();
+    assert.equal(await pending.locator('.sb-att-img').count(), 1, 'the pending message shows its file');
+    await sentMessage(text).locator('.sb-att-img').waitFor();
+    await page.unroute(WIDGET_MESSAGES);
+    assert.ok(posted.length >= 2, 'retried');
+    assert.equal(new Set(posted.map((p) => p.client_id)).size, 1, 'every try carries the same client_id');
+    assert.equal(new Set(posted.map((p) => JSON.stringify(p.attachments))).size, 1, 'and the same ids');
+    const msgs = await conversationMessages(operator.token, conversation.id);
+    const copies = msgs.filter((m) => m.body === text);
+    assert.equal(copies.length, 1, 'the server keeps one copy');
+    assert.deepEqual(copies[0].attachments.map((a) => a.id), posted[0].attachments);
+  });
+
+  it('attaches an image dropped on the panel and one pasted into the composer', async () => {
+    const dropped = { name: `dropped-${TAG}.png`, type: 'image/png', buffer: makePng(160, 120, 3) };
+    const pasted = { name: `pasted-${TAG}.png`, type: 'image/png', buffer: makePng(120, 160, 4) };
+    const zone = page.locator('.sb-drop');
+    assert.equal(await zone.isVisible(), false);
+    await transfer('drag', [dropped]);
+    await zone.waitFor({ state: 'visible' });
+    assert.equal(await zone.textContent(), 'Drop files here to attach them');
+    await transfer('drop', [dropped]);
+    await zone.waitFor({ state: 'hidden' });
+    await chip(dropped.name).waitFor();
+
+    await input().focus();
+    const notPrevented = await transfer('paste', [pasted]);
+    assert.equal(notPrevented, false, 'an image paste does not also paste text');
+    await chip(pasted.name).waitFor();
+    await page.locator('.sb-chip[data-state="done"]').nth(1).waitFor();
+    assert.equal(await page.locator('.sb-chip[data-state="done"]').count(), 2);
+
+    const text = `Dropped and pasted [${TAG}]`;
+    await send(text);
+    const row = sentMessage(text);
+    await row.locator('.sb-att-img').nth(1).waitFor();
+    assert.deepEqual(await row.locator('.sb-att-img img').evaluateAll((imgs) => imgs.map((i) => i.alt)), [dropped.name, pasted.name]);
+    const msg = await eventually('the dropped and pasted images on the server', async () =>
+      (await conversationMessages(operator.token, conversation.id)).find((m) => m.body === text),
+    );
+    assert.deepEqual(msg.attachments.map((a) => a.name), [dropped.name, pasted.name]);
+    assert.ok((await download(msg.attachments[0].url)).bytes.equals(dropped.buffer));
+    assert.ok((await download(msg.attachments[1].url)).bytes.equals(pasted.buffer));
+  });
+
+  it('takes at most 10 files for one message', async () => {
+    // Answered here, so the server's upload rate limit is not spent on it.
+    let n = 0;
+    await page.route(WIDGET_UPLOADS, (route) => {
+      n += 1;
+      return route.fulfill({
+        status: 201,
+        contentType: 'application/json',
+        body: JSON.stringify({ id: 900_000 + n, name: `note-${n}.txt`, content_type: 'text/plain', size: 7, url: `/files/${900_000 + n}/x`, thumbnail_url: null }),
+      });
+    });
+    const files = Array.from({ length: 11 }, (_, i) => ({
+      name: `note-${i + 1}-${TAG}.txt`,
+      mimeType: 'text/plain',
+      buffer: Buffer.from(`note ${i + 1}`),
+    }));
+    await picker().setInputFiles(files);
+    await page.locator('.sb-error', { hasText: 'Up to 10 files per message' }).waitFor();
+    assert.equal(await page.locator('.sb-chip').count(), 10);
+    assert.equal(await chip(`note-11-${TAG}.txt`).count(), 0, 'the 11th is left out');
+    await eventually('ten uploads', async () => (await page.locator('.sb-chip[data-state="done"]').count()) === 10);
+    assert.equal(n, 10);
+    while ((await page.locator('.sb-chip').count()) > 0) {
+      await page.locator('.sb-chip .sb-chip-x').first().click();
+    }
+    await page.locator('.sb-tray').waitFor({ state: 'hidden' });
+    await page.unroute(WIDGET_UPLOADS);
+    assert.ok(await page.locator('.sb-send').isDisabled(), 'nothing left to send');
+  });
+
   it('leaves an email for answers by email', async () => {
     const email = `visitor.${TAG}@example.com`;
     await page.locator('.sb-contact label', { hasText: 'we will answer there too' }).waitFor();
@@ -441,6 +770,14 @@ describe('visitor widget in Chromium', () => {
     assert.ok(Math.abs(box.width - 375) <= 1, `panel full width: ${box.width}`);
     assert.ok(Math.abs(box.height - 700) <= 1, `panel full height: ${box.height}`);
     assert.equal(await launcher().isVisible(), false, 'launcher out of the way while open');
+    // Files fit the phone: the attach button is there, previews and file rows stay on screen.
+    await page.locator('.sb-attach').waitFor({ state: 'visible' });
+    await page.locator('.sb-att-file').last().scrollIntoViewIfNeeded();
+    for (const box of await page.locator('.sb-att-img, .sb-att-file').evaluateAll((els) =>
+      els.map((e) => e.getBoundingClientRect().toJSON()),
+    )) {
+      assert.ok(box.left >= 0 && box.right <= 375, `attachment within the screen: ${JSON.stringify(box)}`);
+    }
     await page.locator('.sb-close').click();
     await launcher().waitFor({ state: 'visible' });
     await launcher().click();
@@ -456,6 +793,7 @@ describe('visitor widget in Chromium', () => {
     await p.locator('.sb-launcher').click();
     await p.locator('.sb-title', { hasText: 'Напишите нам' }).waitFor();
     await p.locator('.sb-contact label', { hasText: 'ответим и туда тоже' }).waitFor();
+    await p.locator('.sb-attach[aria-label="Прикрепить файлы"]').waitFor();
     await p.locator('.sb-status[data-online]').waitFor({ state: 'attached' });
     await ru.close();
   });
