@@ -1,8 +1,10 @@
 // Takes the README's widget screenshots (docs/screenshots/widget.png and
 // widget-mobile.png) on a running, freshly set-up switchboard-server: a small
-// Northwind Tea team with names and faces, one visitor asking about tea on
-// /demo and an operator answering, all through the real HTTP API and the real
-// widget in Debian's headless Chromium. Run it through scripts/screenshots.sh,
+// Northwind Tea team with names and faces, one visitor on /demo sending a photo
+// of a tin that arrived dented and an operator answering with the corrected
+// invoice as a PDF, all through the real HTTP API and the real widget in
+// Debian's headless Chromium (the photo attached through the widget's file
+// input, the PDF uploaded as a colleague). Run it through scripts/screenshots.sh,
 // which starts the server and passes:
 //
 //   SWITCHBOARD_URL            the server, e.g. http://127.0.0.1:41234
@@ -45,11 +47,12 @@ const TEAM = [
     face: { bg: '#f3dcc4', skin: '#b57a55', hair: '#1f1a17', top: '#3d5a80', style: 'short' },
   },
 ];
-const VISITOR_ASKS = 'Hi! Which tea would you suggest for a gentle afternoon cup?';
+const VISITOR_ASKS = 'Hi! My order #4512 came today, but the Da Hong Pao tin is dented. Is the tea OK?';
+const PHOTO_NAME = 'IMG_20260312_141502.jpg';
+const VISITOR_EMAIL = 'emma.reed@example.com';
 const OPERATOR_ANSWERS =
-  'Hi! Try our Da Hong Pao: a roasted oolong, mellow, with notes of cocoa. ' +
-  'Brew it at 95\u00a0°C for 30\u00a0seconds — the same leaves give five or six cups.';
-const VISITOR_REPLIES = 'Sounds perfect — it’s in my basket. Thank you!';
+  'So sorry! The tea is sealed in its own bag, so it is fine. Here is the corrected invoice, with the tin refunded:';
+const INVOICE_NAME = 'invoice-4512.pdf';
 
 // The clock on the messages: early afternoon wherever this runs
 // (SCREENSHOTS_TZ, an IANA zone, overrides).
@@ -180,6 +183,267 @@ async function drawFace(page, face) {
   return Buffer.from(dataUrl.split(',')[1], 'base64');
 }
 
+// ---- the files they send ------------------------------------------------------------
+
+/** A phone photo of a tea tin with a dent, on a wooden table → JPEG bytes. */
+async function drawPhoto(page) {
+  const dataUrl = await page.evaluate(() => {
+    const W = 1200;
+    const H = 800;
+    const c = document.createElement('canvas');
+    c.width = W;
+    c.height = H;
+    const g = c.getContext('2d');
+    let seed = 4512;
+    const rnd = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+
+    // The table: warm planks with grain.
+    const wood = g.createLinearGradient(0, 0, W, H);
+    wood.addColorStop(0, '#b98552');
+    wood.addColorStop(1, '#8d5a33');
+    g.fillStyle = wood;
+    g.fillRect(0, 0, W, H);
+    for (let p = 0; p < 5; p++) {
+      const y0 = p * 190 - 20;
+      g.fillStyle = `rgba(60, 30, 10, ${0.05 + rnd() * 0.06})`;
+      g.fillRect(0, y0, W, 190);
+      g.strokeStyle = 'rgba(50, 25, 8, 0.45)';
+      g.lineWidth = 3;
+      g.beginPath();
+      g.moveTo(0, y0);
+      g.lineTo(W, y0 + 12);
+      g.stroke();
+      for (let k = 0; k < 9; k++) {
+        const y = y0 + 15 + rnd() * 170;
+        const amp = 2 + rnd() * 6;
+        g.strokeStyle = `rgba(70, 38, 14, ${0.12 + rnd() * 0.15})`;
+        g.lineWidth = 1 + rnd() * 2;
+        g.beginPath();
+        for (let x = 0; x <= W; x += 20) g.lineTo(x, y + Math.sin(x / (60 + k * 9) + k) * amp);
+        g.stroke();
+      }
+    }
+
+    // The parcel it came in, at the back.
+    g.save();
+    g.translate(160, 150);
+    g.rotate(-0.12);
+    g.fillStyle = '#c9a272';
+    g.fillRect(-260, -260, 520, 330);
+    g.fillStyle = '#b48c5d';
+    g.fillRect(-260, 40, 520, 30);
+    g.fillStyle = 'rgba(235, 225, 200, 0.7)';
+    g.fillRect(-40, -260, 80, 330);
+    g.restore();
+
+    // Shadow, then the tin: a cylinder, lit from the left.
+    g.save();
+    g.translate(0, -40);
+    const cx = 640;
+    const top = 190;
+    const bottom = 720;
+    const rx = 175;
+    const ry = 46;
+    g.save();
+    g.filter = 'blur(18px)';
+    g.fillStyle = 'rgba(30, 15, 5, 0.55)';
+    g.beginPath();
+    g.ellipse(cx + 40, bottom + 14, rx + 40, ry + 14, 0, 0, Math.PI * 2);
+    g.fill();
+    g.restore();
+
+    // Everything of the tin is drawn inside its outline, pushed in on the right
+    // where the parcel was knocked.
+    const dentY = 440;
+    g.save();
+    g.beginPath();
+    g.moveTo(cx - rx - 8, top - 60);
+    g.lineTo(cx - rx - 8, bottom);
+    g.ellipse(cx, bottom, rx + 8, ry + 2, 0, Math.PI, 0, true);
+    g.lineTo(cx + rx + 8, dentY + 80);
+    g.bezierCurveTo(cx + rx - 6, dentY + 40, cx + rx - 40, dentY + 10, cx + rx - 34, dentY - 20);
+    g.bezierCurveTo(cx + rx - 30, dentY - 50, cx + rx, dentY - 70, cx + rx + 8, dentY - 100);
+    g.lineTo(cx + rx + 8, top - 60);
+    g.closePath();
+    g.clip();
+
+    const body = g.createLinearGradient(cx - rx, 0, cx + rx, 0);
+    body.addColorStop(0, '#173f2e');
+    body.addColorStop(0.22, '#3f8a64');
+    body.addColorStop(0.45, '#2a6a4b');
+    body.addColorStop(1, '#10291e');
+    g.fillStyle = body;
+    g.beginPath();
+    g.moveTo(cx - rx, top);
+    g.lineTo(cx - rx, bottom);
+    g.ellipse(cx, bottom, rx, ry, 0, Math.PI, 0, true);
+    g.lineTo(cx + rx, top);
+    g.closePath();
+    g.fill();
+
+    // The paper label around the middle.
+    const label = g.createLinearGradient(cx - rx, 0, cx + rx, 0);
+    label.addColorStop(0, '#cdbf9c');
+    label.addColorStop(0.25, '#f6ecd2');
+    label.addColorStop(0.5, '#eadcb8');
+    label.addColorStop(1, '#9d916f');
+    g.fillStyle = label;
+    g.beginPath();
+    g.moveTo(cx - rx, 330);
+    g.ellipse(cx, 330, rx, ry, 0, Math.PI, 0, true);
+    g.lineTo(cx + rx, 590);
+    g.ellipse(cx, 590, rx, ry, 0, 0, Math.PI, false);
+    g.closePath();
+    g.fill();
+    g.fillStyle = '#2f6f4f';
+    g.textAlign = 'center';
+    g.font = '600 26px Georgia, serif';
+    g.fillText('NORTHWIND TEA', cx - 10, 420);
+    g.font = 'bold 54px Georgia, serif';
+    g.fillText('Da Hong Pao', cx - 10, 488);
+    g.font = 'italic 24px Georgia, serif';
+    g.fillStyle = '#6b5a3a';
+    g.fillText('roasted Wuyi oolong · 50 g', cx - 10, 532);
+
+    // Gold rims: the lid on top, a band at the foot.
+    const gold = g.createLinearGradient(cx - rx, 0, cx + rx, 0);
+    gold.addColorStop(0, '#8a6a2a');
+    gold.addColorStop(0.25, '#f1d58a');
+    gold.addColorStop(0.6, '#c79a45');
+    gold.addColorStop(1, '#6d5020');
+    g.fillStyle = gold;
+    g.beginPath();
+    g.moveTo(cx - rx - 6, top + 6);
+    g.lineTo(cx - rx - 6, top + 62);
+    g.ellipse(cx, top + 62, rx + 6, ry + 2, 0, Math.PI, 0, true);
+    g.lineTo(cx + rx + 6, top + 6);
+    g.closePath();
+    g.fill();
+    const lid = g.createLinearGradient(cx - rx, top - ry, cx + rx, top + ry);
+    lid.addColorStop(0, '#fbe7a8');
+    lid.addColorStop(1, '#a77c35');
+    g.fillStyle = lid;
+    g.beginPath();
+    g.ellipse(cx, top + 6, rx + 6, ry + 2, 0, 0, Math.PI * 2);
+    g.fill();
+    g.strokeStyle = 'rgba(90, 60, 20, 0.5)';
+    g.lineWidth = 2;
+    g.beginPath();
+    g.ellipse(cx, top + 6, rx - 18, ry - 6, 0, 0, Math.PI * 2);
+    g.stroke();
+    g.fillStyle = gold;
+    g.beginPath();
+    g.moveTo(cx - rx, bottom - 34);
+    g.ellipse(cx, bottom - 34, rx, ry, 0, Math.PI, 0, true);
+    g.lineTo(cx + rx, bottom);
+    g.ellipse(cx, bottom, rx, ry, 0, 0, Math.PI, false);
+    g.closePath();
+    g.fill();
+
+    // The dent: a hollow in shadow toward the edge, lit on its far rim, creased.
+    const dx = cx + rx - 40;
+    const hollow = g.createRadialGradient(dx + 26, dentY, 6, dx + 16, dentY, 95);
+    hollow.addColorStop(0, 'rgba(35, 25, 8, 0.7)');
+    hollow.addColorStop(0.5, 'rgba(50, 38, 15, 0.38)');
+    hollow.addColorStop(1, 'rgba(50, 38, 15, 0)');
+    g.fillStyle = hollow;
+    g.beginPath();
+    g.ellipse(dx + 10, dentY, 95, 120, 0, 0, Math.PI * 2);
+    g.fill();
+    g.lineCap = 'round';
+    g.strokeStyle = 'rgba(255, 252, 240, 0.5)';
+    g.lineWidth = 4;
+    g.beginPath();
+    g.ellipse(dx + 30, dentY, 82, 104, 0, Math.PI * 0.7, Math.PI * 1.3);
+    g.stroke();
+    g.strokeStyle = 'rgba(25, 18, 5, 0.55)';
+    g.lineWidth = 2.5;
+    for (const [a, b, c2, d] of [[-30, -60, 30, -10], [-40, 0, 36, 8], [-26, 56, 30, 20]]) {
+      g.beginPath();
+      g.moveTo(dx + a, dentY + b);
+      g.quadraticCurveTo(dx + (a + c2) / 2, dentY + (b + d) / 2 - 10, dx + c2, dentY + d);
+      g.stroke();
+    }
+    g.restore();
+    g.restore();
+
+    // A phone camera's soft vignette.
+    const v = g.createRadialGradient(W / 2, H / 2, H * 0.35, W / 2, H / 2, H * 0.85);
+    v.addColorStop(0, 'rgba(0, 0, 0, 0)');
+    v.addColorStop(1, 'rgba(0, 0, 0, 0.35)');
+    g.fillStyle = v;
+    g.fillRect(0, 0, W, H);
+    return c.toDataURL('image/jpeg', 0.86);
+  });
+  return Buffer.from(dataUrl.split(',')[1], 'base64');
+}
+
+/** The corrected invoice: a real one-page PDF (Helvetica, text and rules). */
+function invoicePdf() {
+  const esc = (t) => t.replace(/[\\()]/g, (ch) => `\\${ch}`);
+  const ops = [];
+  const text = (x, y, size, bold, t, right = false) => {
+    // Helvetica's average advance is about half the size: enough to right-align figures.
+    const w = right ? t.length * size * 0.52 : 0;
+    ops.push(`BT /${bold ? 'F2' : 'F1'} ${size} Tf ${x - w} ${y} Td (${esc(t)}) Tj ET`);
+  };
+  const rule = (y, gray = 0.8) => ops.push(`${gray} G 0.8 w 56 ${y} m 539 ${y} l S`);
+  ops.push('0.184 0.435 0.310 rg');
+  text(56, 770, 22, true, 'Northwind Tea');
+  ops.push('0.2 g');
+  text(56, 752, 10, false, '12 Harbour Lane, Bristol BS1 4RW · hello@northwind-tea.example');
+  text(539, 770, 18, true, 'INVOICE', true);
+  text(539, 752, 10, false, 'No. 4512 (corrected)', true);
+  rule(735);
+  text(56, 710, 10, true, 'Billed to');
+  text(56, 695, 10, false, 'Emma Reed');
+  text(56, 681, 10, false, '7 Orchard Road, Bath BA2 3QT');
+  text(380, 710, 10, true, 'Order date');
+  text(380, 695, 10, false, '10 March 2026');
+  text(380, 676, 10, true, 'Corrected');
+  text(380, 661, 10, false, '12 March 2026');
+  text(56, 620, 10, true, 'Item');
+  text(360, 620, 10, true, 'Qty');
+  text(539, 620, 10, true, 'Amount', true);
+  rule(610, 0.6);
+  const rows = [
+    ['Da Hong Pao, roasted Wuyi oolong, 50 g', '2', '£48.00'],
+    ['Dragon Well Longjing, green, 50 g', '1', '£18.00'],
+    ['Refund: Da Hong Pao tin damaged in transit', '1', '-£8.00'],
+    ['Delivery', '1', '£0.00'],
+  ];
+  rows.forEach(([item, qty, amount], i) => {
+    const y = 590 - i * 24;
+    text(56, y, 10, false, item);
+    text(364, y, 10, false, qty);
+    text(539, y, 10, false, amount, true);
+    rule(y - 9);
+  });
+  text(380, 470, 12, true, 'Total');
+  text(539, 470, 12, true, '£58.00', true);
+  text(56, 420, 9, false, 'Refunded to the card ending 4242 on 12 March 2026. Thank you for shopping with us!');
+  const stream = ops.join('\n');
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R /F2 5 0 R >> >> /Contents 6 0 R >>',
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>',
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>',
+    `<< /Length ${Buffer.byteLength(stream, 'latin1')} >>\nstream\n${stream}\nendstream`,
+  ];
+  let pdf = '%PDF-1.4\n%\xe2\xe3\xcf\xd3\n';
+  const offsets = [];
+  objects.forEach((o, i) => {
+    offsets.push(Buffer.byteLength(pdf, 'latin1'));
+    pdf += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = Buffer.byteLength(pdf, 'latin1');
+  pdf += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const off of offsets) pdf += `${String(off).padStart(10, '0')} 00000 n \n`;
+  pdf += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(pdf, 'latin1');
+}
+
 // ---- the pictures ------------------------------------------------------------------
 
 async function main() {
@@ -235,23 +499,38 @@ async function main() {
     await page.locator('.sb-status[data-online="true"]').waitFor({ state: 'attached' });
     await page.locator('.sb-team img').nth(team.length - 1).waitFor();
 
-    const visitorSays = async (text) => {
+    /** The visitor types, and attaches a photo through the widget's file input. */
+    const visitorSays = async (text, photo) => {
+      if (photo) {
+        await page.locator('.sb-picker').setInputFiles({ name: PHOTO_NAME, mimeType: 'image/jpeg', buffer: photo });
+        await page.locator('.sb-chip[data-state="done"]').waitFor();
+      }
       await page.locator('.sb-input').fill(text);
       await page.locator('.sb-input').press('Enter');
-      await page.locator('.sb-msg[data-kind="visitor"]:not(.sb-pending)', { hasText: text }).waitFor();
+      const row = page.locator('.sb-msg[data-kind="visitor"]:not(.sb-pending)', { hasText: text });
+      await row.waitFor();
+      if (photo) await row.locator('.sb-att-img img').waitFor();
     };
-    const mayaSays = async (conversationId, text) => {
+    /** Maya answers from the "desktop app", with a file uploaded as she would. */
+    const mayaSays = async (conversationId, text, file) => {
       await desk.evaluate((id) => window.ws_.send(JSON.stringify({ type: 'typing', conversation_id: id })), conversationId);
+      const attachments = [];
+      if (file) {
+        const q = new URLSearchParams({ name: file.name });
+        const a = await api('POST', `/api/v1/attachments?${q}`, { token: maya.token, bytes: file.bytes, type: file.type });
+        attachments.push(a.id);
+      }
       await api('POST', `/api/v1/conversations/${conversationId}/messages`, {
         token: maya.token,
-        json: { body: text, client_id: randomUUID() },
+        json: { body: text, client_id: randomUUID(), attachments },
       });
       const row = page.locator('.sb-msg[data-kind="operator"]', { hasText: text });
       await row.waitFor();
       await row.locator('.sb-avatar img').waitFor();
+      if (file) await row.locator('.sb-att-file', { hasText: file.name }).waitFor();
     };
 
-    await visitorSays(VISITOR_ASKS);
+    await visitorSays(VISITOR_ASKS, await drawPhoto(desk));
     const conversation = await eventually('the visitor’s conversation', async () => {
       const { items } = await api('GET', '/api/v1/conversations?limit=1', { token: maya.token });
       return items[0];
@@ -260,8 +539,15 @@ async function main() {
       token: maya.token,
       json: { assignee_id: maya.user.id },
     });
-    await mayaSays(conversation.id, OPERATOR_ANSWERS);
-    await visitorSays(VISITOR_REPLIES);
+    // The visitor leaves an email for the follow-up while Maya answers.
+    await page.locator('.sb-email').fill(VISITOR_EMAIL);
+    await page.locator('.sb-email-save').click();
+    await page.locator('.sb-contact-saved', { hasText: VISITOR_EMAIL }).waitFor();
+    await mayaSays(conversation.id, OPERATOR_ANSWERS, {
+      name: INVOICE_NAME,
+      type: 'application/pdf',
+      bytes: invoicePdf(),
+    });
     const last = await api('GET', `/api/v1/conversations/${conversation.id}/messages?limit=1`, { token: maya.token });
     await api('POST', `/api/v1/conversations/${conversation.id}/read`, {
       token: maya.token,
@@ -298,7 +584,8 @@ async function main() {
     await mobile.locator('.sb-panel').waitFor({ state: 'visible' });
     await mobile.locator('.sb-status[data-online="true"]').waitFor({ state: 'attached' });
     await mobile.locator('.sb-msg[data-kind="operator"]', { hasText: OPERATOR_ANSWERS }).locator('.sb-avatar img').waitFor();
-    await mobile.locator('.sb-msg[data-kind="visitor"]', { hasText: VISITOR_REPLIES }).waitFor();
+    await mobile.locator('.sb-msg[data-kind="visitor"]', { hasText: VISITOR_ASKS }).locator('.sb-att-img img').waitFor();
+    await mobile.locator('.sb-msg[data-kind="operator"]', { hasText: OPERATOR_ANSWERS }).locator('.sb-att-file').waitFor();
     await settle(mobile);
     await mobile.screenshot({ path: join(OUT, 'widget-mobile.png') });
     console.log(`wrote ${join(OUT, 'widget.png')} and ${join(OUT, 'widget-mobile.png')}`);
