@@ -1,16 +1,20 @@
 //! REST client for API.md.
 
-use std::time::Duration;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use switchboard_protocol::{
-    ChangePassword, ChangeRole, Conversation, ErrorBody, Invitation, LoginRequest, LoginResponse,
-    MarkRead, Message, NewMessage, NotificationSettings, Page, Presence, SetPresence,
-    UpdateConversation, UpdateMe, User,
+    Attachment, ChangePassword, ChangeRole, Conversation, ErrorBody, Invitation, LoginRequest,
+    LoginResponse, MarkRead, Message, NewMessage, NotificationSettings, Page, Presence, SearchHit,
+    SetPresence, UpdateConversation, UpdateMe, User,
 };
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
@@ -20,6 +24,44 @@ pub const PASSWORD_CHANGE_REQUIRED: &str = "password_change_required";
 
 /// Largest avatar the server accepts (API.md: 1 MiB).
 pub const MAX_AVATAR_BYTES: usize = 1_048_576;
+
+/// A file transfer that moves no byte for this long has failed (the connection is dead).
+pub const STALL: Duration = Duration::from_secs(60);
+
+/// Bytes read from disk per piece of an upload.
+const UPLOAD_CHUNK: usize = 64 * 1024;
+
+/// When a transfer last moved a byte, for the stall watchdog.
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Resolves once nothing has moved for [`STALL`].
+    async fn stalled(&self) {
+        loop {
+            let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+            let idle = self.start.elapsed().saturating_sub(last);
+            if idle >= STALL {
+                return;
+            }
+            tokio::time::sleep(STALL - idle + Duration::from_millis(10)).await;
+        }
+    }
+}
 
 /// Checks and normalises a server URL typed by a user: `https://host[:port][/base]`, no
 /// trailing slash. An address without a scheme is `https://`. Plain `http://` sends the
@@ -189,6 +231,16 @@ impl Api {
     }
 
     async fn check(&self, resp: Response) -> Result<Response> {
+        let r = Self::status_error(resp).await;
+        if let Err(e) = &r {
+            self.signal(e);
+        }
+        r
+    }
+
+    /// The error of a failed answer, without signalling: a signed link refused says
+    /// nothing about the token.
+    async fn status_error(resp: Response) -> Result<Response> {
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);
@@ -208,13 +260,11 @@ impl Api {
                 },
             ),
         };
-        let e = Error::Api {
+        Err(Error::Api {
             status: status.as_u16(),
             code,
             message,
-        };
-        self.signal(&e);
-        Err(e)
+        })
     }
 
     fn signal(&self, e: &Error) {
@@ -436,11 +486,19 @@ impl Api {
         .await
     }
 
-    pub async fn post_message(&self, id: i64, body: &str, client_id: &str) -> Result<Message> {
+    /// Posts a message; `attachments` are ids of files this user uploaded and has not
+    /// sent yet. The same `client_id` again returns the first message, not a copy.
+    pub async fn post_message(
+        &self,
+        id: i64,
+        body: &str,
+        client_id: &str,
+        attachments: &[i64],
+    ) -> Result<Message> {
         let b = NewMessage {
             body: body.to_string(),
             client_id: client_id.to_string(),
-            attachments: vec![],
+            attachments: attachments.to_vec(),
         };
         self.send_json(
             Method::POST,
@@ -448,6 +506,141 @@ impl Api {
             &b,
         )
         .await
+    }
+
+    /// `POST /api/v1/attachments?name=…`: the file at `path`, streamed from disk (never
+    /// read whole into memory), with its length announced so the server can refuse a
+    /// file over its limit (413) at once. `progress` hears the bytes sent so far.
+    /// A transfer that moves no byte for [`STALL`] fails as a network error.
+    pub async fn upload_attachment(
+        &self,
+        path: &Path,
+        name: &str,
+        content_type: &str,
+        progress: Arc<dyn Fn(u64) + Send + Sync>,
+    ) -> Result<Attachment> {
+        let file = tokio::fs::File::open(path).await?;
+        let len = file.metadata().await?.len();
+        let activity = Arc::new(Activity::new());
+        let act = activity.clone();
+        let chunks = futures_util::stream::unfold(
+            (file, 0u64, act, progress),
+            |(mut file, sent, act, progress)| async move {
+                let mut buf = vec![0u8; UPLOAD_CHUNK];
+                match file.read(&mut buf).await {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        let sent = sent + n as u64;
+                        act.touch();
+                        progress(sent);
+                        Some((Ok::<_, std::io::Error>(buf), (file, sent, act, progress)))
+                    }
+                    Err(e) => Some((Err(e), (file, sent, act, progress))),
+                }
+            },
+        );
+        let rb = self
+            .req(Method::POST, "/api/v1/attachments")
+            .query(&[("name", name)])
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .header(reqwest::header::CONTENT_LENGTH, len)
+            // big files on slow links: no overall deadline, the stall watchdog instead
+            .timeout(Duration::from_secs(24 * 3600))
+            .body(reqwest::Body::wrap_stream(chunks));
+        let send = async {
+            let resp = self.check(rb.send().await?).await?;
+            let bytes = resp.bytes().await?;
+            serde_json::from_slice::<Attachment>(&bytes).map_err(|e| Error::Protocol(e.to_string()))
+        };
+        tokio::select! {
+            r = send => r,
+            _ = activity.stalled() => Err(Error::Network(format!(
+                "the upload stalled: nothing moved for {} s", STALL.as_secs()
+            ))),
+        }
+    }
+
+    /// Downloads `url` (a signed attachment URL, absolute or relative to the server)
+    /// into `dest`, streamed: written to a temporary file beside it and renamed when
+    /// complete, so `dest` is never half a file. `progress` hears `(received, total)`.
+    /// Returns the bytes written.
+    pub async fn download(
+        &self,
+        url: &str,
+        dest: &Path,
+        progress: &(dyn Fn(u64, Option<u64>) + Send + Sync),
+    ) -> Result<u64> {
+        let url = self.absolute(url);
+        // a signed URL carries its own authorisation: the token stays home
+        let rb = self.http.get(&url).timeout(Duration::from_secs(24 * 3600));
+        let mut resp = Self::status_error(rb.send().await?).await?;
+        let total = resp.content_length();
+        let dir = dest
+            .parent()
+            .ok_or_else(|| Error::Invalid("no folder to save into".into()))?;
+        tokio::fs::create_dir_all(dir).await?;
+        let tmp = dir.join(format!(
+            ".{}.part{}",
+            dest.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("download"),
+            std::process::id()
+        ));
+        let result = async {
+            let mut out = tokio::fs::File::create(&tmp).await?;
+            let mut received = 0u64;
+            progress(0, total);
+            loop {
+                let chunk = tokio::time::timeout(STALL, resp.chunk())
+                    .await
+                    .map_err(|_| {
+                        Error::Network(format!(
+                            "the download stalled: nothing came for {} s",
+                            STALL.as_secs()
+                        ))
+                    })??;
+                let Some(chunk) = chunk else { break };
+                out.write_all(&chunk).await?;
+                received += chunk.len() as u64;
+                progress(received, total);
+            }
+            if let Some(t) = total {
+                if received != t {
+                    return Err(Error::Network(format!(
+                        "the download ended after {received} of {t} bytes"
+                    )));
+                }
+            }
+            out.sync_all().await?;
+            drop(out);
+            tokio::fs::rename(&tmp, dest).await?;
+            Ok(received)
+        }
+        .await;
+        if result.is_err() {
+            let _ = tokio::fs::remove_file(&tmp).await;
+        }
+        result
+    }
+
+    /// `GET /api/v1/search`: messages, visitor names and emails matching `q` (other
+    /// word forms too), newest first; `before` is the `next` of the previous page.
+    pub async fn search(
+        &self,
+        q: &str,
+        before: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Page<SearchHit>> {
+        let mut query: Vec<(&str, String)> = vec![("q", q.to_string())];
+        if let Some(b) = before {
+            query.push(("before", b.to_string()));
+        }
+        if let Some(l) = limit {
+            query.push(("limit", l.to_string()));
+        }
+        self.json(self.req(Method::GET, "/api/v1/search").query(&query))
+            .await
     }
 
     pub async fn mark_read(&self, id: i64, message_id: i64) -> Result<()> {

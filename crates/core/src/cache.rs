@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use switchboard_protocol::{Conversation, Message, User};
+use switchboard_protocol::{Attachment, Conversation, Message, User};
 
 use crate::error::Result;
 
@@ -32,6 +32,32 @@ pub struct OutboxItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub retrying: Option<String>,
+    /// Files sent with it, in order. Their copies wait in the account's data dir
+    /// (`files/<local_id>`) until the message is sent, so the originals may move.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<OutboxFile>>"))]
+    pub files: Vec<OutboxFile>,
+}
+
+/// A file queued with a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct OutboxFile {
+    /// The copy's name in the account's `files/` folder (a UUID), also the id of
+    /// its upload events.
+    pub local_id: String,
+    /// The name the file is sent under.
+    pub name: String,
+    pub content_type: String,
+    /// Bytes.
+    pub size: i64,
+    /// The server's copy, once uploaded: its id goes with the message.
+    #[serde(default)]
+    pub uploaded: Option<Attachment>,
+    /// When it was uploaded (ms since the Unix epoch). The server deletes uploads not
+    /// sent within a day, so an older one is uploaded again before sending.
+    #[serde(default)]
+    pub uploaded_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -113,6 +139,16 @@ impl Cache {
 
     pub fn save_messages(&self, conversation_id: i64, log: &MessageLog) -> Result<()> {
         write_json(&self.messages_path(conversation_id), log)
+    }
+
+    /// Files waiting to be sent (attached in the composer or queued in the outbox).
+    pub fn files_dir(&self) -> PathBuf {
+        self.dir.join("files")
+    }
+
+    /// Received files kept to open them with the OS.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.dir.join("downloads")
     }
 
     pub fn clear_messages(&self) -> Result<()> {
@@ -203,6 +239,14 @@ mod tests {
             created_at: 1,
             failed: None,
             retrying: Some("storage_full".into()),
+            files: vec![OutboxFile {
+                local_id: "4f1c".into(),
+                name: "invoice.pdf".into(),
+                content_type: "application/pdf".into(),
+                size: 3,
+                uploaded: None,
+                uploaded_at: None,
+            }],
         };
         c.save_outbox(std::slice::from_ref(&item)).unwrap();
         drop(c);
@@ -232,6 +276,7 @@ mod tests {
                 created_at: 1,
                 failed: None,
                 retrying: None,
+                files: vec![],
             }
         );
         assert_eq!(items[1].failed.as_deref(), Some("not_found"));
@@ -239,5 +284,6 @@ mod tests {
         // and nothing new is written for an item that is not retrying
         let json = serde_json::to_string(&items[0]).unwrap();
         assert!(!json.contains("retrying"), "{json}");
+        assert!(!json.contains("files"), "{json}");
     }
 }

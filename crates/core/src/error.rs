@@ -27,6 +27,9 @@ pub enum Error {
     Io(#[from] std::io::Error),
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// A received file that could run a program when opened: only saving it is offered.
+    #[error("{0}")]
+    Risky(String),
 }
 
 impl Error {
@@ -40,6 +43,7 @@ impl Error {
             Error::Keyring(_) => "keyring",
             Error::Io(_) => "io",
             Error::Protocol(_) => "protocol",
+            Error::Risky(_) => "risky_file",
         }
     }
 

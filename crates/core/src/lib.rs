@@ -11,6 +11,7 @@ pub mod api;
 pub mod cache;
 pub mod close;
 pub mod error;
+pub mod files;
 pub mod notify;
 pub mod secrets;
 pub mod session;
@@ -26,10 +27,10 @@ use switchboard_protocol::{Conversation, Message, User};
 use tokio::sync::broadcast;
 
 pub use api::{normalize_server_url, Api, MAX_AVATAR_BYTES};
-pub use cache::OutboxItem;
+pub use cache::{OutboxFile, OutboxItem};
 pub use error::{Error, Result, UiError};
 pub use secrets::TokenStore;
-pub use session::{ConnState, Filter, Session};
+pub use session::{ConnState, Filter, SearchResults, Session, Upload, UploadState, MAX_FILES};
 pub use settings::{Account, LocalPrefs, Settings, SoundChoice};
 
 /// Where the core keeps its files.
@@ -79,6 +80,18 @@ pub enum CoreEvent {
     /// The outbox changed: messages still waiting for the server.
     Outbox {
         items: Vec<OutboxItem>,
+    },
+    /// A file attached in the composer or queued with a message: upload progress,
+    /// done (with the server's attachment), waiting or failed.
+    Upload {
+        upload: Upload,
+    },
+    /// Bytes of a file being saved or fetched to open (`total` when the server said).
+    Download {
+        conversation_id: i64,
+        attachment_id: i64,
+        received: i64,
+        total: Option<i64>,
     },
     Typing {
         conversation_id: Option<i64>,

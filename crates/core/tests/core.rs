@@ -7,6 +7,7 @@
 //! Without the desktop environment the keyring/sound/notification tests say so and
 //! pass vacuously; everything that only needs the server always runs.
 
+mod attachments;
 mod support;
 
 use std::collections::HashMap;
@@ -358,7 +359,7 @@ async fn offline_outbox_is_delivered_exactly_once_across_a_restart() {
     // the server goes away; the operator answers anyway
     server.stop().await;
     eventually("offline", 60, || s.connection() != ConnState::Online).await;
-    let item = s.send_message(cid, "typed offline").unwrap();
+    let item = s.send_message(cid, "typed offline", &[]).unwrap();
     assert!(s.flush_outbox().await.unwrap_err().is_network());
     assert_eq!(s.outbox().len(), 1);
     assert_eq!(s.outbox()[0].retrying.as_deref(), Some("offline"));
@@ -476,7 +477,7 @@ async fn a_full_server_disk_marks_the_outbox_retrying_and_delivers_once_when_spa
 
     // long, so it needs more room than the visitor's refused messages
     let body = "Yes, airtight, and it keeps for two years.".repeat(100);
-    let item = s.send_message(cid, &body).unwrap();
+    let item = s.send_message(cid, &body, &[]).unwrap();
     let retrying = |items: &[OutboxItem]| {
         items
             .iter()

@@ -279,7 +279,7 @@ async fn real_no_file_of_the_app_holds_the_token() {
     let visitor = Visitor::new(&server).await;
     let cid = visitor.say("hello").await.conversation_id;
     eventually("the dialog", 20, || s.conversation(cid).is_some()).await;
-    s.send_message(cid, "an answer").unwrap();
+    s.send_message(cid, "an answer", &[]).unwrap();
     eventually("the answer sent", 20, || s.outbox().is_empty()).await;
     s.messages(cid).await.unwrap();
     s.team().await.unwrap();
@@ -810,7 +810,7 @@ async fn scripted_password_change_required_shows_the_password_screen_not_an_erro
     assert!(!s.is_signed_out());
 
     // a message typed meanwhile waits; it is not marked failed
-    s.send_message(1, "hello").unwrap();
+    s.send_message(1, "hello", &[]).unwrap();
     eventually("the refused send", 5, || {
         !fake
             .entries("POST /api/v1/conversations/1/messages")

@@ -17,7 +17,7 @@ impl Session {
         let body = c
             .last_message
             .as_ref()
-            .map(|m| m.body.clone())
+            .map(describe)
             .unwrap_or_else(|| "New conversation".into());
         self.alert(c.id, &who, &body);
     }
@@ -30,7 +30,18 @@ impl Session {
             .clone()
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| visitor_name(c));
-        self.alert(c.id, &who, &m.body);
+        self.alert(c.id, &who, &describe(m));
+    }
+}
+
+/// A message as a notification says it: its text, or its files when it has none.
+fn describe(m: &Message) -> String {
+    if !m.body.trim().is_empty() || m.attachments.is_empty() {
+        return m.body.clone();
+    }
+    match m.attachments.as_slice() {
+        [one] => format!("📎 {}", one.name),
+        many => format!("📎 {} files", many.len()),
     }
 }
 

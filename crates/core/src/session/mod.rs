@@ -6,16 +6,20 @@
 //! - `cache_sync`: applying the server's state and stream events to the cache;
 //! - `dialogs`: the dialog lists, unread counts and message pages the UI reads;
 //! - `outbox`: queued outgoing messages and their sending;
+//! - `attachments`: files attached, uploaded, queued with messages, saved and opened;
+//! - `search`: search across the whole history, and opening a dialog at a hit;
 //! - `alerts`: when the sound plays and a notification shows;
 //! - `account`: the user's profile and the team;
 //! - `state`: the public [`ConnState`] and [`Filter`] types.
 
 mod account;
 mod alerts;
+mod attachments;
 mod cache_sync;
 mod connection;
 mod dialogs;
 mod outbox;
+mod search;
 mod state;
 
 use std::collections::HashMap;
@@ -33,7 +37,9 @@ use crate::settings::Account;
 use crate::{CoreEvent, SessionInfo, Shared};
 
 pub use account::check_avatar;
+pub use attachments::{Upload, UploadState, MAX_FILES};
 pub use connection::{BACKOFF_MAX, BACKOFF_MIN, DEAD_AFTER, PING_EVERY};
+pub use search::SearchResults;
 pub use state::{ConnState, Filter};
 
 const PAGE: u32 = 100;
@@ -70,6 +76,8 @@ pub struct Session {
     /// The server ended the session (4401 / 401): nothing more is sent with the token.
     signed_out: AtomicBool,
     last_role_change: Mutex<Option<tokio::time::Instant>>,
+    /// Files attached or queued, by local id.
+    uploads: attachments::Slots,
 }
 
 /// Directory name of an account's cache: stable, filesystem-safe.
@@ -152,7 +160,9 @@ impl Session {
             attempt: AtomicU32::new(0),
             signed_out: AtomicBool::new(false),
             last_role_change: Mutex::new(None),
+            uploads: Mutex::new(HashMap::new()),
         });
+        s.restore_files();
         let t1 = tokio::spawn(s.clone().sync_loop(typing_rx, stop_rx.clone()));
         let t2 = tokio::spawn(s.clone().outbox_loop(stop_rx.clone()));
         let t3 = tokio::spawn(s.clone().persist_loop(stop_rx.clone()));
@@ -217,6 +227,9 @@ impl Session {
 
     pub(crate) async fn shutdown(&self) {
         let _ = self.stop_tx.send(true);
+        for slot in self.uploads.lock().unwrap().values() {
+            slot.abort();
+        }
         let tasks: Vec<_> = self.tasks.lock().unwrap().drain(..).collect();
         for t in tasks {
             let _ = tokio::time::timeout(Duration::from_secs(3), t).await;

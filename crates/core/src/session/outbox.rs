@@ -42,10 +42,19 @@ impl Session {
     }
 
     /// Queues a message: on disk first, then sent (now if online, else on reconnect).
-    pub fn send_message(&self, conversation_id: i64, body: &str) -> Result<OutboxItem> {
-        if body.trim().is_empty() {
+    /// `files`: local ids of files attached in the composer ([`Session::attach_paths`],
+    /// [`Session::attach_bytes`]), sent with it in this order; with files the text may
+    /// be empty.
+    pub fn send_message(
+        &self,
+        conversation_id: i64,
+        body: &str,
+        files: &[String],
+    ) -> Result<OutboxItem> {
+        if body.trim().is_empty() && files.is_empty() {
             return Err(Error::Invalid("the message is empty".into()));
         }
+        let files = self.files_for_message(files)?;
         let item = OutboxItem {
             client_id: uuid::Uuid::new_v4().to_string(),
             conversation_id,
@@ -53,6 +62,7 @@ impl Session {
             created_at: now_ms(),
             failed: None,
             retrying: None,
+            files,
         };
         let items = {
             let mut st = self.state.lock().unwrap();
@@ -67,10 +77,18 @@ impl Session {
 
     /// Retries a message the server refused, or drops it (`discard`).
     pub fn retry_outbox(&self, client_id: &str, discard: bool) -> Result<()> {
+        let mut dropped = Vec::new();
         let items = {
             let mut st = self.state.lock().unwrap();
             if discard {
-                st.outbox.retain(|i| i.client_id != client_id);
+                st.outbox.retain(|i| {
+                    if i.client_id == client_id {
+                        dropped.extend(i.files.iter().cloned());
+                        false
+                    } else {
+                        true
+                    }
+                });
             } else {
                 for i in st.outbox.iter_mut().filter(|i| i.client_id == client_id) {
                     i.failed = None;
@@ -79,24 +97,53 @@ impl Session {
             self.cache.save_outbox(&st.outbox)?;
             st.outbox.clone()
         };
+        // the copies go only once the outbox no longer names them
+        self.drop_files(&dropped);
         self.emit(CoreEvent::Outbox { items });
         self.outbox_wake.notify_one();
         Ok(())
     }
 
-    /// Sends every queued message, in order, until the server cannot be reached.
+    /// Sends every queued message, in order, until the server cannot be reached. A
+    /// message's files are uploaded first (those not uploaded yet, or too long ago),
+    /// then the message goes with their ids and its `client_id`: sent again after a
+    /// lost answer or a crash, the server answers with the first message, not a copy.
     pub async fn flush_outbox(&self) -> Result<usize> {
         let _g = self.flush_lock.lock().await;
         let mut sent = 0;
-        loop {
+        // messages whose uploads the server no longer knows (404: deleted unsent after a
+        // day): uploaded again once
+        let mut reuploaded = std::collections::HashSet::new();
+        'items: loop {
             let next = {
                 let st = self.state.lock().unwrap();
                 st.outbox.iter().find(|i| i.failed.is_none()).cloned()
             };
             let Some(item) = next else { break };
+            let mut ids = Vec::with_capacity(item.files.len());
+            for f in &item.files {
+                match self.ensure_uploaded(&f.local_id).await {
+                    Ok((a, at)) => {
+                        ids.push(a.id);
+                        if f.uploaded.as_ref().map(|u| u.id) != Some(a.id) {
+                            self.note_uploaded(&item.client_id, &f.local_id, a, at)?;
+                        }
+                    }
+                    Err(e) if self.waits(&e) => {
+                        if let Some(reason) = retry_reason(&e) {
+                            self.mark_retrying(&reason);
+                        }
+                        return Err(e);
+                    }
+                    Err(e) => {
+                        self.mark_failed(&item.client_id, format!("{}: {e}", f.name))?;
+                        continue 'items;
+                    }
+                }
+            }
             match self
                 .api
-                .post_message(item.conversation_id, &item.body, &item.client_id)
+                .post_message(item.conversation_id, &item.body, &item.client_id, &ids)
                 .await
             {
                 Ok(msg) => {
@@ -113,39 +160,77 @@ impl Session {
                         self.cache.save_outbox(&st.outbox)?;
                         st.outbox.clone()
                     };
+                    self.drop_files(&item.files);
                     self.emit(CoreEvent::Outbox { items });
                     sent += 1;
                 }
-                Err(e)
-                    if e.is_network()
-                        || matches!(e.status(), Some(401) | Some(408) | Some(429))
-                        || e.status().is_some_and(|s| s >= 500)
-                        || close::on_error(&e) == Reaction::ChangePassword =>
-                {
+                Err(e) if self.waits(&e) => {
                     if let Some(reason) = retry_reason(&e) {
                         self.mark_retrying(&reason);
                     }
                     return Err(e);
                 }
-                Err(e) => {
-                    let items = {
-                        let mut st = self.state.lock().unwrap();
-                        for i in st
-                            .outbox
-                            .iter_mut()
-                            .filter(|i| i.client_id == item.client_id)
-                        {
-                            i.failed = Some(e.to_string());
-                            i.retrying = None;
-                        }
-                        self.cache.save_outbox(&st.outbox)?;
-                        st.outbox.clone()
-                    };
-                    self.emit(CoreEvent::Outbox { items });
+                Err(e)
+                    if e.status() == Some(404)
+                        && !item.files.is_empty()
+                        && reuploaded.insert(item.client_id.clone()) =>
+                {
+                    // the uploads may be gone (deleted unsent after a day; or the dialog
+                    // is, and the next answer says so): upload the copies again and
+                    // send once more, with the same client_id
+                    tracing::info!(error = %e, "message refused with its files: uploading them again");
+                    self.forget_uploaded(&item.files);
                 }
+                Err(e) => self.mark_failed(&item.client_id, e.to_string())?,
             }
         }
         Ok(sent)
+    }
+
+    /// Whether a failed send means "the whole queue waits" (server unreachable or
+    /// busy, the token refused, a password to change) rather than "this one failed".
+    fn waits(&self, e: &Error) -> bool {
+        e.is_network()
+            || matches!(e.status(), Some(401) | Some(408) | Some(429))
+            || e.status().is_some_and(|s| s >= 500)
+            || close::on_error(e) == Reaction::ChangePassword
+    }
+
+    /// Keeps the server's copy of a queued file, so a restart does not upload it again.
+    fn note_uploaded(
+        &self,
+        client_id: &str,
+        local_id: &str,
+        a: switchboard_protocol::Attachment,
+        at: i64,
+    ) -> Result<()> {
+        let mut st = self.state.lock().unwrap();
+        for f in st
+            .outbox
+            .iter_mut()
+            .filter(|i| i.client_id == client_id)
+            .flat_map(|i| i.files.iter_mut())
+            .filter(|f| f.local_id == local_id)
+        {
+            f.uploaded = Some(a.clone());
+            f.uploaded_at = Some(at);
+        }
+        self.cache.save_outbox(&st.outbox)
+    }
+
+    /// The server refused this message for good: kept with why, for retry or discard.
+    fn mark_failed(&self, client_id: &str, why: String) -> Result<()> {
+        let items = {
+            let mut st = self.state.lock().unwrap();
+            for i in st.outbox.iter_mut().filter(|i| i.client_id == client_id) {
+                i.failed = Some(why.clone());
+                i.retrying = None;
+            }
+            self.cache.save_outbox(&st.outbox)?;
+            st.outbox.clone()
+        };
+        self.emit(CoreEvent::Outbox { items });
+        Ok(())
     }
 
     /// Marks every message still to be sent as waiting for `reason` (the whole queue
@@ -187,6 +272,9 @@ impl Session {
                 .outbox
                 .iter()
                 .any(|i| i.failed.is_none());
+            if self.is_online() {
+                self.resume_waiting_uploads();
+            }
             if !pending {
                 continue;
             }

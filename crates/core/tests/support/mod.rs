@@ -335,6 +335,45 @@ impl Visitor {
             .unwrap()
     }
 
+    /// Uploads a file through the widget API.
+    pub async fn upload(
+        &self,
+        name: &str,
+        content_type: &str,
+        bytes: Vec<u8>,
+    ) -> switchboard_protocol::Attachment {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/widget/attachments", self.base))
+            .query(&[("name", name)])
+            .header("X-Visitor-Token", &self.token)
+            .header("Content-Type", content_type)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Sends a message with uploaded files.
+    pub async fn say_with(&self, body: &str, attachments: &[i64]) -> switchboard_protocol::Message {
+        reqwest::Client::new()
+            .post(format!("{}/api/v1/widget/messages", self.base))
+            .header("X-Visitor-Token", &self.token)
+            .json(&serde_json::json!({"body": body, "client_id": uuid_like(), "attachments": attachments}))
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn contact(&self, name: &str, email: &str) {
         reqwest::Client::new()
             .put(format!("{}/api/v1/widget/contact", self.base))
