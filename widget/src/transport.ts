@@ -51,6 +51,16 @@ export type WaitReason = 'offline' | 'server';
 const TYPING_SEND_INTERVAL_MS = 2000;
 const SESSION_REFRESH_MS = 60_000;
 
+/** The server takes names of up to 200 characters: a longer one is shortened
+ *  before its extension (by code points, so no character is cut in two). */
+export function uploadName(name: string, max = 200): string {
+  const chars = Array.from(name);
+  if (chars.length <= max) return name;
+  const dot = name.lastIndexOf('.');
+  const ext = dot > 0 && name.length - dot <= 16 ? Array.from(name.slice(dot)) : [];
+  return [...chars.slice(0, max - ext.length - 1), '…', ...ext].join('');
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => window.setTimeout(resolve, ms));
 }
@@ -265,7 +275,7 @@ export class WidgetTransport {
       if (aborted) throw new NetworkError('upload aborted');
       // A pasted image may come without a name: "image.png".
       const ext = /^image\/(\w+)/.exec(file.type);
-      const name = file.name || (ext ? `image.${ext[1]}` : 'file');
+      const name = uploadName(file.name || (ext ? `image.${ext[1]}` : 'file'));
       current = this.api.upload<Attachment>(
         `api/v1/widget/attachments?name=${encodeURIComponent(name)}`,
         file,
