@@ -713,6 +713,26 @@ describe('visitor widget in Chromium', () => {
     assert.ok((await download(msg.attachments[1].url)).bytes.equals(pasted.buffer));
   });
 
+  it('shortens a file name longer than the server takes, keeping its extension', async () => {
+    const name = `${'Протокол приёмки заказа 4512 — '.repeat(8)}${TAG}.txt`;
+    assert.ok(Array.from(name).length > 200);
+    const uploads = [];
+    const onResponse = async (r) => {
+      if (WIDGET_UPLOADS.test(r.url()) && r.request().method() === 'POST') uploads.push({ status: r.status(), json: await r.json() });
+    };
+    page.on('response', onResponse);
+    await picker().setInputFiles({ name, mimeType: 'text/plain', buffer: Buffer.from('accepted\n') });
+    await page.locator('.sb-chip[data-state="done"]').waitFor();
+    await eventually('the upload answer', () => uploads.length === 1);
+    page.off('response', onResponse);
+    assert.equal(uploads[0].status, 201, JSON.stringify(uploads[0].json));
+    const stored = uploads[0].json.name;
+    assert.equal(Array.from(stored).length, 200, stored);
+    assert.ok(stored.endsWith('….txt'), stored);
+    await page.locator('.sb-chip .sb-chip-x').click();
+    await page.locator('.sb-tray').waitFor({ state: 'hidden' });
+  });
+
   it('takes at most 10 files for one message', async () => {
     // Answered here, so the server's upload rate limit is not spent on it.
     let n = 0;
