@@ -47,7 +47,7 @@ COLLEAGUE_PASSWORD="$(head -c 18 /dev/urandom | base64 | tr -d '/+=')"
 SERVER_PID=$!
 URL=
 for _ in $(seq 1 100); do
-  URL="$(sed -n 's/^switchboard-server listening on //p' "$DATA/stdout")"
+  URL="$(sed -n 's/^switchboard-server listening on //p' "$DATA/stdout" 2>/dev/null || true)"
   [ -n "$URL" ] && break
   kill -0 "$SERVER_PID" 2>/dev/null || break
   sleep 0.1

@@ -140,8 +140,16 @@ fn complete(doc: &mut Value) {
 }
 
 /// A message has text, or files, or both: the body's "not only spaces"
-/// pattern applies unless at least one attachment is named.
+/// pattern applies unless at least one attachment is named. Attachment ids
+/// are positive and named once.
 fn message_text_or_files(schema: &mut Value) {
+    if let Some(files) = schema["properties"]["attachments"].as_object_mut() {
+        files.insert("uniqueItems".into(), json!(true));
+        files.insert(
+            "items".into(),
+            json!({"type": "integer", "format": "int64", "minimum": 1}),
+        );
+    }
     let Some(body) = schema["properties"]["body"].as_object_mut() else {
         return;
     };

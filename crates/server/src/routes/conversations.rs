@@ -201,7 +201,7 @@ pub async fn messages(
     responses((status = 201, body = Message), (status = 200, body = Message, description = "a retry: the first message with this client_id"),
               (status = 404, description = "`not_found`: no such conversation, or an attachment id names no upload of this member that is not sent yet"),
               (status = 409, description = "`client_id_reused`: this client_id was used for another conversation; `attachment_sent`: one of the files was sent with another message meanwhile"),
-              (status = 422, description = "`empty_body` (no text and no files), `body_too_long`, `invalid_client_id`, `too_many_attachments` or `duplicate_attachment`")),
+              (status = 422, description = "`empty_body` (no text and no files), `body_too_long`, `invalid_client_id`, `invalid_attachment`, `too_many_attachments` or `duplicate_attachment`")),
     security(("bearer" = [])))]
 pub async fn post_message(
     State(state): State<SharedState>,

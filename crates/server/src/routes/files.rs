@@ -49,7 +49,7 @@ fn declared(headers: &HeaderMap) -> (String, Option<u64>) {
 #[utoipa::path(post, path = "/api/v1/widget/attachments", tag = "widget", params(UploadParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes, with its Content-Type"),
     responses((status = 201, body = Attachment, description = "uploaded; send it with a message (`attachments: [id]`) within a day"),
-              (status = 413, description = "`too_large`: over the limit (25 MiB unless configured)"),
+              (status = 413, description = "`payload_too_large`: over the limit (25 MiB unless configured)"),
               (status = 422, description = "`empty_file` or `invalid_name`"),
               (status = 429, description = "`too_many_requests`: too many files from this visitor or address, or too many not sent yet")),
     security(("visitor" = [])))]
@@ -79,7 +79,7 @@ pub async fn visitor_upload(
 #[utoipa::path(post, path = "/api/v1/attachments", tag = "conversations", params(UploadParams),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the file's bytes, with its Content-Type"),
     responses((status = 201, body = Attachment, description = "uploaded; send it with a message (`attachments: [id]`) within a day"),
-              (status = 413, description = "`too_large`: over the limit (25 MiB unless configured)"),
+              (status = 413, description = "`payload_too_large`: over the limit (25 MiB unless configured)"),
               (status = 422, description = "`empty_file` or `invalid_name`")),
     security(("bearer" = [])))]
 pub async fn colleague_upload(

@@ -150,7 +150,7 @@ pub async fn history(
               (status = 409, description = "`client_id_reused`: this client_id was used in another conversation"),
               (status = 404, description = "`not_found`: an attachment id names no upload of this visitor that is not sent yet"),
               (status = 409, description = "`attachment_sent`: one of the files was sent with another message meanwhile"),
-              (status = 422, description = "`empty_body` (no text and no files), `body_too_long`, `invalid_client_id`, `too_many_attachments` or `duplicate_attachment`"),
+              (status = 422, description = "`empty_body` (no text and no files), `body_too_long`, `invalid_client_id`, `invalid_attachment`, `too_many_attachments` or `duplicate_attachment`"),
               (status = 429, description = "`too_many_requests`: too many messages from this visitor or address; see Retry-After")),
     security(("visitor" = [])))]
 pub async fn post_message(

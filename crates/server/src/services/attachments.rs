@@ -53,7 +53,7 @@ async fn part_file(state: &AppState) -> ApiResult<(PartFile, tokio::fs::File)> {
 
 fn too_large(max: u64) -> ApiError {
     ApiError::too_large(format!(
-        "a file may be at most {} MB ({max} bytes)",
+        "a file may be at most {} MiB ({max} bytes)",
         max / (1024 * 1024)
     ))
 }
@@ -119,13 +119,18 @@ pub async fn link_key(db: &crate::db::Db) -> anyhow::Result<Vec<u8>> {
 
 /// Checks what an upload says of itself before a byte is read.
 pub fn parse_name(name: Option<&str>) -> ApiResult<String> {
-    name.and_then(rules::clean_name).ok_or_else(|| {
-        ApiError::unprocessable(
-            "invalid_name",
-            "give the file's name: ?name=<file name> (1 to 200 characters)",
-        )
-    })
+    name.filter(|n| n.chars().count() <= MAX_NAME_CHARS)
+        .and_then(rules::clean_name)
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_name",
+                "give the file's name: ?name=<file name> (1 to 255 characters)",
+            )
+        })
 }
+
+/// The longest name an upload may give (it is kept cut to 200 characters).
+const MAX_NAME_CHARS: usize = 255;
 
 /// Stores an upload streamed in a request body.
 pub async fn upload(
@@ -272,6 +277,12 @@ pub async fn for_message(
                 "a message may carry at most {} files",
                 rules::MAX_PER_MESSAGE
             ),
+        ));
+    }
+    if ids.iter().any(|&id| id < 1) {
+        return Err(ApiError::unprocessable(
+            "invalid_attachment",
+            "attachments are the ids of uploads (positive whole numbers)",
         ));
     }
     let mut unique = ids.to_vec();
