@@ -2,16 +2,22 @@
 
 use std::collections::HashMap;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use serde::Serialize;
 use switchboard_core::cache::MessageLog;
 use switchboard_core::{
-    Account, ConnState, Filter, LocalPrefs, OutboxItem, SessionInfo, SoundChoice, UiError,
+    Account, ConnState, Filter, LocalPrefs, OutboxItem, SearchResults, SessionInfo, SoundChoice,
+    UiError, Upload,
 };
 use switchboard_protocol::{
     Conversation, ConversationStatus, NotificationSettings, Presence, UpdateConversation, User,
 };
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Manager, State};
 use tauri_plugin_autostart::ManagerExt;
+use tauri_plugin_dialog::DialogExt;
+use tauri_plugin_opener::OpenerExt;
 
 use crate::AppState;
 
@@ -123,17 +129,198 @@ pub async fn older_messages(state: State<'_, AppState>, id: i64) -> R<MessageLog
     Ok(state.core.session().await?.older_messages(id).await?)
 }
 
+/// Queues a message with the files attached in the composer (their local ids, in
+/// order); with files the text may be empty.
 #[tauri::command]
 pub async fn send_message(
     state: State<'_, AppState>,
     conversation_id: i64,
     body: String,
+    files: Vec<String>,
 ) -> R<OutboxItem> {
     Ok(state
         .core
         .session()
         .await?
-        .send_message(conversation_id, &body)?)
+        .send_message(conversation_id, &body, &files)?)
+}
+
+fn ui_error(code: &str, message: impl ToString) -> UiError {
+    UiError {
+        code: code.into(),
+        status: None,
+        message: message.to_string(),
+    }
+}
+
+/// The native file picker (several files); the chosen ones are attached and start
+/// uploading. An empty list when the user cancels.
+#[tauri::command]
+pub async fn attach_files(app: AppHandle, state: State<'_, AppState>) -> R<Vec<Upload>> {
+    let session = state.core.session().await?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut picker = app.dialog().file();
+    if let Some(w) = app.get_webview_window("main") {
+        picker = picker.set_parent(&w);
+    }
+    picker.pick_files(move |files| {
+        let _ = tx.send(files);
+    });
+    let Some(files) = rx.await.ok().flatten() else {
+        return Ok(vec![]);
+    };
+    let paths: Vec<PathBuf> = files
+        .into_iter()
+        .filter_map(|f| f.into_path().ok())
+        .collect();
+    Ok(session.attach_paths(&paths).await?)
+}
+
+/// Attaches files dropped on the window from the desktop. Only paths of a real drop
+/// are taken (the shell records them as the OS delivers the drop), so the page
+/// cannot ask for any file on disk.
+#[tauri::command]
+pub async fn attach_dropped(state: State<'_, AppState>, paths: Vec<String>) -> R<Vec<Upload>> {
+    let session = state.core.session().await?;
+    let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+    // the page hears of the drop as the shell records it: give the record a moment
+    for _ in 0..20 {
+        if paths.iter().all(|p| state.was_dropped(p)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if let Some(p) = paths.iter().find(|p| !state.was_dropped(p)) {
+        return Err(ui_error(
+            "invalid",
+            format!("{} was not dropped on the window", p.display()),
+        ));
+    }
+    Ok(session.attach_paths(&paths).await?)
+}
+
+/// Attaches bytes the page holds: a pasted image, or a file dragged from another
+/// app. The raw body is the file's name in UTF-8, one NUL byte, then the file.
+#[tauri::command]
+pub async fn attach_bytes(
+    state: State<'_, AppState>,
+    request: tauri::ipc::Request<'_>,
+) -> R<Upload> {
+    let tauri::ipc::InvokeBody::Raw(body) = request.body() else {
+        return Err(ui_error("invalid", "expected the file as raw bytes"));
+    };
+    let nul = body
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or_else(|| ui_error("invalid", "no file name before the bytes"))?;
+    let name = String::from_utf8_lossy(&body[..nul]).to_string();
+    Ok(state
+        .core
+        .session()
+        .await?
+        .attach_bytes(&name, &body[nul + 1..])
+        .await?)
+}
+
+/// Removes a file from the composer (stops its upload, deletes its copy).
+#[tauri::command]
+pub async fn remove_upload(state: State<'_, AppState>, local_id: String) -> R<()> {
+    Ok(state.core.session().await?.remove_upload(&local_id)?)
+}
+
+/// Uploads again a file that failed.
+#[tauri::command]
+pub async fn retry_upload(state: State<'_, AppState>, local_id: String) -> R<()> {
+    Ok(state.core.session().await?.retry_upload(&local_id)?)
+}
+
+/// The state of files being uploaded (e.g. those of queued messages after a restart).
+#[tauri::command]
+pub async fn uploads(state: State<'_, AppState>, local_ids: Vec<String>) -> R<Vec<Upload>> {
+    Ok(state.core.session().await?.uploads(&local_ids))
+}
+
+/// The native save dialog, then the attachment downloaded to the chosen path.
+/// Returns that path, or null when the user cancelled.
+#[tauri::command]
+pub async fn save_attachment(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    conversation_id: i64,
+    attachment_id: i64,
+    name: String,
+) -> R<Option<String>> {
+    let session = state.core.session().await?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut dialog = app
+        .dialog()
+        .file()
+        .set_file_name(switchboard_core::files::safe_file_name(&name));
+    if let Some(w) = app.get_webview_window("main") {
+        dialog = dialog.set_parent(&w);
+    }
+    if let Some(d) = app.path().download_dir().ok().filter(|d| d.is_dir()) {
+        dialog = dialog.set_directory(d);
+    }
+    dialog.save_file(move |path| {
+        let _ = tx.send(path);
+    });
+    let Some(path) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let path = path
+        .into_path()
+        .map_err(|e| ui_error("invalid", e.to_string()))?;
+    session
+        .save_attachment(conversation_id, attachment_id, &path)
+        .await?;
+    Ok(Some(path.display().to_string()))
+}
+
+/// Opens an attachment with the OS's default app (fetched once into the app's data).
+/// Programs, scripts and web pages are refused (`risky_file`): save those instead.
+#[tauri::command]
+pub async fn open_attachment(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    conversation_id: i64,
+    attachment_id: i64,
+) -> R<()> {
+    let path = state
+        .core
+        .session()
+        .await?
+        .attachment_copy(conversation_id, attachment_id)
+        .await?;
+    app.opener()
+        .open_path(path.display().to_string(), None::<&str>)
+        .map_err(|e| ui_error("open_failed", e))
+}
+
+/// Search across the whole history; `before`: the `next` of the previous page.
+#[tauri::command]
+pub async fn search(
+    state: State<'_, AppState>,
+    q: String,
+    before: Option<String>,
+) -> R<SearchResults> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .search(&q, before.as_deref())
+        .await?)
+}
+
+/// A dialog's messages back to `message_id` at least (opening a search hit).
+#[tauri::command]
+pub async fn messages_until(state: State<'_, AppState>, id: i64, message_id: i64) -> R<MessageLog> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .messages_until(id, message_id)
+        .await?)
 }
 
 #[tauri::command]

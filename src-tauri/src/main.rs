@@ -8,16 +8,21 @@
 mod commands;
 mod tray;
 
+use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use switchboard_core::{Core, CoreEvent, Paths, ViewState};
-use tauri::{Emitter, Manager, WindowEvent};
+use tauri::{DragDropEvent, Emitter, Manager, WebviewEvent, WindowEvent};
 
 pub struct AppState {
     pub core: Arc<Core>,
     pub view: Mutex<ViewState>,
     /// Whether the tray icon exists (closing to the tray needs one).
     pub tray: std::sync::atomic::AtomicBool,
+    /// Paths of files dropped on the window from the desktop: the only paths the page
+    /// may attach (`attach_dropped`).
+    pub dropped: Mutex<HashSet<PathBuf>>,
 }
 
 impl AppState {
@@ -25,6 +30,10 @@ impl AppState {
         let mut v = self.view.lock().unwrap();
         f(&mut v);
         self.core.set_view(*v);
+    }
+
+    pub fn was_dropped(&self, p: &std::path::Path) -> bool {
+        self.dropped.lock().unwrap().contains(p)
     }
 }
 
@@ -62,10 +71,13 @@ fn main() {
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec!["--hidden"]),
         ))
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .manage(AppState {
             core: core.clone(),
             view: Mutex::new(ViewState::default()),
             tray: std::sync::atomic::AtomicBool::new(false),
+            dropped: Mutex::new(HashSet::new()),
         })
         .setup(move |app| {
             let handle = app.handle().clone();
@@ -112,6 +124,16 @@ fn main() {
             });
             Ok(())
         })
+        .on_webview_event(|webview, event| {
+            if let WebviewEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
+                let state = webview.state::<AppState>();
+                let mut dropped = state.dropped.lock().unwrap();
+                if dropped.len() > 1000 {
+                    dropped.clear();
+                }
+                dropped.extend(paths.iter().cloned());
+            }
+        })
         .on_window_event(|window, event| match event {
             WindowEvent::CloseRequested { api, .. } => {
                 let state = window.state::<AppState>();
@@ -143,6 +165,16 @@ fn main() {
             commands::get_messages,
             commands::older_messages,
             commands::send_message,
+            commands::attach_files,
+            commands::attach_dropped,
+            commands::attach_bytes,
+            commands::remove_upload,
+            commands::retry_upload,
+            commands::uploads,
+            commands::save_attachment,
+            commands::open_attachment,
+            commands::search,
+            commands::messages_until,
             commands::outbox,
             commands::retry_outbox,
             commands::assign_conversation,

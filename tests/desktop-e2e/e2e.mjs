@@ -2,6 +2,7 @@
 // client library) while a visitor talks through the widget API. Run by run.sh.
 import { mkdirSync } from 'node:fs';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, openSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -170,6 +171,109 @@ try {
   await until('reply in the window', async () => (await text('[data-testid=history]')).includes('Заказ уже в пути'));
   step('operator answer reached the visitor exactly once');
   await shot('03-dialog');
+
+  // attachments: a pasted screenshot and a PDF dropped from another app (a native
+  // file picker cannot be driven), both through the real upload code; sent with no
+  // text; the visitor gets one message with both files, byte for byte
+  const png = readFileSync(AVATAR);
+  const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), randomBytes(400_000)]);
+  const pdfName = 'Счёт 4512.pdf';
+  await js(
+    `const [png] = arguments;
+     const bytes = (b) => Uint8Array.from(atob(b), (c) => c.charCodeAt(0));
+     const dt = new DataTransfer();
+     dt.items.add(new File([bytes(png)], 'image.png', { type: 'image/png' }));
+     document.querySelector('[data-testid=composer]').dispatchEvent(
+       new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));`,
+    [png.toString('base64')],
+  );
+  await js(
+    `const [pdf, name] = arguments;
+     const bytes = (b) => Uint8Array.from(atob(b), (c) => c.charCodeAt(0));
+     const dt = new DataTransfer();
+     dt.items.add(new File([bytes(pdf)], name, { type: 'application/pdf' }));
+     const target = document.querySelector('[data-testid=history]');
+     for (const type of ['dragenter', 'dragover', 'drop']) {
+       target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+     }`,
+    [pdf.toString('base64'), pdfName],
+  );
+  await until('two files uploaded in the composer', async () =>
+    (await js('return document.querySelectorAll("[data-testid=file-chip][data-state=done]").length')) === 2, 30000);
+  await until('the pasted picture previewed', async () =>
+    js('const i = document.querySelector("[data-testid=file-chip] [data-testid=chip-preview]"); return !!i && i.complete && i.naturalWidth > 0'));
+  const chipNames = await js('return [...document.querySelectorAll("[data-testid=file-chip]")].map((c) => c.dataset.name)');
+  if (!String(chipNames[0]).startsWith('pasted-') || chipNames[1] !== pdfName) throw new Error(`chips: ${chipNames}`);
+  step('a pasted picture and a dropped PDF uploaded from the composer, with previews');
+  await shot('03c-attachments-composer');
+  await click('[data-testid=send]');
+  const withFiles = await until('the files reached the visitor', async () => {
+    const m = await api('GET', '/api/v1/widget/messages', { visitor: v.visitor_token });
+    const sent = m.items.filter((x) => x.author.kind === 'operator' && x.attachments?.length);
+    return sent.length === 1 ? sent[0] : null;
+  }, 30000);
+  if (withFiles.body !== '' || withFiles.attachments.length !== 2) throw new Error(`sent: ${JSON.stringify(withFiles)}`);
+  const [imgAtt, pdfAtt] = withFiles.attachments;
+  if (imgAtt.content_type !== 'image/png' || !imgAtt.thumbnail_url || pdfAtt.name !== pdfName) {
+    throw new Error(`attachments: ${JSON.stringify(withFiles.attachments)}`);
+  }
+  for (const [a, bytes] of [[imgAtt, png], [pdfAtt, pdf]]) {
+    const url = a.url.startsWith('http') ? a.url : SERVER_URL + a.url;
+    const got = Buffer.from(await (await fetch(url)).arrayBuffer());
+    if (!got.equals(bytes)) throw new Error(`${a.name}: the server has other bytes`);
+  }
+  step('the message with both files reached the visitor once, byte for byte');
+  await until('the picture previewed in the dialog', async () =>
+    js('const i = document.querySelector("[data-testid=attachment-image] img"); return !!i && i.complete && i.naturalWidth > 0'));
+  await find(`[data-testid=attachment-file][data-name="${pdfName}"] [data-testid=attachment-save]`);
+  await click('[data-testid=attachment-image]');
+  await until('the picture at full size', async () =>
+    js('const i = document.querySelector("[data-testid=lightbox-image]"); return !!i && i.complete && i.naturalWidth === 128'));
+  await shot('03d-attachment-full-size');
+  await wd('POST', s('/actions'), {
+    actions: [{ type: 'key', id: 'kb', actions: [{ type: 'keyDown', value: '\uE00C' }, { type: 'keyUp', value: '\uE00C' }] }],
+  });
+  await until('Escape closes it', async () => (await js('return document.querySelectorAll("[data-testid=lightbox]").length')) === 0);
+  step('the dialog shows the picture (full size on click) and the PDF with Open and Save');
+
+  // search: another visitor's dialog is open; Ctrl+K, another form of a word, Enter
+  // opens Мария's dialog at the found message, highlighted; Escape clears
+  const v2 = await api('POST', '/api/v1/widget/session', { body: { locale: 'en' } });
+  const other = await api('POST', '/api/v1/widget/messages', {
+    visitor: v2.visitor_token, body: { body: 'Hello, is anyone there?', client_id: 'e2e-other' },
+  });
+  await click(`[data-testid=conversation][data-id="${other.conversation_id}"]`);
+  await until('the other dialog', async () => (await text('[data-testid=history]')).includes('is anyone there'));
+  await wd('POST', s('/actions'), {
+    actions: [{
+      type: 'key', id: 'kb', actions: [
+        { type: 'keyDown', value: '\uE009' }, { type: 'keyDown', value: 'k' },
+        { type: 'keyUp', value: 'k' }, { type: 'keyUp', value: '\uE009' },
+      ],
+    }],
+  });
+  await until('Ctrl+K focuses the search', async () =>
+    js('return document.activeElement?.dataset?.testid === "search"'));
+  await type('[data-testid=search]', 'заказом', false);
+  const hits = await until('search hits with the words marked', async () => {
+    const h = await js(`return [...document.querySelectorAll("[data-testid=search-hit]")].map((e) => ({
+      conversation: Number(e.dataset.conversation), message: Number(e.dataset.message),
+      marks: [...e.querySelectorAll("mark")].map((m) => m.textContent) }))`);
+    return h.length >= 2 ? h : null;
+  });
+  if (!hits.every((h) => h.conversation === first.conversation_id && h.marks.some((m) => /^заказ$/i.test(m)))) {
+    throw new Error(`hits: ${JSON.stringify(hits)}`);
+  }
+  await shot('03e-search');
+  await wd('POST', s(`/element/${await find('[data-testid=search]')}/value`), { text: '\uE007' });
+  await until('the found dialog open', async () => (await text('[data-testid=dialog-title]')).includes('Мария'));
+  await until('the found message highlighted', async () =>
+    js(`return document.querySelector(".msg.found")?.dataset.messageId === "${hits[0].message}"`), 5000);
+  step('search found "заказ" and "Заказ" for "заказом" (marked); Enter opened the dialog at the message');
+  await wd('POST', s(`/element/${await find('[data-testid=search]')}/value`), { text: '\uE00C' });
+  await until('Escape clears the search', async () =>
+    (await js('return document.querySelectorAll("[data-testid=search-results]").length')) === 0 &&
+    (await js('return document.querySelector("[data-testid=search]").value')) === '');
 
   // offline: the server goes away, the operator answers anyway; the message waits on
   // disk, shows as sending, and reaches the visitor once the server is back

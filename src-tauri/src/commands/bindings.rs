@@ -19,8 +19,8 @@ use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
 use switchboard_core::cache::MessageLog;
 use switchboard_core::{
-    Account, ConnState, CoreEvent, Filter, LocalPrefs, OutboxItem, SessionInfo, SoundChoice,
-    UiError,
+    Account, ConnState, CoreEvent, Filter, LocalPrefs, OutboxItem, SearchResults, SessionInfo,
+    SoundChoice, UiError, Upload,
 };
 use switchboard_protocol::typescript::{write_or_check, Bundle};
 use switchboard_protocol::{
@@ -55,6 +55,8 @@ fn ui_types() -> Bundle {
         .add::<ConversationStatus>()
         .add::<MessageLog>()
         .add::<OutboxItem>()
+        .add::<Upload>()
+        .add::<SearchResults>()
         .add::<User>()
         .add::<Role>()
         .add::<Presence>()

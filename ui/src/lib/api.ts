@@ -1,6 +1,7 @@
 // The UI's calls into the core: each one a typed function generated from
 // src-tauri/src/commands.rs (./generated/commands.ts, scripts/gen-types.sh).
 import type { UnlistenFn } from '@tauri-apps/api/event';
+import { attachBody } from './format';
 import * as commands from './generated/commands';
 import type { ConversationStatus, CoreEvent, Filter, LocalPrefs, Presence, SoundChoice } from './types';
 
@@ -18,7 +19,20 @@ export const api = {
   cachedMessages: (id: number) => commands.cachedMessages({ id }),
   getMessages: (id: number) => commands.getMessages({ id }),
   olderMessages: (id: number) => commands.olderMessages({ id }),
-  sendMessage: (conversationId: number, body: string) => commands.sendMessage({ conversationId, body }),
+  sendMessage: (conversationId: number, body: string, files: string[] = []) =>
+    commands.sendMessage({ conversationId, body, files }),
+  attachFiles: () => commands.attachFiles(),
+  attachDropped: (paths: string[]) => commands.attachDropped({ paths }),
+  attachBytes: (name: string, bytes: Uint8Array) => commands.attachBytes(attachBody(name, bytes)),
+  removeUpload: (localId: string) => commands.removeUpload({ localId }),
+  retryUpload: (localId: string) => commands.retryUpload({ localId }),
+  uploads: (localIds: string[]) => commands.uploads({ localIds }),
+  saveAttachment: (conversationId: number, attachmentId: number, name: string) =>
+    commands.saveAttachment({ conversationId, attachmentId, name }),
+  openAttachment: (conversationId: number, attachmentId: number) =>
+    commands.openAttachment({ conversationId, attachmentId }),
+  search: (q: string, before: string | null = null) => commands.search({ q, before }),
+  messagesUntil: (id: number, messageId: number) => commands.messagesUntil({ id, messageId }),
   outbox: () => commands.outbox(),
   retryOutbox: (clientId: string, discard: boolean) => commands.retryOutbox({ clientId, discard }),
   assign: (id: number, assigneeId: number | null) => commands.assignConversation({ id, assigneeId }),

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import {
+  attachBody,
   checkAvatar,
+  formatSize,
+  highlight,
+  isImage,
+  pastedName,
+  percent,
   initials,
   mergeTimeline,
   needsHttpChoice,
@@ -20,6 +26,7 @@ const msg = (id: number, client_id: string | null = null): Message => ({
   body: `m${id}`,
   channel: 'chat',
   created_at: id * 10,
+  attachments: [],
 });
 
 describe('timeline', () => {
@@ -91,5 +98,62 @@ describe('sign-in safety', () => {
     expect(translate('en', 'signout.message', { reason: translate('en', 'signout.expired') })).toBe(
       'You were signed out: the session expired after a long time without use.',
     );
+  });
+});
+
+describe('attachments', () => {
+  it('shows sizes as file managers do, in both languages', () => {
+    expect(formatSize(940, 'en')).toBe('940 B');
+    expect(formatSize(48213, 'en')).toBe('47 KB');
+    expect(formatSize(3.2 * 1024 * 1024, 'en')).toBe('3.2 MB');
+    expect(formatSize(3.2 * 1024 * 1024, 'ru')).toBe('3,2 МБ');
+    expect(formatSize(25 * 1024 * 1024, 'en')).toBe('25 MB');
+  });
+  it('tells pictures from other files by the preview the server made', () => {
+    expect(isImage({ content_type: 'image/png', thumbnail_url: '/t/1.jpg' })).toBe(true);
+    expect(isImage({ content_type: 'image/svg+xml', thumbnail_url: null })).toBe(false);
+    expect(isImage({ content_type: 'application/pdf', thumbnail_url: null })).toBe(false);
+  });
+  it('computes progress', () => {
+    expect(percent(50, 200)).toBe(25);
+    expect(percent(5, null)).toBe(0);
+    expect(percent(300, 200)).toBe(100);
+  });
+  it('sends the name before the bytes, separated by one NUL', () => {
+    const b = attachBody('Счёт.pdf', new Uint8Array([0, 1, 2]));
+    const nul = b.indexOf(0);
+    expect(new TextDecoder().decode(b.slice(0, nul))).toBe('Счёт.pdf');
+    expect([...b.slice(nul + 1)]).toEqual([0, 1, 2]);
+  });
+  it('names pasted images by the time', () => {
+    expect(pastedName('image/jpeg', new Date(2026, 11, 4, 8, 39, 5))).toBe('pasted-2026-12-04-083905.jpg');
+    expect(pastedName('image/png', new Date(2026, 0, 1, 0, 0, 0))).toBe('pasted-2026-01-01-000000.png');
+  });
+});
+
+describe('search highlighting', () => {
+  const marked = (text: string, words: string[]): string[] =>
+    highlight(text, words)
+      .filter((s) => s.hit)
+      .map((s) => s.text);
+  it('marks whole words in any case, in Russian and English', () => {
+    expect(marked('Где мой заказ? Заказом займётся Анна.', ['заказ', 'Заказом'])).toEqual(['заказ', 'Заказом']);
+    expect(marked('I ordered it; the order is late', ['ordered'])).toEqual(['ordered']);
+    // not inside another word
+    expect(marked('reorder the orders', ['order'])).toEqual([]);
+  });
+  it('keeps every character, in order', () => {
+    const t = '…мой <b>заказ</b> & "order" №4512…';
+    expect(
+      highlight(t, ['заказ', 'order', '4512'])
+        .map((s) => s.text)
+        .join(''),
+    ).toBe(t);
+    expect(marked(t, ['заказ', 'order', '4512'])).toEqual(['заказ', 'order', '4512']);
+  });
+  it('treats the words as text, not patterns', () => {
+    expect(marked('a.b and axb', ['a.b'])).toEqual(['a.b']);
+    expect(highlight('plain', [])).toEqual([{ text: 'plain', hit: false }]);
+    expect(highlight('', ['x'])).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
 // Small pure helpers, unit tested.
-import type { Conversation, Message, OutboxItem } from './types';
+import type { Attachment, Conversation, Message, OutboxItem } from './types';
 import type { Key, Locale } from './i18n';
 
 /**
@@ -110,4 +110,90 @@ export function absoluteUrl(server: string, url: string | null): string | null {
   if (!url) return null;
   if (/^(https?:|data:|blob:)/.test(url)) return url;
   return server.replace(/\/$/, '') + (url.startsWith('/') ? url : '/' + url);
+}
+
+/** At most this many files go with one message (API.md). */
+export const MAX_FILES = 10;
+
+/** "940 B", "48 KB", "3.2 MB" (1024-based, as file managers show), in the locale's digits. */
+export function formatSize(bytes: number, locale: Locale): string {
+  const units = locale === 'ru' ? ['Б', 'КБ', 'МБ', 'ГБ'] : ['B', 'KB', 'MB', 'GB'];
+  let v = Math.max(0, bytes);
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  const digits = i === 0 || v >= 10 ? 0 : 1;
+  return `${v.toLocaleString(locale, { maximumFractionDigits: digits, minimumFractionDigits: digits })} ${units[i]}`;
+}
+
+/** Whether an attachment is shown as a picture (the server made a preview of it). */
+export function isImage(a: Pick<Attachment, 'content_type' | 'thumbnail_url'>): boolean {
+  return a.content_type.startsWith('image/') && !!a.thumbnail_url;
+}
+
+/** Whole percent of a transfer, 0 when the total is unknown. */
+export function percent(done: number, total: number | null): number {
+  if (!total || total <= 0) return 0;
+  return Math.min(100, Math.max(0, Math.floor((done * 100) / total)));
+}
+
+/** A piece of a search snippet: `hit` when it is one of the matched words. */
+export interface Segment {
+  text: string;
+  hit: boolean;
+}
+
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+const escapeRe = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/**
+ * Splits `text` into plain and highlighted pieces: every whole-word occurrence of a
+ * matched word (any case). The UI renders the pieces as text nodes (never as HTML),
+ * so a snippet can hold anything.
+ */
+export function highlight(text: string, matched: readonly string[]): Segment[] {
+  const mask = new Array<boolean>(text.length).fill(false);
+  for (const w of new Set(matched.map((m) => m.trim()).filter(Boolean))) {
+    for (const m of text.matchAll(new RegExp(escapeRe(w), 'giu'))) {
+      const start = m.index ?? 0;
+      const end = start + m[0].length;
+      const before = text.slice(0, start);
+      const prev = before.length ? [...before].pop() : undefined;
+      const next = [...text.slice(end, end + 2)][0];
+      if ((prev && WORD_CHAR.test(prev)) || (next && WORD_CHAR.test(next))) continue;
+      for (let i = start; i < end; i++) mask[i] = true;
+    }
+  }
+  const out: Segment[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const hit = mask[i] ?? false;
+    const last = out[out.length - 1];
+    if (last && last.hit === hit) last.text += text[i];
+    else out.push({ text: text[i] ?? '', hit });
+  }
+  return out;
+}
+
+/** What a search hit says about where it was found: a message, or the visitor's name or email. */
+export function hitKind(hit: { message: Message | null }): 'message' | 'visitor' {
+  return hit.message ? 'message' : 'visitor';
+}
+
+/** Builds the raw body of `attach_bytes`: the name in UTF-8, a NUL byte, the file. */
+export function attachBody(name: string, bytes: Uint8Array): Uint8Array {
+  const n = new TextEncoder().encode(name.replace(/\0/g, ''));
+  const out = new Uint8Array(n.length + 1 + bytes.length);
+  out.set(n, 0);
+  out[n.length] = 0;
+  out.set(bytes, n.length + 1);
+  return out;
+}
+
+/** A name for a pasted image, which comes without one: "pasted-2026-12-04-0839.png". */
+export function pastedName(type: string, now: Date = new Date()): string {
+  const ext = type === 'image/jpeg' ? 'jpg' : type === 'image/gif' ? 'gif' : type === 'image/webp' ? 'webp' : 'png';
+  const p = (n: number): string => String(n).padStart(2, '0');
+  return `pasted-${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}.${ext}`;
 }

@@ -1,6 +1,6 @@
 // The UI's state, fed by commands and core events.
 import { api, onCoreEvent } from './api';
-import { signedOutKey } from './format';
+import { MAX_FILES, pastedName, signedOutKey } from './format';
 import { pickLocale, translate, type Key, type Locale } from './i18n';
 import type {
   AppInfo,
@@ -11,10 +11,15 @@ import type {
   LocalPrefs,
   Message,
   OutboxItem,
+  SearchHit,
   SessionInfo,
+  Upload,
   User,
 } from './types';
 import { FILTERS, isUiError } from './types';
+
+/** Larger files go through the attach button or a drop from the desktop, not the page's memory. */
+const MAX_BYTES_IN_PAGE = 64 * 1024 * 1024;
 
 export type Screen = 'loading' | 'signin' | 'password' | 'main';
 export type View = 'dialogs' | 'settings';
@@ -55,6 +60,25 @@ class Store {
   closedMore = $state(false);
   /** Why the server signed us out, shown on the sign-in screen until the next sign-in. */
   signedOutNotice = $state<string | null>(null);
+  /** Files attached in each dialog's composer, in order (local ids). */
+  composerFiles = $state<Record<number, string[]>>({});
+  /** The latest state of every file on its way to the server, by local id. */
+  uploads = $state<Record<string, Upload>>({});
+  /** Pictures of pasted images shown before the server's preview exists (object URLs). */
+  previews = $state<Record<string, string>>({});
+  /** Attachments being saved or fetched to open: bytes so far. */
+  downloads = $state<Record<number, { received: number; total: number | null }>>({});
+  /** The dialog opened from a search hit when the current list does not hold it. */
+  extraConversation = $state<Conversation | null>(null);
+  /** A found message to scroll to and highlight once the dialog shows it. */
+  focusMessage = $state<number | null>(null);
+  searchQuery = $state('');
+  searchItems = $state<SearchHit[]>([]);
+  searchNext = $state<string | null>(null);
+  searchState = $state<'idle' | 'busy' | 'done' | 'error'>('idle');
+  searchError = $state('');
+  private searchSeq = 0;
+  private searchTimer: ReturnType<typeof setTimeout> | null = null;
   private toastId = 0;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -125,7 +149,15 @@ class Store {
     this.screen = s.user.must_change_password ? 'password' : 'main';
     if (!s.token_saved) this.toast(this.t('app.keyringMissing'), 'info');
     void this.refreshList();
-    void api.outbox().then((o) => (this.outbox = o)).catch(() => {});
+    void api
+      .outbox()
+      .then(async (o) => {
+        this.outbox = o;
+        // files of messages still queued (e.g. from before a restart): their state
+        const ids = o.flatMap((i) => (i.files ?? []).map((f) => f.local_id));
+        if (ids.length) for (const u of await api.uploads(ids)) this.uploads[u.local_id] ??= u;
+      })
+      .catch(() => {});
   }
 
   /** The user still has the emailed password: only the change-password screen works. */
@@ -147,6 +179,9 @@ class Store {
     this.selected = null;
     this.messages = [];
     this.list = [];
+    this.composerFiles = {};
+    this.uploads = {};
+    this.clearSearch();
     this.info = await api.appInfo();
     this.screen = 'signin';
   }
@@ -197,23 +232,199 @@ class Store {
     }
   }
 
-  async select(id: number | null): Promise<void> {
+  /**
+   * Opens a dialog; with `focus`, its history is fetched back to that message (a
+   * search hit), which the dialog then scrolls to and highlights.
+   */
+  async select(id: number | null, focus: number | null = null): Promise<void> {
     this.selected = id;
     this.messages = [];
     this.olderCursor = null;
+    this.focusMessage = focus;
+    if (this.extraConversation && this.extraConversation.id !== id) this.extraConversation = null;
     void api.setView(id);
     if (id === null) return;
     try {
       const cached = await api.cachedMessages(id);
       if (this.selected === id) this.messages = cached.items;
-      const fresh = await api.getMessages(id);
+      const fresh = focus === null ? await api.getMessages(id) : await api.messagesUntil(id, focus);
       if (this.selected === id) {
         this.messages = fresh.items;
         this.olderCursor = fresh.next;
+        // a hit too far back to fetch: the dialog opens at its newest message
+        if (focus !== null && !fresh.items.some((m) => m.id === focus)) this.focusMessage = null;
       }
       await api.markRead(id);
     } catch (e) {
       if (this.selected === id) this.fail(e);
+    }
+  }
+
+  /** Opens the dialog of a search hit, at the found message. */
+  async openHit(hit: SearchHit): Promise<void> {
+    this.view = 'dialogs';
+    if (!this.list.some((c) => c.id === hit.conversation.id)) this.extraConversation = hit.conversation;
+    await this.select(hit.conversation.id, hit.message?.id ?? null);
+  }
+
+  setSearch(q: string): void {
+    this.searchQuery = q;
+    if (this.searchTimer) clearTimeout(this.searchTimer);
+    this.searchTimer = null;
+    if (!q.trim()) {
+      this.searchSeq++;
+      this.searchItems = [];
+      this.searchNext = null;
+      this.searchState = 'idle';
+      return;
+    }
+    this.searchState = 'busy';
+    // results as you type, without a request per key
+    this.searchTimer = setTimeout(() => void this.runSearch(false), 250);
+  }
+
+  clearSearch(): void {
+    this.setSearch('');
+  }
+
+  async runSearch(more: boolean): Promise<void> {
+    const seq = ++this.searchSeq;
+    const q = this.searchQuery.trim();
+    if (!q) return;
+    this.searchState = 'busy';
+    try {
+      const r = await api.search(q, more ? this.searchNext : null);
+      if (seq !== this.searchSeq) return;
+      this.searchItems = more ? [...this.searchItems, ...r.items] : r.items;
+      this.searchNext = r.next;
+      this.searchState = 'done';
+    } catch (e) {
+      if (seq !== this.searchSeq) return;
+      this.searchState = 'error';
+      this.searchError = isUiError(e) && e.code === 'network' ? this.t('search.offline') : this.errorText(e);
+    }
+  }
+
+  /** Puts uploads into a dialog's composer, at most MAX_FILES in all; the rest are dropped. */
+  private addFiles(conversationId: number, ups: Upload[]): void {
+    const cur = this.composerFiles[conversationId] ?? [];
+    const room = Math.max(0, MAX_FILES - cur.length);
+    for (const u of ups) this.uploads[u.local_id] ??= u;
+    const extra = ups.slice(room);
+    if (extra.length) {
+      this.toast(this.t('attach.tooMany', { n: MAX_FILES }));
+      for (const u of extra) void api.removeUpload(u.local_id).catch(() => {});
+    }
+    this.composerFiles[conversationId] = [...cur, ...ups.slice(0, room).map((u) => u.local_id)];
+  }
+
+  /** The native file picker, for the dialog on screen. */
+  async attachFromPicker(): Promise<void> {
+    const id = this.selected;
+    if (id === null) return;
+    try {
+      this.addFiles(id, await api.attachFiles());
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Files dropped from the desktop (their paths), for the dialog on screen. */
+  async attachDropped(paths: string[]): Promise<void> {
+    const id = this.selected;
+    if (id === null) {
+      this.toast(this.t('attach.noDialog'), 'info');
+      return;
+    }
+    if (!paths.length) return;
+    try {
+      this.addFiles(id, await api.attachDropped(paths.slice(0, MAX_FILES)));
+      if (paths.length > MAX_FILES) this.toast(this.t('attach.tooMany', { n: MAX_FILES }));
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Files the page holds (pasted, or dropped from another app), for the dialog on screen. */
+  async attachBlobs(files: File[]): Promise<void> {
+    const id = this.selected;
+    if (id === null || !files.length) return;
+    for (const f of files.slice(0, MAX_FILES)) {
+      if (f.size > MAX_BYTES_IN_PAGE) {
+        this.toast(this.t('attach.tooBigToPaste', { name: f.name }));
+        continue;
+      }
+      try {
+        const name = f.name && f.name !== 'image.png' ? f.name : pastedName(f.type || 'image/png');
+        const up = await api.attachBytes(name, new Uint8Array(await f.arrayBuffer()));
+        if (f.type.startsWith('image/')) this.previews[up.local_id] = URL.createObjectURL(f);
+        this.addFiles(id, [up]);
+      } catch (e) {
+        this.fail(e);
+      }
+    }
+    if (files.length > MAX_FILES) this.toast(this.t('attach.tooMany', { n: MAX_FILES }));
+  }
+
+  /** Takes a file out of a dialog's composer (and stops its upload). */
+  async removeFile(conversationId: number, localId: string): Promise<void> {
+    this.composerFiles[conversationId] = (this.composerFiles[conversationId] ?? []).filter((x) => x !== localId);
+    this.forgetPreview(localId);
+    try {
+      await api.removeUpload(localId);
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  forgetPreview(localId: string): void {
+    const url = this.previews[localId];
+    if (url) {
+      URL.revokeObjectURL(url);
+      delete this.previews[localId];
+    }
+  }
+
+  /** Sends the composer of a dialog: its text and files. Returns whether it was queued. */
+  async sendComposer(conversationId: number, body: string): Promise<boolean> {
+    const files = this.composerFiles[conversationId] ?? [];
+    if (!body.trim() && !files.length) return false;
+    if (files.some((f) => this.uploads[f]?.state.state === 'failed')) {
+      this.toast(this.t('attach.fixFailed'));
+      return false;
+    }
+    try {
+      await api.sendMessage(conversationId, body.trim(), files);
+      this.composerFiles[conversationId] = [];
+      return true;
+    } catch (e) {
+      this.fail(e);
+      return false;
+    }
+  }
+
+  /** Saves an attachment where the user chooses (native save dialog). */
+  async saveAttachment(conversationId: number, attachmentId: number, name: string): Promise<void> {
+    this.downloads[attachmentId] = { received: 0, total: null };
+    try {
+      const path = await api.saveAttachment(conversationId, attachmentId, name);
+      if (path) this.toast(this.t('file.saved', { path }), 'info');
+    } catch (e) {
+      this.fail(e);
+    } finally {
+      delete this.downloads[attachmentId];
+    }
+  }
+
+  /** Opens an attachment with the OS's default app. */
+  async openAttachment(conversationId: number, attachmentId: number): Promise<void> {
+    this.downloads[attachmentId] = { received: 0, total: null };
+    try {
+      await api.openAttachment(conversationId, attachmentId);
+    } catch (e) {
+      this.toast(isUiError(e) && e.code === 'risky_file' ? this.t('file.risky') : this.errorText(e));
+    } finally {
+      delete this.downloads[attachmentId];
     }
   }
 
@@ -232,7 +443,9 @@ class Store {
   }
 
   selectedConversation(): Conversation | null {
-    return this.list.find((c) => c.id === this.selected) ?? null;
+    const c = this.list.find((c) => c.id === this.selected);
+    if (c) return c;
+    return this.extraConversation?.id === this.selected ? this.extraConversation : null;
   }
 
   onEvent(e: CoreEvent): void {
@@ -247,6 +460,7 @@ class Store {
       case 'conversation': {
         const i = this.list.findIndex((c) => c.id === e.conversation.id);
         if (i >= 0) this.list[i] = e.conversation;
+        if (this.extraConversation?.id === e.conversation.id) this.extraConversation = e.conversation;
         this.scheduleRefresh();
         break;
       }
@@ -263,8 +477,27 @@ class Store {
           this.typing = tp;
         }
         break;
-      case 'outbox':
+      case 'outbox': {
+        // files of messages the server now has: their pictures are no longer needed
+        const still = new Set(e.items.flatMap((i) => (i.files ?? []).map((f) => f.local_id)));
+        for (const o of this.outbox) {
+          for (const f of o.files ?? []) {
+            if (!still.has(f.local_id)) {
+              this.forgetPreview(f.local_id);
+              delete this.uploads[f.local_id];
+            }
+          }
+        }
         this.outbox = e.items;
+        break;
+      }
+      case 'upload':
+        this.uploads[e.upload.local_id] = e.upload;
+        break;
+      case 'download':
+        if (this.downloads[e.attachment_id]) {
+          this.downloads[e.attachment_id] = { received: e.received, total: e.total };
+        }
         break;
       case 'typing':
         if (e.conversation_id !== null) {

@@ -3,7 +3,7 @@
 // One function per #[tauri::command]; a failed command rejects with a UiError.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppInfo, Conversation, ConversationList, ConversationStatus, CoreEvent, DnsCheck, Filter, LocalPrefs, MailDns, MessageLog, OutboxItem, Presence, SessionInfo, SoundChoice, User } from './types';
+import type { AppInfo, Conversation, ConversationList, ConversationStatus, CoreEvent, DnsCheck, Filter, LocalPrefs, MailDns, MessageLog, OutboxItem, Presence, SearchResults, SessionInfo, SoundChoice, Upload, User } from './types';
 
 /** `app_info` */
 export function appInfo(): Promise<AppInfo> {
@@ -65,9 +65,110 @@ export function olderMessages(args: { id: number }): Promise<MessageLog> {
   return invoke('older_messages', args);
 }
 
-/** `send_message` */
-export function sendMessage(args: { conversationId: number; body: string }): Promise<OutboxItem> {
+/**
+ * Queues a message with the files attached in the composer (their local ids, in
+ * order); with files the text may be empty.
+ *
+ * `send_message`
+ */
+export function sendMessage(args: { conversationId: number; body: string; files: Array<string> }): Promise<OutboxItem> {
   return invoke('send_message', args);
+}
+
+/**
+ * The native file picker (several files); the chosen ones are attached and start
+ * uploading. An empty list when the user cancels.
+ *
+ * `attach_files`
+ */
+export function attachFiles(): Promise<Array<Upload>> {
+  return invoke('attach_files');
+}
+
+/**
+ * Attaches files dropped on the window from the desktop. Only paths of a real drop
+ * are taken (the shell records them as the OS delivers the drop), so the page
+ * cannot ask for any file on disk.
+ *
+ * `attach_dropped`
+ */
+export function attachDropped(args: { paths: Array<string> }): Promise<Array<Upload>> {
+  return invoke('attach_dropped', args);
+}
+
+/**
+ * Attaches bytes the page holds: a pasted image, or a file dragged from another
+ * app. The raw body is the file's name in UTF-8, one NUL byte, then the file.
+ *
+ * `attach_bytes`
+ */
+export function attachBytes(body: Uint8Array): Promise<Upload> {
+  return invoke('attach_bytes', body);
+}
+
+/**
+ * Removes a file from the composer (stops its upload, deletes its copy).
+ *
+ * `remove_upload`
+ */
+export function removeUpload(args: { localId: string }): Promise<void> {
+  return invoke('remove_upload', args);
+}
+
+/**
+ * Uploads again a file that failed.
+ *
+ * `retry_upload`
+ */
+export function retryUpload(args: { localId: string }): Promise<void> {
+  return invoke('retry_upload', args);
+}
+
+/**
+ * The state of files being uploaded (e.g. those of queued messages after a restart).
+ *
+ * `uploads`
+ */
+export function uploads(args: { localIds: Array<string> }): Promise<Array<Upload>> {
+  return invoke('uploads', args);
+}
+
+/**
+ * The native save dialog, then the attachment downloaded to the chosen path.
+ * Returns that path, or null when the user cancelled.
+ *
+ * `save_attachment`
+ */
+export function saveAttachment(args: { conversationId: number; attachmentId: number; name: string }): Promise<string | null> {
+  return invoke('save_attachment', args);
+}
+
+/**
+ * Opens an attachment with the OS's default app (fetched once into the app's data).
+ * Programs, scripts and web pages are refused (`risky_file`): save those instead.
+ *
+ * `open_attachment`
+ */
+export function openAttachment(args: { conversationId: number; attachmentId: number }): Promise<void> {
+  return invoke('open_attachment', args);
+}
+
+/**
+ * Search across the whole history; `before`: the `next` of the previous page.
+ *
+ * `search`
+ */
+export function search(args: { q: string; before: string | null }): Promise<SearchResults> {
+  return invoke('search', args);
+}
+
+/**
+ * A dialog's messages back to `message_id` at least (opening a search hit).
+ *
+ * `messages_until`
+ */
+export function messagesUntil(args: { id: number; messageId: number }): Promise<MessageLog> {
+  return invoke('messages_until', args);
 }
 
 /** `outbox` */

@@ -9,6 +9,31 @@ allow_http: boolean, };
 
 export type AppInfo = { version: string, accounts: Array<Account>, current: string | null, prefs: LocalPrefs, };
 
+/**
+ * A file uploaded to be sent with a message (`POST …/attachments`), or one
+ * a message carries.
+ */
+export type Attachment = { id: number,
+/**
+ * The file's name as the sender gave it (shown, and offered when saving).
+ */
+name: string, content_type: string,
+/**
+ * Bytes.
+ */
+size: number,
+/**
+ * A signed URL that expires (a week after it is handed out; every answer
+ * hands out fresh ones): usable in `<img src>` and to download, without
+ * a token. Relative to the server's public URL.
+ */
+url: string,
+/**
+ * For images: a small JPEG preview (at most 480×480, metadata dropped),
+ * signed like `url`.
+ */
+thumbnail_url: string | null, };
+
 export type Author = { kind: AuthorKind, id: number | null, name: string | null, avatar_url: string | null, };
 
 export type AuthorKind = "visitor" | "operator" | "system";
@@ -34,7 +59,7 @@ export type ConversationStatus = "open" | "closed";
 /**
  * Everything the UI hears about.
  */
-export type CoreEvent = { "type": "connection", state: ConnState, } | { "type": "reloaded" } | { "type": "conversation", conversation: Conversation, } | { "type": "message", message: Message, } | { "type": "outbox", items: Array<OutboxItem>, } | { "type": "typing", conversation_id: number | null, data: unknown, } | { "type": "me", user: User, } | { "type": "team", members: Array<User>, } | { "type": "unread", total: number, } | { "type": "open_conversation", conversation_id: number, } | { "type": "warning", code: string, message: string, } | { "type": "signed_out", code: string, reason: string, };
+export type CoreEvent = { "type": "connection", state: ConnState, } | { "type": "reloaded" } | { "type": "conversation", conversation: Conversation, } | { "type": "message", message: Message, } | { "type": "outbox", items: Array<OutboxItem>, } | { "type": "upload", upload: Upload, } | { "type": "download", conversation_id: number, attachment_id: number, received: number, total: number | null, } | { "type": "typing", conversation_id: number | null, data: unknown, } | { "type": "me", user: User, } | { "type": "team", members: Array<User>, } | { "type": "unread", total: number, } | { "type": "open_conversation", conversation_id: number, } | { "type": "warning", code: string, message: string, } | { "type": "signed_out", code: string, reason: string, };
 
 /**
  * What DNS answers today for each record to publish (Settings → Mail, "Check").
@@ -123,7 +148,12 @@ body: string, channel: Channel,
 /**
  * Milliseconds since the Unix epoch.
  */
-created_at: number, };
+created_at: number,
+/**
+ * Files sent with the message, in the order they were attached; an
+ * empty list when none (also when an older server omits the field).
+ */
+attachments: Array<Attachment>, };
 
 export type MessageLog = {
 /**
@@ -140,6 +170,33 @@ next: string | null,
 paged: boolean, };
 
 export type NotificationSettings = { sound: boolean, email: boolean, };
+
+/**
+ * A file queued with a message.
+ */
+export type OutboxFile = {
+/**
+ * The copy's name in the account's `files/` folder (a UUID), also the id of
+ * its upload events.
+ */
+local_id: string,
+/**
+ * The name the file is sent under.
+ */
+name: string, content_type: string,
+/**
+ * Bytes.
+ */
+size: number,
+/**
+ * The server's copy, once uploaded: its id goes with the message.
+ */
+uploaded: Attachment | null,
+/**
+ * When it was uploaded (ms since the Unix epoch). The server deletes uploads not
+ * sent within a day, so an older one is uploaded again before sending.
+ */
+uploaded_at: number | null, };
 
 /**
  * A message typed by the operator that the server has not confirmed yet.
@@ -159,7 +216,12 @@ failed: string | null,
  * code: `storage_full`, `database_unavailable`, `overloaded`, …) or could not
  * be reached (`offline`). Cleared once the server takes a message again.
  */
-retrying?: string, };
+retrying?: string,
+/**
+ * Files sent with it, in order. Their copies wait in the account's data dir
+ * (`files/<local_id>`) until the message is sent, so the originals may move.
+ */
+files?: Array<OutboxFile>, };
 
 export type Presence = "online" | "away" | "offline";
 
@@ -168,6 +230,27 @@ export type Presence = "online" | "away" | "offline";
  * `Operator` answer visitors; `Marketer` and `Analyst` read.
  */
 export type Role = "admin" | "operator" | "marketer" | "analyst";
+
+/**
+ * `GET /api/v1/search`: one found message, or a visitor whose name or email
+ * matched (then `message` is null and `snippet` is the name or address).
+ */
+export type SearchHit = { conversation: Conversation, message: Message | null,
+/**
+ * A piece of the message around the first match (at most ~160
+ * characters, `…` where it was cut), plain text.
+ */
+snippet: string,
+/**
+ * The words of `snippet` that matched the query, as they are written
+ * there, for highlighting.
+ */
+matched: Array<string>, };
+
+/**
+ * One page of search results, newest first; `next` continues further back.
+ */
+export type SearchResults = { items: Array<SearchHit>, next: string | null, };
 
 /**
  * Information about the signed-in account for the UI.
@@ -184,6 +267,18 @@ export type SoundChoice = "chime" | "knock";
  * What the UI receives for a failed command.
  */
 export type UiError = { code: string, status: number | null, message: string, };
+
+/**
+ * A file on its way to the server, as the UI shows it (a composer chip, or a file
+ * of a message still in the outbox).
+ */
+export type Upload = { local_id: string, name: string, content_type: string,
+/**
+ * Bytes.
+ */
+size: number, state: UploadState, };
+
+export type UploadState = { "state": "waiting", reason: string | null, } | { "state": "uploading", sent: number, } | { "state": "done", attachment: Attachment, } | { "state": "failed", code: string, message: string, };
 
 export type User = { id: number, email: string, name: string, role: Role, status: UserStatus, presence: Presence, avatar_url: string | null, locale: string, must_change_password: boolean, notifications: NotificationSettings, };
 
