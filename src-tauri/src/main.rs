@@ -35,6 +35,15 @@ impl AppState {
     pub fn was_dropped(&self, p: &std::path::Path) -> bool {
         self.dropped.lock().unwrap().contains(p)
     }
+
+    /// Remembers the paths of a drop from the desktop (the OS delivered them).
+    pub fn record_drop(&self, paths: &[PathBuf]) {
+        let mut dropped = self.dropped.lock().unwrap();
+        if dropped.len() > 1000 {
+            dropped.clear();
+        }
+        dropped.extend(paths.iter().cloned());
+    }
 }
 
 pub fn show_main(app: &tauri::AppHandle) {
@@ -124,17 +133,16 @@ fn main() {
             });
             Ok(())
         })
+        // a webview that is its window's whole content reports drops as window events
         .on_webview_event(|webview, event| {
             if let WebviewEvent::DragDrop(DragDropEvent::Drop { paths, .. }) = event {
-                let state = webview.state::<AppState>();
-                let mut dropped = state.dropped.lock().unwrap();
-                if dropped.len() > 1000 {
-                    dropped.clear();
-                }
-                dropped.extend(paths.iter().cloned());
+                webview.state::<AppState>().record_drop(paths);
             }
         })
         .on_window_event(|window, event| match event {
+            WindowEvent::DragDrop(DragDropEvent::Drop { paths, .. }) => {
+                window.state::<AppState>().record_drop(paths);
+            }
             WindowEvent::CloseRequested { api, .. } => {
                 let state = window.state::<AppState>();
                 let has_tray = state.tray.load(std::sync::atomic::Ordering::SeqCst);

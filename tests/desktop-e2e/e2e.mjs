@@ -205,6 +205,15 @@ try {
   const chipNames = await js('return [...document.querySelectorAll("[data-testid=file-chip]")].map((c) => c.dataset.name)');
   if (!String(chipNames[0]).startsWith('pasted-') || chipNames[1] !== pdfName) throw new Error(`chips: ${chipNames}`);
   step('a pasted picture and a dropped PDF uploaded from the composer, with previews');
+  // the page cannot attach a path that was not dropped on the window by the OS
+  const refused = await wd('POST', s('/execute/async'), {
+    script: `const done = arguments[arguments.length - 1];
+      window.__TAURI_INTERNALS__.invoke('attach_dropped', { paths: ['/etc/hostname'] })
+        .then(() => done('accepted'), (e) => done(String(e && e.message)));`,
+    args: [],
+  });
+  if (!String(refused).includes('was not dropped')) throw new Error(`attach_dropped took any path: ${refused}`);
+  step('attach_dropped refuses a path the OS did not drop');
   await shot('03c-attachments-composer');
   await click('[data-testid=send]');
   const withFiles = await until('the files reached the visitor', async () => {
