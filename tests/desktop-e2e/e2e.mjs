@@ -235,6 +235,16 @@ try {
   await until('the picture previewed in the dialog', async () =>
     js('const i = document.querySelector("[data-testid=attachment-image] img"); return !!i && i.complete && i.naturalWidth > 0'));
   await find(`[data-testid=attachment-file][data-name="${pdfName}"] [data-testid=attachment-save]`);
+  // Open: the app fetches its own copy, then hands it to the OS (run.sh's stand-in xdg-open)
+  await click(`[data-testid=attachment-file][data-name="${pdfName}"] [data-testid=attachment-open]`);
+  const opened = await until('the PDF handed to the OS', async () => {
+    const lines = existsSync(process.env.SWITCHBOARD_OPENED) ? readFileSync(process.env.SWITCHBOARD_OPENED, 'utf8').trim().split('\n') : [];
+    return lines.find((l) => l.endsWith(pdfName)) ?? null;
+  });
+  if (!opened.startsWith(process.env.SWITCHBOARD_DESKTOP_HOME) || !readFileSync(opened).equals(pdf)) {
+    throw new Error(`opened ${opened}: not the app's copy of the PDF`);
+  }
+  step('Open downloaded the PDF into the app\'s data (same bytes) and handed it to the OS');
   await click('[data-testid=attachment-image]');
   await until('the picture at full size', async () =>
     js('const i = document.querySelector("[data-testid=lightbox-image]"); return !!i && i.complete && i.naturalWidth === 128'));

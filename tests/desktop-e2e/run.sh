@@ -70,6 +70,18 @@ export WEBKIT_DISABLE_COMPOSITING_MODE=1
 pids+=($!)
 for _ in $(seq 1 50); do [[ -e "$work/sni-items" ]] && break; sleep 0.1; done
 
+# the OS's "open with the default app": a stand-in xdg-open first in PATH that records
+# what the app hands it (the real one could start a PDF viewer or a browser here)
+mkdir -p "$work/bin"
+cat >"$work/bin/xdg-open" <<'SH'
+#!/bin/sh
+[ $# -gt 0 ] && printf '%s\n' "$@" >>"$SWITCHBOARD_OPENED"
+exit 0
+SH
+chmod +x "$work/bin/xdg-open"
+export SWITCHBOARD_OPENED="$work/opened"
+export PATH="$work/bin:$PATH"
+
 port=$((4444 + RANDOM % 500))
 tauri-driver --port "$port" --native-port $((port + 1000)) >"$work/driver.log" 2>&1 &
 pids+=($!)
