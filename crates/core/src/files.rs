@@ -70,6 +70,41 @@ fn sniff(head: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Longest file name the server keeps (it refuses names past 255 characters).
+pub const MAX_UPLOAD_NAME_CHARS: usize = 200;
+
+/// The name a file is uploaded under: its last path component without control
+/// characters, spaces around or dots in front (as the server keeps it), at most 200
+/// characters with the extension kept (`…` where it was cut), `file` if nothing is left.
+pub fn upload_name(name: &str) -> String {
+    let cleaned = name
+        .split(['/', '\\'])
+        .map(|part| {
+            part.chars()
+                .filter(|c| !c.is_control())
+                .collect::<String>()
+                .trim()
+                .trim_start_matches('.')
+                .trim()
+                .to_string()
+        })
+        .rev()
+        .find(|part| !part.is_empty())
+        .unwrap_or_else(|| "file".into());
+    if cleaned.chars().count() <= MAX_UPLOAD_NAME_CHARS {
+        return cleaned;
+    }
+    let ext: String = match cleaned.rsplit_once('.') {
+        Some((_, ext)) if !ext.is_empty() && ext.chars().count() <= 10 => format!(".{ext}"),
+        _ => String::new(),
+    };
+    let stem: String = cleaned
+        .chars()
+        .take(MAX_UPLOAD_NAME_CHARS - 1 - ext.chars().count())
+        .collect();
+    format!("{}…{ext}", stem.trim_end())
+}
+
 /// The usual extension of an image type (for a pasted image, which has no name).
 pub fn image_extension(content_type: &str) -> &'static str {
     match content_type {
@@ -238,6 +273,22 @@ mod tests {
             "application/octet-stream"
         );
         assert_eq!(guess_content_type("a.tar.gz", b""), "application/gzip");
+    }
+
+    #[test]
+    fn upload_names_fit_what_the_server_keeps() {
+        assert_eq!(upload_name("Счёт 4512.pdf"), "Счёт 4512.pdf");
+        assert_eq!(upload_name("/home/anna/.bashrc"), "bashrc");
+        assert_eq!(upload_name("C:\\fakepath\\x.png"), "x.png");
+        assert_eq!(upload_name(" a\tb.txt "), "ab.txt");
+        assert_eq!(upload_name("..."), "file");
+        assert_eq!(upload_name(""), "file");
+        let long = format!("{}.jpeg", "ф".repeat(300));
+        let cut = upload_name(&long);
+        assert_eq!(cut.chars().count(), MAX_UPLOAD_NAME_CHARS);
+        assert!(cut.ends_with("ф….jpeg"), "{cut}");
+        let no_ext = "x".repeat(260);
+        assert_eq!(upload_name(&no_ext).chars().count(), MAX_UPLOAD_NAME_CHARS);
     }
 
     #[test]

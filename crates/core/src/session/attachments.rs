@@ -24,7 +24,7 @@ use switchboard_protocol::Attachment;
 use super::Session;
 use crate::cache::OutboxFile;
 use crate::error::{Error, Result};
-use crate::files::{guess_content_type, risky_to_open, safe_file_name};
+use crate::files::{guess_content_type, risky_to_open, safe_file_name, upload_name};
 use crate::CoreEvent;
 
 /// At most this many files go with one message (API.md).
@@ -207,10 +207,12 @@ impl Session {
         if meta.len() == 0 {
             return Err(Error::Invalid(format!("{shown} is empty")));
         }
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_else(|| "file".into());
+        let name = upload_name(
+            &path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default(),
+        );
         let local_id = uuid::Uuid::new_v4().to_string();
         let dest = self.file_path(&local_id);
         tokio::fs::create_dir_all(self.cache.files_dir()).await?;
@@ -233,10 +235,7 @@ impl Session {
         if bytes.is_empty() {
             return Err(Error::Invalid(format!("{name} is empty")));
         }
-        let name = match name.trim() {
-            "" => "file".to_string(),
-            n => n.to_string(),
-        };
+        let name = upload_name(name);
         let local_id = uuid::Uuid::new_v4().to_string();
         let dest = self.file_path(&local_id);
         tokio::fs::create_dir_all(self.cache.files_dir()).await?;

@@ -443,6 +443,16 @@ async fn a_file_over_the_limit_is_refused_with_the_reason() {
         .await
         .iter()
         .all(|m| m.author.kind == AuthorKind::Visitor));
+
+    // a name longer than the server takes (255) is shortened first, keeping the extension
+    let long = format!("{}.txt", "отчёт ".repeat(50));
+    let up = s.attach_bytes(&long, b"quarterly numbers").await.unwrap();
+    assert_eq!(up.name.chars().count(), 200);
+    eventually("the long-named file uploaded", 30, || {
+        done(&s.uploads(std::slice::from_ref(&up.local_id))[0])
+            .is_some_and(|a| a.name.ends_with(".txt") && a.name.chars().count() == 200)
+    })
+    .await;
     core.stop().await;
 }
 
