@@ -42,11 +42,70 @@ impl Role {
     }
 
     pub fn manages_team(self) -> bool {
-        self == Role::Admin
+        self.may(Permission::ManageTeam)
     }
 
     pub fn answers_visitors(self) -> bool {
-        matches!(self, Role::Admin | Role::Operator)
+        self.may(Permission::Answer)
+    }
+
+    /// The one table of who may do what (README and API.md show it; the
+    /// server's `roles` test calls every endpoint as every role against it).
+    /// Every colleague reads dialogs and searches them.
+    pub fn may(self, permission: Permission) -> bool {
+        use Permission::*;
+        match self {
+            Role::Admin => true,
+            Role::Operator => matches!(permission, Answer),
+            Role::Marketer => matches!(permission, EditWidget),
+            Role::Analyst => matches!(permission, SeeReports | Export),
+        }
+    }
+
+    /// What this role may do, for clients that show only that.
+    pub fn permissions(self) -> Vec<Permission> {
+        Permission::ALL
+            .into_iter()
+            .filter(|p| self.may(*p))
+            .collect()
+    }
+}
+
+/// Rights beyond reading dialogs (see [`Role::may`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Write to visitors, assign and close dialogs, send files.
+    Answer,
+    /// Invite, re-invite, change roles, remove; mail settings; disk use.
+    ManageTeam,
+    /// The widget's look, texts and greetings.
+    EditWidget,
+    /// The Reports screen.
+    SeeReports,
+    /// Download reports as CSV.
+    Export,
+}
+
+impl Permission {
+    pub const ALL: [Permission; 5] = [
+        Permission::Answer,
+        Permission::ManageTeam,
+        Permission::EditWidget,
+        Permission::SeeReports,
+        Permission::Export,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Answer => "answer",
+            Permission::ManageTeam => "manage_team",
+            Permission::EditWidget => "edit_widget",
+            Permission::SeeReports => "see_reports",
+            Permission::Export => "export",
+        }
     }
 }
 
@@ -303,6 +362,71 @@ pub struct Attachment {
     /// signed like `url`.
     #[serde(default)]
     pub thumbnail_url: Option<String>,
+}
+
+/// `GET /api/v1/reports`: a team's figures over a range of days, in a time
+/// zone. Durations are seconds; medians and 90th percentiles are nearest-rank
+/// (the smallest value at or above that share of the sorted values).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct Report {
+    /// The first day, `YYYY-MM-DD`.
+    pub from: String,
+    /// The last day, included.
+    pub to: String,
+    /// The IANA time zone the days and hours are counted in.
+    pub time_zone: String,
+    /// A conversation is missed when its visitor waited longer than this for
+    /// a first answer (or still waits).
+    pub missed_after_minutes: i64,
+    /// Conversations opened each day of the range (every day listed).
+    pub new_conversations: Vec<DayCount>,
+    /// Conversations opened per hour of the week: 7 rows, Monday first, of 24
+    /// hours each, local time.
+    pub by_hour_of_week: Vec<Vec<i64>>,
+    /// From a visitor's first message to the first answer.
+    pub first_response: Durations,
+    /// From opening to closing, for conversations closed by now.
+    pub resolution: Durations,
+    /// Conversations whose first answer went by chat and by email.
+    pub answered_in_chat: i64,
+    pub answered_by_email: i64,
+    pub missed: i64,
+    /// Every colleague who answers visitors, side by side.
+    pub operators: Vec<OperatorFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct DayCount {
+    pub day: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct Durations {
+    /// How many durations the figures are of.
+    pub count: i64,
+    pub median_seconds: Option<i64>,
+    pub p90_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct OperatorFigures {
+    pub id: i64,
+    pub name: String,
+    /// Conversations this colleague answered first.
+    pub answered: i64,
+    /// Their first answers' waiting times.
+    pub first_response: Durations,
+    /// Conversations assigned to them and closed.
+    pub resolved: i64,
 }
 
 /// `GET /api/v1/search`: one found message, or a visitor whose name or email

@@ -10,7 +10,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
-use switchboard_protocol::Role;
+use switchboard_protocol::{Permission, Role};
 
 use crate::db::now_ms;
 use crate::error::ApiError;
@@ -32,12 +32,24 @@ pub struct CurrentUser {
 pub struct SignedIn(pub CurrentUser);
 
 impl CurrentUser {
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        if self.user.role.manages_team() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("only admins manage the team"))
+    /// Refuses (403) a member whose role lacks `permission` (`Role::may`).
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        if self.user.role.may(permission) {
+            return Ok(());
         }
+        let role = self.user.role.as_str();
+        Err(ApiError::forbidden(match permission {
+            Permission::Answer => format!("a {role} reads dialogs but does not answer visitors"),
+            Permission::ManageTeam => "only admins manage the team".to_string(),
+            Permission::EditWidget => "only admins and marketers edit the widget".to_string(),
+            Permission::SeeReports | Permission::Export => {
+                "only admins and analysts see reports".to_string()
+            }
+        }))
+    }
+
+    pub fn require_admin(&self) -> Result<(), ApiError> {
+        self.require(Permission::ManageTeam)
     }
 
     pub fn require_answering(&self) -> Result<(), ApiError> {

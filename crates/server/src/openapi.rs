@@ -36,6 +36,7 @@ use crate::routes;
         routes::files::colleague_upload,
         routes::files::usage,
         routes::search::search,
+        routes::reports::report,
         routes::auth::login,
         routes::auth::logout,
         routes::me::get_me,

@@ -5,6 +5,7 @@ pub mod email;
 pub mod password;
 pub mod reply_text;
 pub mod reply_token;
+pub mod report;
 pub mod search_terms;
 pub mod secret;
 

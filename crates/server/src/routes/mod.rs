@@ -7,6 +7,7 @@ pub mod inbound;
 pub mod mail;
 pub mod me;
 pub mod pages;
+pub mod reports;
 pub mod search;
 pub mod stream;
 pub mod team;
@@ -74,6 +75,7 @@ pub fn router(state: SharedState) -> Router {
         )
         .route("/attachments/usage", get(files::usage))
         .route("/search", get(search::search))
+        .route("/reports", get(reports::report))
         .route(
             "/conversations/{id}",
             get(conversations::get).patch(conversations::patch),

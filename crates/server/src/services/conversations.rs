@@ -286,7 +286,7 @@ async fn write_visitor_message(
             .ok_or(sqlx::Error::RowNotFound)?;
         return Ok(retry(&first));
     };
-    conversations::record_message(conn, conversation_id, stored.id, stored.created_at).await?;
+    conversations::record_message(conn, conversation_id, &stored).await?;
     search::index_message(conn, state.db.backend, stored.id, &post.terms).await?;
     let message = message_view(state, &stored);
     if let Some(change) = change {
@@ -386,8 +386,7 @@ pub async fn post_as_operator(
         },
     )
     .await?;
-    conversations::record_message(&mut tx.tx, conversation_id, stored.id, stored.created_at)
-        .await?;
+    conversations::record_message(&mut tx.tx, conversation_id, &stored).await?;
     search::index_message(&mut tx.tx, state.db.backend, stored.id, &terms).await?;
     // Answering is reading: the operator has seen everything up to their reply.
     conversations::mark_read(&mut tx.tx, user.id, conversation_id, stored.id).await?;

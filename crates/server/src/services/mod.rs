@@ -7,5 +7,6 @@ pub mod conversations;
 pub mod inbound_mail;
 pub mod notify;
 pub mod reply_keys;
+pub mod reports;
 pub mod search;
 pub mod team;

@@ -5,6 +5,7 @@ use sqlx::{AnyConnection, Row};
 use switchboard_protocol::ConversationStatus;
 
 use crate::db::{now_ms, Db};
+use crate::domain::report::ReportRow;
 
 #[derive(Debug, Clone)]
 pub struct ConversationRecord {
@@ -121,12 +122,16 @@ pub async fn set_status(
     id: i64,
     status: ConversationStatus,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE conversations SET status = $1, updated_at = $2 WHERE id = $3")
-        .bind(status.as_str())
-        .bind(now_ms())
-        .bind(id)
-        .execute(conn)
-        .await?;
+    // Closing notes when (for reports); reopening forgets it.
+    sqlx::query(
+        "UPDATE conversations SET status = $1, updated_at = $2, \
+         closed_at = CASE WHEN $1 = 'closed' THEN $2 END WHERE id = $3",
+    )
+    .bind(status.as_str())
+    .bind(now_ms())
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -144,18 +149,40 @@ pub async fn set_assignee(
     Ok(())
 }
 
+/// A message was written: it is the conversation's last, and the first
+/// visitor message or the first answer after it are noted for reports (in
+/// the same statement: this is on every send's path).
 pub async fn record_message(
     conn: &mut AnyConnection,
     id: i64,
-    message_id: i64,
-    at: i64,
+    message: &crate::store::messages::MessageRecord,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE conversations SET last_message_id = $1, updated_at = $2 WHERE id = $3")
-        .bind(message_id)
-        .bind(at)
-        .bind(id)
-        .execute(conn)
-        .await?;
+    let kind = match message.author_kind {
+        switchboard_protocol::AuthorKind::Visitor => "visitor",
+        switchboard_protocol::AuthorKind::Operator => "operator",
+        switchboard_protocol::AuthorKind::System => "system",
+    };
+    let channel = match message.channel {
+        switchboard_protocol::Channel::Email => "email",
+        switchboard_protocol::Channel::Chat => "chat",
+    };
+    // Every SET reads the row as it was before the statement.
+    sqlx::query(
+        "UPDATE conversations SET last_message_id = $1, updated_at = $2, \
+         first_visitor_at = CASE WHEN $4 = 'visitor' AND first_visitor_at IS NULL THEN $2 ELSE first_visitor_at END, \
+         first_answer_at = CASE WHEN $4 = 'operator' AND first_answer_at IS NULL AND first_visitor_at IS NOT NULL THEN $2 ELSE first_answer_at END, \
+         first_answer_by = CASE WHEN $4 = 'operator' AND first_answer_at IS NULL AND first_visitor_at IS NOT NULL THEN $5 ELSE first_answer_by END, \
+         first_answer_channel = CASE WHEN $4 = 'operator' AND first_answer_at IS NULL AND first_visitor_at IS NOT NULL THEN $6 ELSE first_answer_channel END \
+         WHERE id = $3",
+    )
+    .bind(message.id)
+    .bind(message.created_at)
+    .bind(id)
+    .bind(kind)
+    .bind(message.author_id)
+    .bind(channel)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -245,4 +272,37 @@ pub async fn last_read(
     row.map(|r| r.try_get("last_read_message_id"))
         .transpose()
         .map(|v| v.unwrap_or(0))
+}
+
+/// Conversations opened in `[from, to)` (ms since the epoch).
+pub async fn opened_between(
+    db: &crate::db::Db,
+    from: i64,
+    to: i64,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT created_at, closed_at, assignee_id, first_visitor_at, first_answer_at, \
+         first_answer_by, first_answer_channel FROM conversations \
+         WHERE created_at >= $1 AND created_at < $2",
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(ReportRow {
+                created_at: r.try_get("created_at")?,
+                closed_at: r.try_get("closed_at")?,
+                assignee_id: r.try_get("assignee_id")?,
+                first_visitor_at: r.try_get("first_visitor_at")?,
+                first_answer_at: r.try_get("first_answer_at")?,
+                first_answer_by: r.try_get("first_answer_by")?,
+                first_answer_by_email: r
+                    .try_get::<Option<String>, _>("first_answer_channel")?
+                    .as_deref()
+                    == Some("email"),
+            })
+        })
+        .collect()
 }

@@ -14,6 +14,8 @@ mod faults;
 mod nodes;
 mod outbox;
 mod profile;
+mod reports;
+mod roles;
 mod search;
 mod security;
 mod smtp;
