@@ -356,12 +356,91 @@ pub struct Attachment {
     pub size: i64,
     /// A signed URL that expires (a week after it is handed out; every answer
     /// hands out fresh ones): usable in `<img src>` and to download, without
-    /// a token. Relative to the server's public URL.
+    /// a token. Absolute, on the server's public URL.
     pub url: String,
     /// For images: a small JPEG preview (at most 480×480, metadata dropped),
     /// signed like `url`.
     #[serde(default)]
     pub thumbnail_url: Option<String>,
+}
+
+/// `POST /api/v1/widget/pageview`: the page a visitor is on, sent by the
+/// widget on each navigation (browser and OS come from `User-Agent`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"url": "https://shop.example.com/teas/da-hong-pao", "title": "Da Hong Pao — Tea shop", "referrer": "https://www.google.com/", "language": "ru-RU", "time_zone": "Europe/Moscow"})))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct PageView {
+    /// An http(s) address, at most 2,000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 2000,
+            pattern = "^https?://[^\\x00-\\x20\\x7f-\\x9f\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$"
+        )
+    )]
+    pub url: String,
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 300))]
+    #[cfg_attr(feature = "ts", ts(optional, as = "Option<String>"))]
+    pub title: String,
+    /// Where the visitor came from (`document.referrer`), if anywhere.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 2000,
+            pattern = "^$|^https?://[^\\x00-\\x20\\x7f-\\x9f\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]+$"
+        )
+    )]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub referrer: Option<String>,
+    /// The browser's language (`navigator.language`).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 35, pattern = "^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$")
+    )]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub language: Option<String>,
+    /// The visitor's IANA time zone; an unknown one is ignored.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub time_zone: Option<String>,
+}
+
+/// A page a visitor saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct PageSeen {
+    pub url: String,
+    pub title: String,
+    /// Milliseconds since the Unix epoch.
+    pub seen_at: i64,
+}
+
+/// `GET /api/v1/visitors/{id}`: who the visitor is, as far as the widget
+/// tells — shown beside the dialog.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct VisitorProfile {
+    pub id: i64,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub language: Option<String>,
+    pub time_zone: Option<String>,
+    /// E.g. "Chrome 131", parsed from the User-Agent by the server.
+    pub browser: Option<String>,
+    /// E.g. "Windows 10".
+    pub os: Option<String>,
+    pub referrer: Option<String>,
+    /// Only when the server keeps addresses (`--store-visitor-ip`).
+    pub ip_address: Option<String>,
+    /// The latest pages, newest first (at most 50 are kept).
+    pub pages: Vec<PageSeen>,
+    /// This visitor's conversation and those of earlier visits with the
+    /// same email, newest first.
+    pub conversations: Vec<Conversation>,
 }
 
 /// `GET /api/v1/reports`: a team's figures over a range of days, in a time

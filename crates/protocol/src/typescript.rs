@@ -155,6 +155,7 @@ mod tests {
         assert_eq!(
             names,
             [
+                "Attachment",
                 "Author",
                 "AuthorKind",
                 "Channel",

@@ -1,7 +1,9 @@
-//! Search benchmark (prints figures, asserts nothing): a generated history of
-//! Russian and English messages, indexed as the server indexes them, then
-//! searched through the service the API calls (`services::search::search`:
-//! the index lookup, the messages, their conversations and the snippets).
+//! Search and reports benchmark (prints figures, asserts nothing): a
+//! generated history of Russian and English messages, indexed as the server
+//! indexes them, then searched through the service the API calls
+//! (`services::search::search`: the index lookup, the messages, their
+//! conversations and the snippets), and a 30-day report over it
+//! (`services::reports`, as the API computes it).
 //!
 //! Run: cargo bench -p switchboard-server --bench search [-- MESSAGES [postgres]]
 //! (PostgreSQL: the loopback server, database `sb_bench_search`, recreated.)
@@ -140,6 +142,14 @@ async fn main() {
     let state = switchboard_server::prepare(config, "http://bench.invalid".into())
         .await
         .unwrap();
+    switchboard_server::services::accounts::create_admin(
+        &state,
+        "bench@example.com",
+        "bench-password-1",
+        Some("Bench Admin"),
+    )
+    .await
+    .unwrap();
     let store = if postgres { "PostgreSQL" } else { "SQLite" };
     println!("search benchmark: {total} messages ({store}), half Russian, half English\n");
 
@@ -192,6 +202,7 @@ async fn main() {
             }
         }
     }
+    time_reports(&state).await;
     samples.sort();
     let pct = |p: f64| samples[((samples.len() - 1) as f64 * p / 100.0) as usize];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -201,6 +212,60 @@ async fn main() {
         ms(pct(99.0)),
         ms(*samples.last().unwrap()),
         samples.len()
+    );
+}
+
+/// A 30-day report over the whole generated history, as an admin asks it.
+async fn time_reports(state: &switchboard_server::state::SharedState) {
+    use switchboard_server::domain::report::Range;
+    let admin = switchboard_server::store::users::team(&state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|u| u.role.manages_team())
+        .expect("an admin");
+    // The generated conversations, spread over the last 30 days, each
+    // answered after up to 10 minutes, every other one closed an hour later.
+    let now = switchboard_server::db::now_ms();
+    sqlx::query(
+        "UPDATE conversations SET created_at = $1 - (id * 37 % 2592000) * 1000, \
+         first_visitor_at = $1 - (id * 37 % 2592000) * 1000, \
+         first_answer_at = $1 - (id * 37 % 2592000) * 1000 + (id % 600) * 1000, \
+         first_answer_by = $2, first_answer_channel = 'chat', \
+         closed_at = CASE WHEN id % 2 = 0 THEN $1 - (id * 37 % 2592000) * 1000 + 3600000 END, \
+         assignee_id = $2",
+    )
+    .bind(now)
+    .bind(admin.id)
+    .execute(&state.db.pool)
+    .await
+    .unwrap();
+    let me = switchboard_server::auth::CurrentUser {
+        user: admin,
+        token: String::new(),
+    };
+    let today = jiff::ZonedDateTime::now().date();
+    let from = today.checked_sub(jiff::Span::new().days(29)).unwrap();
+    let range = Range::parse(&from.to_string(), &today.to_string(), "Europe/Moscow").unwrap();
+    let mut samples = Vec::new();
+    let mut conversations = 0;
+    for _ in 0..20 {
+        let t = Instant::now();
+        let report = switchboard_server::services::reports::report(state, &me, &range, 15)
+            .await
+            .unwrap();
+        samples.push(t.elapsed());
+        conversations = report
+            .new_conversations
+            .iter()
+            .map(|d| d.count)
+            .sum::<i64>();
+    }
+    samples.sort();
+    println!(
+        "30-day report over {conversations} conversations: p50 {:.1} ms, p99 {:.1} ms",
+        samples[samples.len() / 2].as_secs_f64() * 1000.0,
+        samples[samples.len() - 1].as_secs_f64() * 1000.0
     );
 }
 

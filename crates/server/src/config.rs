@@ -198,6 +198,10 @@ pub struct ServerOptions {
         global = true
     )]
     pub silent_visitor_hours: u32,
+    /// Keep visitors' IP addresses and show them to colleagues (off: no
+    /// address is stored).
+    #[arg(long, env = "SWITCHBOARD_STORE_VISITOR_IP", global = true)]
+    pub store_visitor_ip: bool,
     /// `full` syncs every commit to disk before answering; `normal` only at
     /// checkpoints (faster, but the last answered writes can be lost on power
     /// loss). For measuring the cost; keep `full` in production.
@@ -301,6 +305,8 @@ pub struct Config {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub limits: crate::limits::LimitSettings,
     pub max_connections: usize,
+    /// Whether visitors' IP addresses are kept.
+    pub store_visitor_ip: bool,
     /// A client that has not sent a request's headers within this time is cut off.
     pub header_read_timeout: Duration,
     pub retention: Retention,
@@ -403,6 +409,7 @@ impl ServerOptions {
                 .with_address_factor(self.address_limit_factor.max(1))
                 .with_visitor_factor(self.visitor_limit_factor.max(1)),
             max_connections: self.max_connections.max(1),
+            store_visitor_ip: self.store_visitor_ip,
             header_read_timeout: Duration::from_secs(10),
             retention: Retention {
                 silent_visitors_after: hours(self.silent_visitor_hours),
@@ -451,6 +458,7 @@ impl Config {
             visitor_limit_factor: 1,
             max_connections: 20_000,
             silent_visitor_hours: 24,
+            store_visitor_ip: false,
             event_log_days: 7,
             sqlite_sync: crate::db::SqliteSync::Full,
             smtp_tls_cert: None,

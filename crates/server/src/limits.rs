@@ -61,6 +61,8 @@ pub struct LimitSettings {
     pub reads_per_visitor: Rate,
     /// Typing notices per visitor (over the limit they are dropped silently).
     pub typing_per_visitor: Rate,
+    /// Pages reported per visitor (each navigation of the site).
+    pub pages_per_visitor: Rate,
     /// Files uploaded per visitor (each up to `--max-attachment`).
     pub uploads_per_visitor: Rate,
     /// Files uploaded per client address, all its visitors together.
@@ -80,6 +82,7 @@ impl Default for LimitSettings {
             contact_changes_per_visitor: Rate::new(5, 10_000),
             reads_per_visitor: Rate::new(30, 1_000),
             typing_per_visitor: Rate::new(5, 1_000),
+            pages_per_visitor: Rate::new(30, 2_000),
             uploads_per_visitor: Rate::new(20, 6_000),
             uploads_per_address: Rate::new(60, 1_000),
             streams_per_visitor: 8,
@@ -134,6 +137,7 @@ pub struct Limits {
     contact_changes: DefaultKeyedRateLimiter<i64>,
     reads: DefaultKeyedRateLimiter<i64>,
     typing: DefaultKeyedRateLimiter<i64>,
+    visitor_pages: DefaultKeyedRateLimiter<i64>,
     visitor_uploads: DefaultKeyedRateLimiter<i64>,
     address_uploads: DefaultKeyedRateLimiter<AddressKey>,
     visitor_streams: Arc<Mutex<HashMap<i64, usize>>>,
@@ -149,6 +153,7 @@ impl Limits {
             contact_changes: RateLimiter::keyed(settings.contact_changes_per_visitor.quota()),
             reads: RateLimiter::keyed(settings.reads_per_visitor.quota()),
             typing: RateLimiter::keyed(settings.typing_per_visitor.quota()),
+            visitor_pages: RateLimiter::keyed(settings.pages_per_visitor.quota()),
             visitor_uploads: RateLimiter::keyed(settings.uploads_per_visitor.quota()),
             address_uploads: RateLimiter::keyed(settings.uploads_per_address.quota()),
             visitor_streams: Arc::new(Mutex::new(HashMap::new())),
@@ -192,6 +197,10 @@ impl Limits {
             &address.into(),
             "messages from this address",
         )
+    }
+
+    pub fn visitor_page(&self, visitor_id: i64) -> ApiResult<()> {
+        self.check(&self.visitor_pages, &visitor_id, "page reports")
     }
 
     pub fn visitor_upload(&self, visitor_id: i64, address: IpAddr) -> ApiResult<()> {
@@ -245,6 +254,7 @@ impl Limits {
         self.contact_changes.retain_recent();
         self.reads.retain_recent();
         self.typing.retain_recent();
+        self.visitor_pages.retain_recent();
         self.visitor_uploads.retain_recent();
         self.address_uploads.retain_recent();
         self.widget_sessions.shrink_to_fit();
@@ -253,6 +263,7 @@ impl Limits {
         self.contact_changes.shrink_to_fit();
         self.reads.shrink_to_fit();
         self.typing.shrink_to_fit();
+        self.visitor_pages.shrink_to_fit();
         self.visitor_uploads.shrink_to_fit();
         self.address_uploads.shrink_to_fit();
     }

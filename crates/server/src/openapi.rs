@@ -37,6 +37,8 @@ use crate::routes;
         routes::files::usage,
         routes::search::search,
         routes::reports::report,
+        routes::conversations::visitor,
+        routes::widget::pageview,
         routes::auth::login,
         routes::auth::logout,
         routes::me::get_me,

@@ -1,7 +1,8 @@
 //! What is not kept for ever: the retention sweep.
 //!
 //! - visitors who opened the widget but never wrote, once unseen for
-//!   `silent_visitors_after` (a script that opens sessions leaves nothing);
+//!   `silent_visitors_after` (a script that opens sessions leaves nothing),
+//!   with the pages they saw;
 //! - stream events older than `events_after`, once the notification worker has
 //!   handled them (a stream resuming from further back gets `reset` and
 //!   reloads over REST); the newest event always stays, so `seq` goes on;
@@ -102,6 +103,14 @@ pub async fn sweep(state: &SharedState, now: i64) -> anyhow::Result<Swept> {
          WHERE v.last_seen_at < $1 \
          AND NOT EXISTS (SELECT 1 FROM conversations c WHERE c.visitor_id = v.id) LIMIT $2)",
         now - ms(retention.silent_visitors_after),
+    )
+    .await?;
+    // The pages of the visitors just deleted go with them.
+    delete_in_batches(
+        state,
+        "DELETE FROM visitor_pages WHERE id IN (SELECT p.id FROM visitor_pages p \
+         WHERE p.seen_at < $1 AND NOT EXISTS (SELECT 1 FROM visitors v WHERE v.id = p.visitor_id) LIMIT $2)",
+        now,
     )
     .await?;
     // Never past what the notification worker has handled.

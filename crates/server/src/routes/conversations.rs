@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use switchboard_protocol::{
     AuthorKind, Conversation, ConversationStatus, MarkRead, Message, NewMessage, Page,
-    UpdateConversation,
+    UpdateConversation, VisitorProfile,
 };
 
 use crate::auth::CurrentUser;
@@ -249,4 +249,15 @@ pub async fn read(
 ) -> ApiResult<StatusCode> {
     service::mark_read(&state, &me, id, body.message_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/v1/visitors/{id}", tag = "conversations", params(("id" = i64, Path)),
+    responses((status = 200, body = VisitorProfile, description = "who the visitor is: language, time zone, browser, OS, where they came from, the pages they saw, their conversations")),
+    security(("bearer" = [])))]
+pub async fn visitor(
+    State(state): State<SharedState>,
+    _me: CurrentUser,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<VisitorProfile>> {
+    Ok(Json(crate::services::visitors::profile(&state, id).await?))
 }

@@ -40,6 +40,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/messages", get(widget::history).post(widget::post_message))
         .route("/contact", put(widget::contact))
         .route("/read", post(widget::read))
+        .route("/pageview", post(widget::pageview))
         .route(
             "/attachments",
             post(files::visitor_upload).layer(DefaultBodyLimit::disable()),
@@ -76,6 +77,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/attachments/usage", get(files::usage))
         .route("/search", get(search::search))
         .route("/reports", get(reports::report))
+        .route("/visitors/{id}", get(conversations::visitor))
         .route(
             "/conversations/{id}",
             get(conversations::get).patch(conversations::patch),

@@ -5,8 +5,8 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use switchboard_protocol::{
-    AuthorKind, MarkRead, Message, NewMessage, PublicOperator, WidgetContact, WidgetHistory,
-    WidgetSession, WidgetSessionRequest,
+    AuthorKind, MarkRead, Message, NewMessage, PageView, PublicOperator, WidgetContact,
+    WidgetHistory, WidgetSession, WidgetSessionRequest,
 };
 
 use crate::client_addr::ClientAddr;
@@ -229,6 +229,26 @@ pub async fn contact(
     }
     // Operators see the new contact on the conversation.
     service::announce_visitor_conversation(&state, visitor.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/pageview", tag = "widget", request_body = PageView,
+    responses((status = 204, description = "noted: colleagues see the page, and the browser's language, time zone, browser and OS, beside the dialog"),
+              (status = 422, description = "`invalid_url`, `invalid_referrer`, `invalid_language`, `invalid_time_zone` or `invalid_title`"),
+              (status = 429, description = "`too_many_requests`: pages reported too often; see Retry-After")),
+    security(("visitor" = [])))]
+pub async fn pageview(
+    State(state): State<SharedState>,
+    CurrentVisitor(visitor): CurrentVisitor,
+    ClientAddr(client): ClientAddr,
+    headers: axum::http::HeaderMap,
+    Json(page): Json<PageView>,
+) -> ApiResult<StatusCode> {
+    state.limits.visitor_page(visitor.id)?;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok());
+    crate::services::visitors::record_page(&state, &visitor, &page, user_agent, client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

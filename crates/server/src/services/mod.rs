@@ -10,3 +10,4 @@ pub mod reply_keys;
 pub mod reports;
 pub mod search;
 pub mod team;
+pub mod visitors;

@@ -22,3 +22,4 @@ mod smtp;
 mod stream;
 mod team;
 mod upgrade;
+mod visitors;

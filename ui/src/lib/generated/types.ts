@@ -25,7 +25,7 @@ size: number,
 /**
  * A signed URL that expires (a week after it is handed out; every answer
  * hands out fresh ones): usable in `<img src>` and to download, without
- * a token. Relative to the server's public URL.
+ * a token. Absolute, on the server's public URL.
  */
 url: string,
 /**
