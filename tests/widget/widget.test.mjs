@@ -313,6 +313,30 @@ describe('visitor widget in Chromium', () => {
     assert.equal(await operatorMessage(replyText).count(), 1);
   });
 
+  it('tells operators which pages the visitor opens, single-page navigation included', async () => {
+    const visitorId = conversation.visitor.id;
+    const pages = async () => {
+      const r = await api('GET', `/api/v1/visitors/${visitorId}`, { token: operator.token });
+      assert.equal(r.status, 200, `visitor profile: ${r.status} ${r.text}`);
+      return r.json;
+    };
+    const demo = new URL('/demo', BASE).href;
+    await eventually('the demo page in the profile', async () => (await pages()).pages.some((p) => p.url === demo));
+    // A shop that routes with the History API: no reload, one report per address.
+    await page.evaluate(() => history.pushState({}, '', '/demo?tea=da-hong-pao'));
+    const moved = new URL('/demo?tea=da-hong-pao', BASE).href;
+    const profile = await eventually('the new address in the profile', async () => {
+      const p = await pages();
+      return p.pages[0]?.url === moved ? p : null;
+    });
+    assert.equal(profile.language, 'en-US');
+    assert.ok(profile.time_zone, 'the browser time zone');
+    assert.match(profile.browser ?? '', /Chrome/);
+    assert.equal(profile.ip_address, null, 'no address kept by default');
+    assert.equal(profile.pages.filter((p) => p.url === moved).length, 1);
+    assert.equal(profile.conversations[0].id, conversation.id);
+  });
+
   it('shows "typing" both ways over the websockets', async () => {
     // The operator side: a websocket on the server's origin, opened from a
     // second page (Node 20 has no WebSocket client built in).

@@ -15,6 +15,7 @@ import {
   type Attachment,
   type Message,
   type MessageList,
+  type PageView,
   type Session,
 } from './types';
 
@@ -73,6 +74,8 @@ export class WidgetTransport {
   private sessionPromise: Promise<Session> | null = null;
   private sessionAt = 0;
   private lastTypingSent = 0;
+  /** The address last reported to the server (each is told once). */
+  private reportedPage = '';
 
   constructor(
     private readonly base: string,
@@ -173,6 +176,39 @@ export class WidgetTransport {
     store.save(store.KEY_TOKEN, s.visitor_token);
     this.api.token = s.visitor_token;
     this.on.session(s);
+    this.reportPage();
+  }
+
+  /**
+   * Tells the server which page the visitor is on, so operators see it beside
+   * the dialog: once per address, and only for a visitor with a session (one
+   * who never opened the chat is not tracked). Browser and OS the server reads
+   * from User-Agent; nothing here identifies the visitor beyond that.
+   */
+  reportPage(): void {
+    if (!this.session) return;
+    const url = window.location.href;
+    if (url === this.reportedPage || !/^https?:\/\//.test(url)) return;
+    this.reportedPage = url;
+    const referrer = /^https?:\/\/\S+$/.test(document.referrer) ? document.referrer : undefined;
+    let timeZone: string | undefined;
+    try {
+      timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone || undefined;
+    } catch {
+      /* an old browser: no zone */
+    }
+    const language = /^[A-Za-z]{1,8}(-[A-Za-z0-9]{1,8})*$/.test(navigator.language) ? navigator.language : undefined;
+    const page: PageView = {
+      url: url.slice(0, 2000),
+      title: Array.from(document.title.trim()).slice(0, 300).join(''),
+      referrer: referrer && referrer.length <= 2000 ? referrer : undefined,
+      language,
+      time_zone: timeZone,
+    };
+    this.api.call('POST', 'api/v1/widget/pageview', page).catch(() => {
+      // Not worth a retry loop: the next page tells again.
+      this.reportedPage = '';
+    });
   }
 
   /** Our token stopped working: forget this visitor and start a new one. */

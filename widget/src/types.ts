@@ -13,6 +13,7 @@ export type {
   ErrorBody,
   Message,
   NewMessage,
+  PageView,
   PublicOperator,
   StreamFrame,
   WidgetContact,

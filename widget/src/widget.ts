@@ -101,6 +101,7 @@ export class Widget {
     );
 
     window.addEventListener('online', () => this.transport.retryPending());
+    watchNavigation(() => this.transport.reportPage());
     document.addEventListener('visibilitychange', () => this.markRead());
 
     // Messages typed on an earlier page and never acknowledged: show them and send again.
@@ -269,5 +270,22 @@ export class Widget {
   private markRead(): void {
     if (this.state.isOpen && document.visibilityState === 'visible') this.state.markAllRead();
     this.view.renderBadge(this.state.isOpen, this.state.unread());
+  }
+}
+
+/**
+ * Calls `changed` after the page's address changes without a reload: the
+ * back and forward buttons, anchors, and single-page apps that use the
+ * History API (whose pushState fires no event, so it is wrapped).
+ */
+function watchNavigation(changed: () => void): void {
+  window.addEventListener('popstate', changed);
+  window.addEventListener('hashchange', changed);
+  for (const method of ['pushState', 'replaceState'] as const) {
+    const original = history[method];
+    history[method] = function (this: History, ...args: Parameters<History['pushState']>) {
+      original.apply(this, args);
+      window.setTimeout(changed, 0);
+    };
   }
 }

@@ -141,6 +141,7 @@ mod tests {
             .add::<WidgetHistory>()
             .add::<NewMessage>()
             .add::<WidgetContact>()
+            .add::<PageView>()
             .add::<StreamFrame>()
             .add::<ClientFrame>()
             .add::<ErrorBody>();

@@ -74,6 +74,28 @@ client_id: string,
  */
 attachments?: Array<number>, };
 
+/**
+ * `POST /api/v1/widget/pageview`: the page a visitor is on, sent by the
+ * widget on each navigation (browser and OS come from `User-Agent`).
+ */
+export type PageView = {
+/**
+ * An http(s) address, at most 2,000 characters.
+ */
+url: string, title?: string,
+/**
+ * Where the visitor came from (`document.referrer`), if anywhere.
+ */
+referrer?: string,
+/**
+ * The browser's language (`navigator.language`).
+ */
+language?: string,
+/**
+ * The visitor's IANA time zone; an unknown one is ignored.
+ */
+time_zone?: string, };
+
 export type PublicOperator = { name: string, avatar_url: string | null, };
 
 /**

@@ -142,7 +142,9 @@ pub async fn upload(
     body: Body,
 ) -> ApiResult<Attachment> {
     let max = state.config.max_attachment_bytes;
+    let mut stream = body.into_data_stream();
     if declared_len.is_some_and(|n| n > max) {
+        drain(&mut stream).await;
         return Err(too_large(max));
     }
     if let Uploader::Visitor(_) = uploader {
@@ -155,16 +157,37 @@ pub async fn upload(
     }
     let (part, mut file) = part_file(state).await?;
     let mut writer = Writer::default();
-    let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
             ApiError::bad_request("upload_interrupted", format!("the upload broke off: {e}"))
         })?;
-        writer.write(&mut file, &chunk, max).await?;
+        if let Err(e) = writer.write(&mut file, &chunk, max).await {
+            if e.status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                drain(&mut stream).await;
+            }
+            return Err(e);
+        }
     }
     let written = writer.finish(file).await?;
     let record = keep(state, part, written, uploader, name, declared_type).await?;
     Ok(view(state, &record))
+}
+
+/// Reads and drops what is left of a refused upload (up to 64 MiB, for 10 s)
+/// before the 413 goes out: a client still sending when the answer comes and
+/// the connection closes sees a broken pipe, not the reason.
+async fn drain(stream: &mut axum::body::BodyDataStream) {
+    const DRAIN_BYTES: u64 = 64 * 1024 * 1024;
+    let mut left = DRAIN_BYTES;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while let Some(Ok(chunk)) = stream.next().await {
+            left = left.saturating_sub(chunk.len() as u64);
+            if left == 0 {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Stores a file that arrived whole (an email's attachment).
