@@ -854,6 +854,11 @@ mod whole_number {
                 let m: MarkRead = serde_json::from_str(body).unwrap();
                 assert_eq!(m.message_id, 7, "{body}");
             }
+            // Found by schemathesis: a large whole number spelled as a float
+            // must not come back off by a fraction (serde_json's float_roundtrip).
+            let m: MarkRead =
+                serde_json::from_str(r#"{"message_id": 1824552785189351.0}"#).unwrap();
+            assert_eq!(m.message_id, 1_824_552_785_189_351);
             for body in [
                 r#"{"message_id": 7.5}"#,
                 r#"{"message_id": "7"}"#,
