@@ -151,6 +151,10 @@ pub struct User {
     pub locale: String,
     pub must_change_password: bool,
     pub notifications: NotificationSettings,
+    /// What the role may do beyond reading dialogs (`Role::may`), so a client
+    /// shows only that; empty from servers before it was sent.
+    #[serde(default)]
+    pub permissions: Vec<Permission>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -69,6 +69,7 @@ impl AppState {
             locale: user.locale.clone(),
             must_change_password: user.must_change_password,
             notifications: user.notifications,
+            permissions: user.role.permissions(),
         }
     }
 

@@ -129,6 +129,7 @@ impl Session {
                     sound: true,
                     email: true,
                 },
+                permissions: Vec::new(),
             });
         }
         let convs = cache.load_conversations();

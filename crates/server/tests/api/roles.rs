@@ -50,6 +50,13 @@ async fn every_endpoint_answers_each_role_as_the_role_table_says() {
     // after every refusal.
     members.push((Role::Admin, app.admin_token.clone()));
 
+    // Each member is told what their role may do, so the app shows only that.
+    for (role, token) in &members {
+        let me = app.get_json(token, "/me").await;
+        let expected: Vec<&str> = role.permissions().iter().map(|p| p.as_str()).collect();
+        assert_eq!(me["permissions"], json!(expected), "{}", role.as_str());
+    }
+
     let visitor = app.visitor().await;
     let first: Value = app
         .visitor_says(&visitor, "Hello", "v1")

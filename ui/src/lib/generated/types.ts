@@ -223,6 +223,11 @@ retrying?: string,
  */
 files?: Array<OutboxFile>, };
 
+/**
+ * Rights beyond reading dialogs (see [`Role::may`]).
+ */
+export type Permission = "answer" | "manage_team" | "edit_widget" | "see_reports" | "export";
+
 export type Presence = "online" | "away" | "offline";
 
 /**
@@ -280,7 +285,12 @@ size: number, state: UploadState, };
 
 export type UploadState = { "state": "waiting", reason: string | null, } | { "state": "uploading", sent: number, } | { "state": "done", attachment: Attachment, } | { "state": "failed", code: string, message: string, };
 
-export type User = { id: number, email: string, name: string, role: Role, status: UserStatus, presence: Presence, avatar_url: string | null, locale: string, must_change_password: boolean, notifications: NotificationSettings, };
+export type User = { id: number, email: string, name: string, role: Role, status: UserStatus, presence: Presence, avatar_url: string | null, locale: string, must_change_password: boolean, notifications: NotificationSettings,
+/**
+ * What the role may do beyond reading dialogs (`Role::may`), so a client
+ * shows only that; empty from servers before it was sent.
+ */
+permissions: Array<Permission>, };
 
 export type UserStatus = "invited" | "active";
 
