@@ -12,7 +12,8 @@ use switchboard_core::{
     UiError, Upload,
 };
 use switchboard_protocol::{
-    Conversation, ConversationStatus, NotificationSettings, Presence, UpdateConversation, User,
+    Conversation, ConversationStatus, NotificationSettings, Presence, Report, UpdateConversation,
+    User,
 };
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_autostart::ManagerExt;
@@ -309,6 +310,24 @@ pub async fn search(
         .session()
         .await?
         .search(&q, before.as_deref())
+        .await?)
+}
+
+/// The Reports screen: the figures of the days `from`..=`to` (`YYYY-MM-DD`) in the
+/// IANA time zone `tz`; missed = no answer within `missed_after` minutes.
+#[tauri::command]
+pub async fn reports(
+    state: State<'_, AppState>,
+    from: String,
+    to: String,
+    tz: String,
+    missed_after: Option<i64>,
+) -> R<Report> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .reports(&from, &to, &tz, missed_after)
         .await?)
 }
 

@@ -182,6 +182,7 @@ fn main() {
             commands::save_attachment,
             commands::open_attachment,
             commands::search,
+            commands::reports,
             commands::messages_until,
             commands::outbox,
             commands::retry_outbox,

@@ -10,8 +10,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use switchboard_protocol::{
     Attachment, ChangePassword, ChangeRole, Conversation, ErrorBody, Invitation, LoginRequest,
-    LoginResponse, MarkRead, Message, NewMessage, NotificationSettings, Page, Presence, SearchHit,
-    SetPresence, UpdateConversation, UpdateMe, User,
+    LoginResponse, MarkRead, Message, NewMessage, NotificationSettings, Page, Presence, Report,
+    SearchHit, SetPresence, UpdateConversation, UpdateMe, User,
 };
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -640,6 +640,28 @@ impl Api {
             query.push(("limit", l.to_string()));
         }
         self.json(self.req(Method::GET, "/api/v1/search").query(&query))
+            .await
+    }
+
+    /// `GET /api/v1/reports`: the figures of the days `from`..=`to` (`YYYY-MM-DD`)
+    /// counted in the IANA time zone `tz`; a conversation is missed when its first
+    /// answer took longer than `missed_after` minutes (admins and analysts).
+    pub async fn reports(
+        &self,
+        from: &str,
+        to: &str,
+        tz: &str,
+        missed_after: Option<i64>,
+    ) -> Result<Report> {
+        let mut query: Vec<(&str, String)> = vec![
+            ("from", from.to_string()),
+            ("to", to.to_string()),
+            ("tz", tz.to_string()),
+        ];
+        if let Some(m) = missed_after {
+            query.push(("missed_after", m.to_string()));
+        }
+        self.json(self.req(Method::GET, "/api/v1/reports").query(&query))
             .await
     }
 

@@ -24,7 +24,7 @@ use switchboard_core::{
 };
 use switchboard_protocol::typescript::{write_or_check, Bundle};
 use switchboard_protocol::{
-    Conversation, ConversationStatus, DnsCheck, MailDns, Presence, Role, User,
+    Conversation, ConversationStatus, DnsCheck, MailDns, Presence, Report, Role, User,
 };
 use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type};
 
@@ -57,6 +57,7 @@ fn ui_types() -> Bundle {
         .add::<OutboxItem>()
         .add::<Upload>()
         .add::<SearchResults>()
+        .add::<Report>()
         .add::<User>()
         .add::<Role>()
         .add::<Presence>()

@@ -2,7 +2,7 @@
 //! and avatar, team members and invitations, and the admin's mail settings; each call
 //! keeps the cached copy and tells the UI.
 
-use switchboard_protocol::{NotificationSettings, Presence, UpdateMe, User};
+use switchboard_protocol::{NotificationSettings, Presence, Report, UpdateMe, User};
 
 use super::Session;
 use crate::api::MAX_AVATAR_BYTES;
@@ -78,6 +78,27 @@ impl Session {
         let u = self.api.set_presence(p).await?;
         self.set_user(u.clone());
         Ok(u)
+    }
+
+    /// The Reports screen's figures (admins and analysts; `forbidden` otherwise).
+    pub async fn reports(
+        &self,
+        from: &str,
+        to: &str,
+        tz: &str,
+        missed_after: Option<i64>,
+    ) -> Result<Report> {
+        if tz.trim().is_empty() {
+            return Err(Error::Invalid("choose a time zone".into()));
+        }
+        if let Some(m) = missed_after {
+            if m < 0 {
+                return Err(Error::Invalid("minutes cannot be negative".into()));
+            }
+        }
+        self.api
+            .reports(from.trim(), to.trim(), tz.trim(), missed_after)
+            .await
     }
 
     pub fn team_cached(&self) -> Vec<User> {

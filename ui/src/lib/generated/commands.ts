@@ -3,7 +3,7 @@
 // One function per #[tauri::command]; a failed command rejects with a UiError.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppInfo, Conversation, ConversationList, ConversationStatus, CoreEvent, DnsCheck, Filter, LocalPrefs, MailDns, MessageLog, OutboxItem, Presence, SearchResults, SessionInfo, SoundChoice, Upload, User } from './types';
+import type { AppInfo, Conversation, ConversationList, ConversationStatus, CoreEvent, DnsCheck, Filter, LocalPrefs, MailDns, MessageLog, OutboxItem, Presence, Report, SearchResults, SessionInfo, SoundChoice, Upload, User } from './types';
 
 /** `app_info` */
 export function appInfo(): Promise<AppInfo> {
@@ -160,6 +160,16 @@ export function openAttachment(args: { conversationId: number; attachmentId: num
  */
 export function search(args: { q: string; before: string | null }): Promise<SearchResults> {
   return invoke('search', args);
+}
+
+/**
+ * The Reports screen: the figures of the days `from`..=`to` (`YYYY-MM-DD`) in the
+ * IANA time zone `tz`; missed = no answer within `missed_after` minutes.
+ *
+ * `reports`
+ */
+export function reports(args: { from: string; to: string; tz: string; missedAfter: number | null }): Promise<Report> {
+  return invoke('reports', args);
 }
 
 /**

@@ -61,6 +61,8 @@ export type ConversationStatus = "open" | "closed";
  */
 export type CoreEvent = { "type": "connection", state: ConnState, } | { "type": "reloaded" } | { "type": "conversation", conversation: Conversation, } | { "type": "message", message: Message, } | { "type": "outbox", items: Array<OutboxItem>, } | { "type": "upload", upload: Upload, } | { "type": "download", conversation_id: number, attachment_id: number, received: number, total: number | null, } | { "type": "typing", conversation_id: number | null, data: unknown, } | { "type": "me", user: User, } | { "type": "team", members: Array<User>, } | { "type": "unread", total: number, } | { "type": "open_conversation", conversation_id: number, } | { "type": "warning", code: string, message: string, } | { "type": "signed_out", code: string, reason: string, };
 
+export type DayCount = { day: string, count: number, };
+
 /**
  * What DNS answers today for each record to publish (Settings → Mail, "Check").
  */
@@ -102,6 +104,12 @@ status: string,
  * What DNS answered at the record's name (TXT values or MX hosts).
  */
 found: Array<string>, };
+
+export type Durations = {
+/**
+ * How many durations the figures are of.
+ */
+count: number, median_seconds: number | null, p90_seconds: number | null, };
 
 /**
  * The dialog list filters of the UI.
@@ -171,6 +179,20 @@ paged: boolean, };
 
 export type NotificationSettings = { sound: boolean, email: boolean, };
 
+export type OperatorFigures = { id: number, name: string,
+/**
+ * Conversations this colleague answered first.
+ */
+answered: number,
+/**
+ * Their first answers' waiting times.
+ */
+first_response: Durations,
+/**
+ * Conversations assigned to them and closed.
+ */
+resolved: number, };
+
 /**
  * A file queued with a message.
  */
@@ -229,6 +251,55 @@ files?: Array<OutboxFile>, };
 export type Permission = "answer" | "manage_team" | "edit_widget" | "see_reports" | "export";
 
 export type Presence = "online" | "away" | "offline";
+
+/**
+ * `GET /api/v1/reports`: a team's figures over a range of days, in a time
+ * zone. Durations are seconds; medians and 90th percentiles are nearest-rank
+ * (the smallest value at or above that share of the sorted values).
+ */
+export type Report = {
+/**
+ * The first day, `YYYY-MM-DD`.
+ */
+from: string,
+/**
+ * The last day, included.
+ */
+to: string,
+/**
+ * The IANA time zone the days and hours are counted in.
+ */
+time_zone: string,
+/**
+ * A conversation is missed when its visitor waited longer than this for
+ * a first answer (or still waits).
+ */
+missed_after_minutes: number,
+/**
+ * Conversations opened each day of the range (every day listed).
+ */
+new_conversations: Array<DayCount>,
+/**
+ * Conversations opened per hour of the week: 7 rows, Monday first, of 24
+ * hours each, local time.
+ */
+by_hour_of_week: Array<Array<number>>,
+/**
+ * From a visitor's first message to the first answer.
+ */
+first_response: Durations,
+/**
+ * From opening to closing, for conversations closed by now.
+ */
+resolution: Durations,
+/**
+ * Conversations whose first answer went by chat and by email.
+ */
+answered_in_chat: number, answered_by_email: number, missed: number,
+/**
+ * Every colleague who answers visitors, side by side.
+ */
+operators: Array<OperatorFigures>, };
 
 /**
  * What a team member may do. Only `Admin` manages the team; `Admin` and
