@@ -426,6 +426,7 @@ try {
   const tabs = await js('return [...document.querySelectorAll("[role=tab]")].map((t) => t.dataset.testid)');
   if (tabs.includes('tab-admins')) throw new Error('an operator sees the Administrators tab');
   if (tabs.includes('tab-mail')) throw new Error('an operator sees the Mail tab');
+  if (await js('return !!document.querySelector("[data-testid=nav-reports]")')) throw new Error('an operator sees Reports');
   await click('[data-testid=tab-personal]');
   const lang = await find('[data-testid=language]');
   await js('const s = document.querySelector("[data-testid=language]"); s.value = "ru"; s.dispatchEvent(new Event("change", { bubbles: true }))');
@@ -454,6 +455,47 @@ try {
   await click('[data-testid=signin] button[type=submit]');
   await until('the clear-text warning', async () => (await text('[data-testid=signin-error]')).includes('http://'));
   step('http:// to another computer is refused without the choice');
+
+  // 11. an analyst opens Reports and sees the figures of the dialogs above
+  const { token: adm2 } = await api('POST', '/api/v1/auth/login', { body: ADMIN });
+  await api('POST', '/api/v1/team/invitations', { token: adm2, body: { email: 'ivan@example.com', role: 'analyst' } });
+  let ivanPw;
+  await until('analyst invitation email', async () => {
+    const m = (await api('GET', '/dev/mailbox')).find((x) => String(x.to).includes('ivan@example.com'));
+    if (!m) return false;
+    const body = (await (await fetch(SERVER_URL + m.url)).text()).replace(/=\r?\n/g, '');
+    ivanPw = (body.match(/(?:Password|Пароль): (\S+)/) ?? [])[1];
+    return !!ivanPw;
+  });
+  const { token: ivanTok } = await api('POST', '/api/v1/auth/login', { body: { email: 'ivan@example.com', password: ivanPw } });
+  await api('PUT', '/api/v1/me/password', {
+    token: ivanTok,
+    body: { current_password: ivanPw, new_password: 'ivan-own-password-1' },
+  });
+  await api('PATCH', '/api/v1/me', { token: (await api('POST', '/api/v1/auth/login', { body: { email: 'ivan@example.com', password: 'ivan-own-password-1' } })).token, body: { name: 'Иван Аналитик' } });
+  await type('input[name=server]', SERVER_URL);
+  await type('input[name=email]', 'ivan@example.com');
+  await type('input[name=password]', 'ivan-own-password-1');
+  await click('[data-testid=signin] button[type=submit]');
+  await click('[data-testid=nav-reports]');
+  await find('[data-testid=fig-new]');
+  const [rFrom, rTo, rTz] = await js(
+    'return ["from", "to", "tz"].map((k) => document.querySelector(`[data-testid=reports-${k}]`).value)',
+  );
+  const { token: ivan } = await api('POST', '/api/v1/auth/login', { body: { email: 'ivan@example.com', password: 'ivan-own-password-1' } });
+  const rep = await api('GET', `/api/v1/reports?from=${rFrom}&to=${rTo}&tz=${encodeURIComponent(rTz)}&missed_after=15`, { token: ivan });
+  const totalNew = rep.new_conversations.reduce((a, d) => a + d.count, 0);
+  if (totalNew < 2 || rep.answered_in_chat < 1) throw new Error(`unexpected report: ${JSON.stringify(rep)}`);
+  const digits = (t) => t.replace(/\D/g, '');
+  await until('the figures on screen', async () =>
+    digits(await text('[data-testid=fig-new] .big')) === String(totalNew) &&
+    digits(await text('[data-testid=fig-chat]')) === String(rep.answered_in_chat) &&
+    (await find('[data-testid=operators] tbody tr', { all: true })).length === rep.operators.length);
+  await find('[data-testid=csv-operators]');
+  const cells = await js('return document.querySelectorAll("[data-testid=chart-hours] .cell[title]").length');
+  if (cells !== 7 * 24) throw new Error(`heatmap has ${cells} cells`);
+  await shot('09-reports');
+  step(`an analyst sees Reports: ${totalNew} new, ${rep.answered_in_chat} answered in chat, ${rep.operators.length} operators`);
 
   ok = true;
   console.log('desktop e2e: all steps passed');

@@ -32,6 +32,8 @@ export const api = {
   openAttachment: (conversationId: number, attachmentId: number) =>
     commands.openAttachment({ conversationId, attachmentId }),
   search: (q: string, before: string | null = null) => commands.search({ q, before }),
+  reports: (from: string, to: string, tz: string, missedAfter: number | null) =>
+    commands.reports({ from, to, tz, missedAfter }),
   messagesUntil: (id: number, messageId: number) => commands.messagesUntil({ id, messageId }),
   outbox: () => commands.outbox(),
   retryOutbox: (clientId: string, discard: boolean) => commands.retryOutbox({ clientId, discard }),

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   attachBody,
+  formatDuration,
+  lastDays,
+  toCsv,
   checkAvatar,
   formatSize,
   highlight,
@@ -155,5 +158,23 @@ describe('search highlighting', () => {
     expect(marked('a.b and axb', ['a.b'])).toEqual(['a.b']);
     expect(highlight('plain', [])).toEqual([{ text: 'plain', hit: false }]);
     expect(highlight('', ['x'])).toEqual([]);
+  });
+});
+
+describe('reports helpers', () => {
+  it('formats durations', () => {
+    expect(formatDuration(null, 'en')).toBe('—');
+    expect(formatDuration(45, 'en')).toBe('45 s');
+    expect(formatDuration(120, 'en')).toBe('2 min');
+    expect(formatDuration(5400, 'en')).toBe('1 h 30 min');
+    expect(formatDuration(7200, 'ru')).toBe('2 ч');
+    expect(formatDuration(97200, 'en')).toBe('1 d 3 h');
+  });
+  it('counts the last days with today', () => {
+    expect(lastDays(30, new Date(2026, 11, 4, 10))).toEqual({ from: '2026-11-05', to: '2026-12-04' });
+    expect(lastDays(1, new Date(2026, 0, 1))).toEqual({ from: '2026-01-01', to: '2026-01-01' });
+  });
+  it('writes CSV', () => {
+    expect(toCsv([['name', 'n'], ['Ann, "A"', 3], ['x', null]])).toBe('name,n\r\n"Ann, ""A""",3\r\nx,\r\n');
   });
 });

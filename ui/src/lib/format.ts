@@ -197,3 +197,42 @@ export function pastedName(type: string, now: Date = new Date()): string {
   const p = (n: number): string => String(n).padStart(2, '0');
   return `pasted-${now.getFullYear()}-${p(now.getMonth() + 1)}-${p(now.getDate())}-${p(now.getHours())}${p(now.getMinutes())}${p(now.getSeconds())}.${ext}`;
 }
+
+/** A duration in seconds, human-readably: "45 s", "2 min", "1 h 30 min", "2 d 3 h"; "—" for none. */
+export function formatDuration(seconds: number | null, locale: Locale): string {
+  if (seconds === null || !Number.isFinite(seconds)) return '—';
+  const u = locale === 'ru' ? { s: 'с', m: 'мин', h: 'ч', d: 'д' } : { s: 's', m: 'min', h: 'h', d: 'd' };
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} ${u.s}`;
+  const mins = Math.round(s / 60);
+  if (mins < 60) return `${mins} ${u.m}`;
+  const hours = Math.floor(mins / 60);
+  if (hours < 24) {
+    const m = mins % 60;
+    return m ? `${hours} ${u.h} ${m} ${u.m}` : `${hours} ${u.h}`;
+  }
+  const days = Math.floor(hours / 24);
+  const h = hours % 24;
+  return h ? `${days} ${u.d} ${h} ${u.h}` : `${days} ${u.d}`;
+}
+
+/** A date as `YYYY-MM-DD` in this computer's time zone. */
+export function isoDay(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+}
+
+/** The last `days` days up to `now`, today included, as `YYYY-MM-DD`. */
+export function lastDays(days: number, now: Date = new Date()): { from: string; to: string } {
+  const start = new Date(now.getFullYear(), now.getMonth(), now.getDate() - (days - 1));
+  return { from: isoDay(start), to: isoDay(now) };
+}
+
+/** Rows as CSV (RFC 4180: fields with commas, quotes or line breaks quoted). */
+export function toCsv(rows: readonly (readonly (string | number | null)[])[]): string {
+  const cell = (v: string | number | null): string => {
+    const s = v === null ? '' : String(v);
+    return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  };
+  return rows.map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
+}

@@ -11,6 +11,7 @@ import type {
   LocalPrefs,
   Message,
   OutboxItem,
+  Permission,
   SearchHit,
   SessionInfo,
   Upload,
@@ -22,7 +23,7 @@ import { FILTERS, isUiError } from './types';
 const MAX_BYTES_IN_PAGE = 64 * 1024 * 1024;
 
 export type Screen = 'loading' | 'signin' | 'password' | 'main';
-export type View = 'dialogs' | 'settings';
+export type View = 'dialogs' | 'settings' | 'reports';
 
 export interface Toast {
   id: number;
@@ -81,6 +82,11 @@ class Store {
   private searchTimer: ReturnType<typeof setTimeout> | null = null;
   private toastId = 0;
   private refreshTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /** Whether the signed-in user's role allows this (the server checks the same). */
+  may(p: Permission): boolean {
+    return this.user?.permissions.includes(p) ?? false;
+  }
 
   t = (key: Key, params: Record<string, string | number> = {}): string =>
     translate(this.locale, key, params);
