@@ -278,6 +278,36 @@ pub async fn save_attachment(
     Ok(Some(path.display().to_string()))
 }
 
+/// The native save dialog, then `text` written to the chosen path (Reports → Download
+/// CSV). Returns that path, or null when the user cancelled.
+#[tauri::command]
+pub async fn save_text(app: AppHandle, name: String, text: String) -> R<Option<String>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let mut dialog = app
+        .dialog()
+        .file()
+        .set_file_name(switchboard_core::files::safe_file_name(&name));
+    if let Some(w) = app.get_webview_window("main") {
+        dialog = dialog.set_parent(&w);
+    }
+    if let Some(d) = app.path().download_dir().ok().filter(|d| d.is_dir()) {
+        dialog = dialog.set_directory(d);
+    }
+    dialog.save_file(move |path| {
+        let _ = tx.send(path);
+    });
+    let Some(path) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let path = path
+        .into_path()
+        .map_err(|e| ui_error("invalid", e.to_string()))?;
+    tokio::fs::write(&path, text.as_bytes())
+        .await
+        .map_err(|e| ui_error("write_failed", e))?;
+    Ok(Some(path.display().to_string()))
+}
+
 /// Opens an attachment with the OS's default app (fetched once into the app's data).
 /// Programs, scripts and web pages are refused (`risky_file`): save those instead.
 #[tauri::command]

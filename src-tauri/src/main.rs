@@ -181,6 +181,7 @@ fn main() {
             commands::uploads,
             commands::save_attachment,
             commands::open_attachment,
+            commands::save_text,
             commands::search,
             commands::reports,
             commands::messages_until,

@@ -31,6 +31,7 @@ export const api = {
     commands.saveAttachment({ conversationId, attachmentId, name }),
   openAttachment: (conversationId: number, attachmentId: number) =>
     commands.openAttachment({ conversationId, attachmentId }),
+  saveText: (name: string, text: string) => commands.saveText({ name, text }),
   search: (q: string, before: string | null = null) => commands.search({ q, before }),
   reports: (from: string, to: string, tz: string, missedAfter: number | null) =>
     commands.reports({ from, to, tz, missedAfter }),

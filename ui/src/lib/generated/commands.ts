@@ -144,6 +144,16 @@ export function saveAttachment(args: { conversationId: number; attachmentId: num
 }
 
 /**
+ * The native save dialog, then `text` written to the chosen path (Reports → Download
+ * CSV). Returns that path, or null when the user cancelled.
+ *
+ * `save_text`
+ */
+export function saveText(args: { name: string; text: string }): Promise<string | null> {
+  return invoke('save_text', args);
+}
+
+/**
  * Opens an attachment with the OS's default app (fetched once into the app's data).
  * Programs, scripts and web pages are refused (`risky_file`): save those instead.
  *
