@@ -295,6 +295,11 @@ pub struct Conversation {
     /// Milliseconds since the Unix epoch.
     pub created_at: i64,
     pub updated_at: i64,
+    /// The greeting ([`GreetingRule`]) the visitor answered to open this
+    /// conversation; its text is the conversation's first message.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub greeting_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -478,6 +483,21 @@ pub struct Report {
     pub missed: i64,
     /// Every colleague who answers visitors, side by side.
     pub operators: Vec<OperatorFigures>,
+    /// Each greeting shown in the range: how often, and how many of those
+    /// showings a visitor answered (opening a conversation).
+    #[serde(default)]
+    pub greetings: Vec<GreetingFigures>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct GreetingFigures {
+    pub id: i64,
+    /// The greeting's text today; empty when it was deleted since.
+    pub message: String,
+    pub shown: i64,
+    pub answered: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -565,6 +585,16 @@ pub struct NewMessage {
     #[cfg_attr(feature = "openapi", schema(max_items = 10))]
     #[cfg_attr(feature = "ts", ts(optional, as = "Option<Vec<i64>>"))]
     pub attachments: Vec<i64>,
+    /// Widget only: the greeting shown to this visitor that the message
+    /// answers. When the message opens a conversation, the greeting becomes
+    /// its first message (from the greeting's colleague); otherwise ignored.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "whole_number::deserialize_option"
+    )]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub greeting_id: Option<i64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -613,7 +643,7 @@ pub struct WidgetSessionRequest {
     pub locale: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[cfg_attr(feature = "ts", derive(TS))]
 pub struct PublicOperator {
@@ -627,8 +657,170 @@ pub struct PublicOperator {
 pub struct WidgetSession {
     pub visitor_token: String,
     pub visitor_id: i64,
+    /// The colleagues whose faces the widget shows.
     pub operators: Vec<PublicOperator>,
     pub online: bool,
+    /// How the widget looks and what it says (absent from older servers).
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub widget: Option<PublicWidget>,
+}
+
+/// Which side of the page the widget's button sits on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetPosition {
+    #[default]
+    Right,
+    Left,
+}
+
+/// The widget's language: `auto` follows the visitor's browser.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetLanguage {
+    #[default]
+    Auto,
+    Ru,
+    En,
+}
+
+/// `GET`/`PUT /api/v1/widget-settings`: the widget as admins and marketers
+/// shape it. Open widgets pick a change up at once (`widget` frame on their
+/// stream). Empty texts mean the widget's own wording in the visitor's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({"color": "#2563eb", "title": "Tea shop support", "welcome": "Hi! Ask us anything about teas.", "away_text": "We are away; leave your email and we will answer there.", "position": "right", "faces": null, "language": "auto", "email_prompt": true, "greetings": [{"id": 1, "enabled": true, "url_pattern": "/pricing*", "delay_seconds": 20, "on_exit_intent": false, "message": "Questions about plans? I can help.", "from_user_id": 1, "per_visitor_cap": 1}]})))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct WidgetSettings {
+    /// The accent colour, `#rrggbb`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^#[0-9A-Fa-f]{6}$"))]
+    pub color: String,
+    /// The chat window's title, at most 60 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 60, pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$")
+    )]
+    pub title: String,
+    /// The greeting line under the title, at most 500 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = "^[^\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f]*$")
+    )]
+    pub welcome: String,
+    /// Shown instead of `welcome` while nobody is online, at most 500 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 500, pattern = "^[^\\x00-\\x09\\x0b-\\x1f\\x7f-\\x9f]*$")
+    )]
+    pub away_text: String,
+    pub position: WidgetPosition,
+    /// Ids of the colleagues whose faces the widget shows, in this order;
+    /// `null` shows everyone who answers visitors.
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
+    pub faces: Option<Vec<i64>>,
+    pub language: WidgetLanguage,
+    /// Ask the visitor for an email to answer to when nobody is online.
+    pub email_prompt: bool,
+    /// At most 20 rules.
+    #[cfg_attr(feature = "openapi", schema(max_items = 20))]
+    pub greetings: Vec<GreetingRule>,
+}
+
+impl Default for WidgetSettings {
+    fn default() -> Self {
+        WidgetSettings {
+            color: "#2563eb".into(),
+            title: String::new(),
+            welcome: String::new(),
+            away_text: String::new(),
+            position: WidgetPosition::Right,
+            faces: None,
+            language: WidgetLanguage::Auto,
+            email_prompt: true,
+            greetings: Vec::new(),
+        }
+    }
+}
+
+/// "On pages matching `url_pattern`, after `delay_seconds` (or when the
+/// visitor is about to leave), show `message` from `from_user_id`", at most
+/// `per_visitor_cap` times per visitor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct GreetingRule {
+    /// Given by the server; `null` for a new rule.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional = nullable))]
+    pub id: Option<i64>,
+    pub enabled: bool,
+    /// Matched against the page's path and query (`/pricing?plan=pro`);
+    /// `*` stands for any characters. Starts with `/`, or is `*` for every
+    /// page; at most 200 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 200,
+            pattern = "^(\\*|/[^\\x00-\\x20\\x7f-\\x9f\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*)$"
+        )
+    )]
+    pub url_pattern: String,
+    /// Seconds on the page before it shows, 0 to 3,600.
+    #[cfg_attr(feature = "openapi", schema(maximum = 3600))]
+    pub delay_seconds: u32,
+    /// Show it when the pointer leaves the page towards the tabs or the
+    /// address bar instead of after the delay.
+    pub on_exit_intent: bool,
+    /// Plain text, 1 to 1,000 characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            min_length = 1,
+            max_length = 1000,
+            pattern = "[^\\u0000\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+        )
+    )]
+    pub message: String,
+    /// The colleague it comes from: an active member who answers visitors.
+    pub from_user_id: i64,
+    /// How many times one visitor may see it, 1 to 100.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 100))]
+    pub per_visitor_cap: u32,
+}
+
+/// The widget's settings as visitors' widgets receive them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct PublicWidget {
+    pub color: String,
+    pub title: String,
+    pub welcome: String,
+    pub away_text: String,
+    pub position: WidgetPosition,
+    pub language: WidgetLanguage,
+    pub email_prompt: bool,
+    /// The faces to show (as `WidgetSession.operators`).
+    pub operators: Vec<PublicOperator>,
+    /// The enabled greetings.
+    pub greetings: Vec<PublicGreeting>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[cfg_attr(feature = "ts", derive(TS))]
+pub struct PublicGreeting {
+    pub id: i64,
+    pub url_pattern: String,
+    pub delay_seconds: u32,
+    pub on_exit_intent: bool,
+    pub message: String,
+    pub from: PublicOperator,
+    pub per_visitor_cap: u32,
 }
 
 /// `GET /api/v1/widget/messages`: the visitor's conversation, oldest first.
@@ -677,6 +869,11 @@ pub enum StreamFrame {
         data: serde_json::Value,
     },
     Reset,
+    /// Visitor streams only: the widget's settings changed; apply them
+    /// (sent outside the event sequence, so it moves no cursor).
+    Widget {
+        widget: PublicWidget,
+    },
 }
 
 /// Frames a client may send on a stream.
@@ -705,6 +902,8 @@ pub mod event {
     pub const TYPING: &str = "typing";
     pub const READ: &str = "read";
     pub const TEAM_UPDATED: &str = "team.updated";
+    /// The widget's settings changed (data: [`crate::WidgetSettings`]).
+    pub const WIDGET_UPDATED: &str = "widget.updated";
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -833,6 +1032,13 @@ mod whole_number {
         #[derive(Deserialize)]
         struct Whole(#[serde(deserialize_with = "deserialize")] i64);
         Vec::<Whole>::deserialize(d).map(|v| v.into_iter().map(|w| w.0).collect())
+    }
+
+    /// For optional ids.
+    pub fn deserialize_option<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        #[derive(Deserialize)]
+        struct Whole(#[serde(deserialize_with = "deserialize")] i64);
+        Option::<Whole>::deserialize(d).map(|v| v.map(|w| w.0))
     }
 
     /// For `Option<Option<i64>>` fields where absent and `null` differ.

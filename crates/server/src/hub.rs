@@ -18,6 +18,8 @@ use axum::extract::ws::Utf8Bytes;
 
 use tokio::sync::{watch, Notify};
 
+use switchboard_protocol::event;
+
 use crate::db::Db;
 use crate::store::events::{self, StoredEvent};
 
@@ -39,6 +41,9 @@ pub struct Hub {
     /// Live operator streams per user on this node (presence).
     connections: Mutex<HashMap<i64, usize>>,
     feeds: Mutex<Feeds>,
+    /// Bumped when the log shows the widget's settings or the team changed
+    /// (the widget shows colleagues' faces).
+    widget_changes: watch::Sender<u64>,
 }
 
 /// An event as the hub hands it out: the stored event, and its frame rendered
@@ -114,6 +119,7 @@ impl Hub {
                 routed: latest,
                 by_visitor: HashMap::new(),
             }),
+            widget_changes: watch::channel(0).0,
         });
         tokio::spawn(hub.clone().follow_log());
         Ok(hub)
@@ -166,6 +172,11 @@ impl Hub {
         self.latest.subscribe()
     }
 
+    /// Wakes when the widget's settings or the team changed.
+    pub fn widget_changes(&self) -> watch::Receiver<u64> {
+        self.widget_changes.subscribe()
+    }
+
     async fn follow_log(self: Arc<Self>) {
         loop {
             let _ =
@@ -189,6 +200,11 @@ impl Hub {
                         }
                         self.latest.send_replace(newest);
                         self.route_to_visitors(&batch, newest);
+                        if batch.iter().any(|e| {
+                            e.name == event::WIDGET_UPDATED || e.name == event::TEAM_UPDATED
+                        }) {
+                            self.widget_changes.send_modify(|n| *n += 1);
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "hub: reading the event log failed");

@@ -89,6 +89,11 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         .then(|| config.data_dir.join("mailbox"));
     let reply_keys = services::reply_keys::load(&db).await?;
     let file_link_key = services::attachments::link_key(&db).await?;
+    let widget = {
+        let base = public_url.clone();
+        services::widget_settings::publish(&db, |f| f.map(|f| format!("{base}/avatars/{f}")))
+            .await?
+    };
     // Random per start unless configured; `serve` prints it.
     let ingress_secret = config
         .ingress_secret
@@ -109,6 +114,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         mail_auth: mail::auth_in::MailAuth::new(config.dns_txt_override.as_deref()),
         ingress_secret,
         file_link_key,
+        widget,
         config,
     }))
 }
@@ -144,6 +150,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         tokio::spawn(notifier.run()),
         tokio::spawn(retention::Sweeper::new(state.clone()).run()),
         tokio::spawn(services::search::backfill(state.clone())),
+        tokio::spawn(services::widget_settings::follow_changes(state.clone())),
     ];
     let smtp_in = match state.config.smtp_in {
         Some(addr) => Some(smtp_in::start(state.clone(), addr)?),

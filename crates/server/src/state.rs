@@ -43,6 +43,8 @@ pub struct AppState {
     pub ingress_secret: String,
     /// Signs attachment links (kept in the database: every node agrees).
     pub file_link_key: Vec<u8>,
+    /// What visitors' widgets are told (see `services::widget_settings`).
+    pub widget: crate::services::widget_settings::Published,
 }
 
 impl AppState {

@@ -72,7 +72,13 @@ client_id: string,
  * Up to 10 files uploaded by the same sender and not sent yet; with
  * them the body may be empty.
  */
-attachments?: Array<number>, };
+attachments?: Array<number>,
+/**
+ * Widget only: the greeting shown to this visitor that the message
+ * answers. When the message opens a conversation, the greeting becomes
+ * its first message (from the greeting's colleague); otherwise ignored.
+ */
+greeting_id?: number, };
 
 /**
  * `POST /api/v1/widget/pageview`: the page a visitor is on, sent by the
@@ -96,12 +102,27 @@ language?: string,
  */
 time_zone?: string, };
 
+export type PublicGreeting = { id: number, url_pattern: string, delay_seconds: number, on_exit_intent: boolean, message: string, from: PublicOperator, per_visitor_cap: number, };
+
 export type PublicOperator = { name: string, avatar_url: string | null, };
+
+/**
+ * The widget's settings as visitors' widgets receive them.
+ */
+export type PublicWidget = { color: string, title: string, welcome: string, away_text: string, position: WidgetPosition, language: WidgetLanguage, email_prompt: boolean,
+/**
+ * The faces to show (as `WidgetSession.operators`).
+ */
+operators: Array<PublicOperator>,
+/**
+ * The enabled greetings.
+ */
+greetings: Array<PublicGreeting>, };
 
 /**
  * Frames of the websocket streams.
  */
-export type StreamFrame = { "type": "ready", seq: number, } | { "type": "event", seq: number, event: string, data: unknown, } | { "type": "reset" };
+export type StreamFrame = { "type": "ready", seq: number, } | { "type": "event", seq: number, event: string, data: unknown, } | { "type": "reset" } | { "type": "widget", widget: PublicWidget, };
 
 export type WidgetContact = {
 /**
@@ -114,6 +135,24 @@ email: string | null, name: string | null, };
  */
 export type WidgetHistory = { items: Array<Message>, };
 
-export type WidgetSession = { visitor_token: string, visitor_id: number, operators: Array<PublicOperator>, online: boolean, };
+/**
+ * The widget's language: `auto` follows the visitor's browser.
+ */
+export type WidgetLanguage = "auto" | "ru" | "en";
+
+/**
+ * Which side of the page the widget's button sits on.
+ */
+export type WidgetPosition = "right" | "left";
+
+export type WidgetSession = { visitor_token: string, visitor_id: number,
+/**
+ * The colleagues whose faces the widget shows.
+ */
+operators: Array<PublicOperator>, online: boolean,
+/**
+ * How the widget looks and what it says (absent from older servers).
+ */
+widget?: PublicWidget, };
 
 export type WidgetSessionRequest = { visitor_token: string | null, locale: string | null, };

@@ -8,6 +8,7 @@ pub mod reply_token;
 pub mod report;
 pub mod search_terms;
 pub mod secret;
+pub mod widget_settings;
 
 #[cfg(test)]
 mod properties;

@@ -198,6 +198,8 @@ pub fn compute(
                 }
             })
             .collect(),
+        // Counted by the caller from the showings it stores.
+        greetings: Vec::new(),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod search;
 pub mod stream;
 pub mod team;
 pub mod widget;
+pub mod widget_settings;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderName, Method};
@@ -41,6 +42,7 @@ pub fn router(state: SharedState) -> Router {
         .route("/contact", put(widget::contact))
         .route("/read", post(widget::read))
         .route("/pageview", post(widget::pageview))
+        .route("/greetings/{id}/shown", post(widget::greeting_shown))
         .route(
             "/attachments",
             post(files::visitor_upload).layer(DefaultBodyLimit::disable()),
@@ -77,6 +79,10 @@ pub fn router(state: SharedState) -> Router {
         .route("/attachments/usage", get(files::usage))
         .route("/search", get(search::search))
         .route("/reports", get(reports::report))
+        .route(
+            "/widget-settings",
+            get(widget_settings::get).put(widget_settings::put),
+        )
         .route("/visitors/{id}", get(conversations::visitor))
         .route(
             "/conversations/{id}",

@@ -16,7 +16,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::SinkExt;
 use serde::Deserialize;
-use switchboard_protocol::{event, Author, AuthorKind, ClientFrame, Role, StreamFrame};
+use switchboard_protocol::{
+    event, Author, AuthorKind, ClientFrame, PublicWidget, Role, StreamFrame,
+};
 use tokio::sync::watch;
 use tokio::time::{timeout, Instant};
 
@@ -189,6 +191,11 @@ async fn run(state: SharedState, mut socket: WebSocket, mut viewer: Viewer, sinc
         ),
         Viewer::Visitor(v) => (None, Follow::Visitor(hub.follow_visitor(v.id))),
     };
+    // Visitors' widgets apply the widget's settings live.
+    let mut widget = match &viewer {
+        Viewer::Visitor(_) => Some(state.widget.subscribe()),
+        Viewer::Operator(_) => None,
+    };
     let ready_seq = hub.latest_seq();
     if !send(&mut socket, frame(&StreamFrame::Ready { seq: ready_seq })).await {
         return;
@@ -239,6 +246,11 @@ async fn run(state: SharedState, mut socket: WebSocket, mut viewer: Viewer, sinc
         }
         tokio::select! {
             changed = follow.changed() => if changed.is_err() { return },
+            settings = widget_changed(&mut widget) => {
+                if !send(&mut socket, frame(&StreamFrame::Widget { widget: (*settings).clone() })).await {
+                    return;
+                }
+            },
             incoming = socket.recv() => match incoming {
                 Some(Ok(WsMessage::Text(text))) => {
                     last_heard = Instant::now();
@@ -274,6 +286,16 @@ async fn run(state: SharedState, mut socket: WebSocket, mut viewer: Viewer, sinc
             }
         }
     }
+}
+
+/// The widget's settings when they change (never, for operators).
+async fn widget_changed(rx: &mut Option<watch::Receiver<Arc<PublicWidget>>>) -> Arc<PublicWidget> {
+    if let Some(rx) = rx {
+        if rx.changed().await.is_ok() {
+            return rx.borrow_and_update().clone();
+        }
+    }
+    std::future::pending().await
 }
 
 /// Why a stream is closed: a close code and a reason for the client.

@@ -5,13 +5,14 @@ use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use switchboard_protocol::{
-    AuthorKind, MarkRead, Message, NewMessage, PageView, PublicOperator, WidgetContact,
-    WidgetHistory, WidgetSession, WidgetSessionRequest,
+    AuthorKind, MarkRead, Message, NewMessage, PageView, WidgetContact, WidgetHistory,
+    WidgetSession, WidgetSessionRequest,
 };
 
 use crate::client_addr::ClientAddr;
 use crate::domain::email::EmailAddress;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::Path;
 use crate::json::Json;
 use crate::services::conversations as service;
 use crate::state::SharedState;
@@ -101,26 +102,19 @@ pub async fn session(
         }
     };
     let team = users::team(&state.db).await?;
-    let answering: Vec<_> = team
-        .iter()
-        .filter(|u| u.status == AccountStatus::Active && u.role.answers_visitors())
-        .collect();
-    let operators = answering
-        .iter()
-        .filter(|u| !u.name.is_empty())
-        .map(|u| PublicOperator {
-            name: u.name.clone(),
-            avatar_url: state.avatar_url(u.avatar_file.as_deref()),
-        })
-        .collect();
-    let online = answering
-        .iter()
-        .any(|u| !u.away && state.hub.is_connected(u.id));
+    let online = team.iter().any(|u| {
+        u.status == AccountStatus::Active
+            && u.role.answers_visitors()
+            && !u.away
+            && state.hub.is_connected(u.id)
+    });
+    let widget = state.widget.get();
     Ok(Json(WidgetSession {
         visitor_token: token,
         visitor_id: visitor.id,
-        operators,
+        operators: widget.operators.clone(),
         online,
+        widget: Some((*widget).clone()),
     }))
 }
 
@@ -172,10 +166,16 @@ pub async fn post_message(
         Ok(files) => files,
         Err(earlier) => return Ok((StatusCode::OK, Json(earlier))),
     };
+    let greeting =
+        crate::services::widget_settings::greeting_answered(&state, visitor.id, body.greeting_id)
+            .await?;
     let posted = service::post_as_visitor(
         &state,
         &visitor,
-        service::Post::chat(&body.body, &body.client_id, files),
+        service::Post {
+            greeting,
+            ..service::Post::chat(&body.body, &body.client_id, files)
+        },
     )
     .await?;
     Ok((
@@ -264,5 +264,22 @@ pub async fn read(
 ) -> ApiResult<StatusCode> {
     state.limits.visitor_read(visitor.id)?;
     service::visitor_read(&state, &visitor, body.message_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/api/v1/widget/greetings/{id}/shown", tag = "widget", params(("id" = i64, Path)),
+    description = "The widget asks before it shows a greeting: each showing is counted (the cap per visitor, and reports).",
+    responses((status = 204, description = "show it"),
+              (status = 404, description = "`not_found`: no such greeting, or it is turned off"),
+              (status = 409, description = "`greeting_cap_reached`: this visitor has seen it as often as it may be shown"),
+              (status = 429, description = "`too_many_requests`: asked too often; see Retry-After")),
+    security(("visitor" = [])))]
+pub async fn greeting_shown(
+    State(state): State<SharedState>,
+    CurrentVisitor(visitor): CurrentVisitor,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    state.limits.visitor_page(visitor.id)?;
+    crate::services::widget_settings::greeting_shown(&state, visitor.id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

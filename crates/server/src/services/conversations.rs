@@ -14,6 +14,7 @@ use switchboard_protocol::{
 use crate::auth::CurrentUser;
 use crate::domain::search_terms;
 use crate::error::{ApiError, ApiResult};
+use crate::services::widget_settings::AnsweredGreeting;
 use crate::state::SharedState;
 use crate::store::attachments::AttachmentRecord;
 use crate::store::conversations::{self, ConversationRecord};
@@ -112,6 +113,7 @@ pub async fn conversation_view(
         unread: c.unread,
         created_at: c.created_at,
         updated_at: c.updated_at,
+        greeting_id: c.greeting_id,
     })
 }
 
@@ -154,6 +156,9 @@ pub struct Post<'a> {
     pub channel: Channel,
     pub email: Option<(&'a str, &'a [u8])>,
     pub attachments: Vec<AttachmentRecord>,
+    /// A visitor's answer to a greeting they were shown: when it opens the
+    /// conversation, the greeting becomes its first message.
+    pub greeting: Option<AnsweredGreeting>,
 }
 
 impl<'a> Post<'a> {
@@ -165,6 +170,7 @@ impl<'a> Post<'a> {
             channel: Channel::Chat,
             email: None,
             attachments,
+            greeting: None,
         }
     }
 }
@@ -190,6 +196,7 @@ pub async fn post_as_visitor(
         channel,
         email,
         attachments,
+        greeting,
     } = post;
     let body = parse_body_with_files(body, !attachments.is_empty())?.to_string();
     let post = Arc::new(VisitorPost {
@@ -205,6 +212,10 @@ pub async fn post_as_visitor(
             .map(str::to_string),
         channel,
         email: email.map(|(id, raw)| (id.to_string(), raw.to_vec())),
+        greeting: greeting.map(|g| {
+            let terms = search_terms::index_terms(&g.message);
+            (g, terms)
+        }),
     });
     // Visitors' messages are the bulk of all writes: they share transactions.
     let posted = state
@@ -230,6 +241,8 @@ struct VisitorPost {
     client_id: Option<String>,
     channel: Channel,
     email: Option<(String, Vec<u8>)>,
+    /// The greeting answered, with its search terms.
+    greeting: Option<(AnsweredGreeting, String)>,
 }
 
 async fn write_visitor_message(
@@ -256,9 +269,16 @@ async fn write_visitor_message(
             return Ok(retry(&first));
         }
     }
+    let mut greeting_id = conversation.as_ref().and_then(|c| c.greeting_id);
+    let mut greeting_message = None;
     let (conversation_id, created_at, change) = match &conversation {
         None => {
             let (id, created_at) = conversations::create(conn, visitor.id).await?;
+            if let Some((greeting, terms)) = &post.greeting {
+                greeting_message =
+                    Some(open_with_greeting(conn, state, id, greeting, terms).await?);
+                greeting_id = Some(greeting.id);
+            }
             (id, created_at, Some(event::CONVERSATION_CREATED))
         }
         Some(c) if c.status == ConversationStatus::Closed => {
@@ -308,6 +328,7 @@ async fn write_visitor_message(
             unread: if conversation.is_none() { 1 } else { 0 },
             created_at,
             updated_at: stored.created_at,
+            greeting_id,
         };
         events::append_for(
             conn,
@@ -315,6 +336,16 @@ async fn write_visitor_message(
             Some(visitor.id),
             Some(conversation_id),
             &json!(view),
+        )
+        .await?;
+    }
+    if let Some(greeting) = greeting_message {
+        events::append_for(
+            conn,
+            event::MESSAGE_CREATED,
+            Some(visitor.id),
+            Some(conversation_id),
+            &json!(greeting),
         )
         .await?;
     }
@@ -332,6 +363,36 @@ async fn write_visitor_message(
     })
 }
 
+/// Notes the greeting on a new conversation and writes it as the first
+/// message, from its colleague (before the visitor's: it is not an answer).
+async fn open_with_greeting(
+    conn: &mut sqlx::AnyConnection,
+    state: &SharedState,
+    conversation_id: i64,
+    greeting: &AnsweredGreeting,
+    terms: &str,
+) -> ApiResult<Message> {
+    conversations::set_greeting(conn, conversation_id, greeting.id).await?;
+    let stored = messages::insert(
+        conn,
+        NewMessage {
+            conversation_id,
+            client_id: None,
+            author_kind: AuthorKind::Operator,
+            author_id: Some(greeting.from_user_id),
+            body: &greeting.message,
+            channel: Channel::Chat,
+            email_message_id: None,
+            raw_email: None,
+            attachments: &[],
+        },
+    )
+    .await?;
+    conversations::record_message(conn, conversation_id, &stored).await?;
+    search::index_message(conn, state.db.backend, stored.id, terms).await?;
+    Ok(message_view(state, &stored))
+}
+
 /// An operator answers (from the app or, later, from their mailbox). An
 /// unassigned conversation becomes theirs.
 pub async fn post_as_operator(
@@ -346,6 +407,7 @@ pub async fn post_as_operator(
         channel,
         email,
         attachments,
+        greeting: _,
     } = post;
     crate::auth::require_answering(user)?;
     let body = parse_body_with_files(body, !attachments.is_empty())?;

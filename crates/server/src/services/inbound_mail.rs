@@ -363,6 +363,7 @@ fn by_email<'a>(
         channel: Channel::Email,
         email,
         attachments,
+        greeting: None,
     }
 }
 

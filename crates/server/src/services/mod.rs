@@ -11,3 +11,4 @@ pub mod reports;
 pub mod search;
 pub mod team;
 pub mod visitors;
+pub mod widget_settings;

@@ -21,6 +21,8 @@ pub struct ConversationRecord {
     pub unread: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The greeting whose answer opened it.
+    pub greeting_id: Option<i64>,
 }
 
 /// Columns of a conversation as seen by operator `$1`. With `$1 = 0` (no
@@ -28,7 +30,7 @@ pub struct ConversationRecord {
 /// the conversation's messages is not computed on that hot path.
 const SELECT: &str = "SELECT c.id, c.status, c.visitor_id, v.name AS visitor_name, v.email AS visitor_email, \
     v.email_bounced_at AS visitor_email_bounced_at, \
-    c.assignee_id, c.last_message_id, c.created_at, c.updated_at, \
+    c.assignee_id, c.last_message_id, c.created_at, c.updated_at, c.greeting_id, \
     CASE WHEN $1 = 0 THEN 0 ELSE \
     (SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'visitor' \
        AND m.id > COALESCE((SELECT r.last_read_message_id FROM reads r WHERE r.user_id = $1 AND r.conversation_id = c.id), 0)) \
@@ -55,6 +57,7 @@ fn from_row(row: &AnyRow) -> Result<ConversationRecord, sqlx::Error> {
         unread: row.try_get("unread")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        greeting_id: row.try_get("greeting_id")?,
     })
 }
 
@@ -115,6 +118,20 @@ pub async fn create(conn: &mut AnyConnection, visitor_id: i64) -> Result<(i64, i
     .await?
     .try_get("id")?;
     Ok((id, now))
+}
+
+/// Notes which greeting a new conversation answers.
+pub async fn set_greeting(
+    conn: &mut AnyConnection,
+    id: i64,
+    greeting_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE conversations SET greeting_id = $1 WHERE id = $2")
+        .bind(greeting_id)
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 pub async fn set_status(

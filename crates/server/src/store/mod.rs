@@ -4,6 +4,7 @@
 pub mod attachments;
 pub mod conversations;
 pub mod events;
+pub mod greetings;
 pub mod messages;
 pub mod notifications;
 pub mod outbox;

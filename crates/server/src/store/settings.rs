@@ -9,11 +9,33 @@ use crate::db::Db;
 pub const TEAM_DEFAULTS: &str = "team_defaults";
 pub const SIGNING_KEY: &str = "signing_key";
 pub const FILE_LINK_KEY: &str = "file_link_key";
+/// The widget's look, texts and greetings (`WidgetSettings`).
+pub const WIDGET_SETTINGS: &str = "widget_settings";
+/// The id the next new greeting gets (ids are never reused: reports count
+/// showings by id).
+pub const NEXT_GREETING_ID: &str = "next_greeting_id";
 
 pub async fn get<T: DeserializeOwned>(db: &Db, key: &str) -> anyhow::Result<Option<T>> {
     let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
         .bind(key)
         .fetch_optional(&db.pool)
+        .await?;
+    match row {
+        Some(row) => Ok(Some(serde_json::from_str(
+            &row.try_get::<String, _>("value")?,
+        )?)),
+        None => Ok(None),
+    }
+}
+
+/// `get` inside a transaction.
+pub async fn get_in<T: DeserializeOwned>(
+    conn: &mut sqlx::AnyConnection,
+    key: &str,
+) -> anyhow::Result<Option<T>> {
+    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
+        .bind(key)
+        .fetch_optional(conn)
         .await?;
     match row {
         Some(row) => Ok(Some(serde_json::from_str(

@@ -23,3 +23,4 @@ mod stream;
 mod team;
 mod upgrade;
 mod visitors;
+mod widget_settings;

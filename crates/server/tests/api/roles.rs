@@ -74,6 +74,7 @@ async fn every_endpoint_answers_each_role_as_the_role_table_says() {
         .unwrap();
     let t = target["id"].as_i64().unwrap();
     let defaults = app.get_json(&app.admin_token, "/team/defaults").await;
+    let widget = app.get_json(&app.admin_token, "/widget-settings").await;
 
     use Need::*;
     use Permission::*;
@@ -157,6 +158,19 @@ async fn every_endpoint_answers_each_role_as_the_role_table_says() {
             Everyone,
         ),
         call(Method::GET, "/search?q=hello", Body::None, Everyone),
+        call(
+            Method::GET,
+            format!("/visitors/{}", visitor.id),
+            Body::None,
+            Everyone,
+        ),
+        call(Method::GET, "/widget-settings", Body::None, Everyone),
+        call(
+            Method::PUT,
+            "/widget-settings",
+            Body::Json(widget.clone()),
+            Only(EditWidget),
+        ),
         call(
             Method::PATCH,
             format!("/conversations/{c}"),
