@@ -121,3 +121,105 @@ async fn a_data_dir_of_the_previous_release_opens_with_nothing_lost() {
     assert!(found, "the old reply address took the reply");
     server.stop();
 }
+
+/// A data dir of the last landed release (migrations 0001–0005): its dialogs
+/// gain what later migrations add — report figures from their messages,
+/// search over their text (indexed in the background), no greeting — and
+/// the new features work on it.
+#[tokio::test]
+async fn a_data_dir_before_files_reports_and_greetings_opens_with_nothing_lost() {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
+        return; // the migrations are the same per store; SQLite is checked here
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let old = tempfile::tempdir().unwrap();
+    for name in [
+        "0001_initial.sql",
+        "0002_notifications.sql",
+        "0003_events_by_visitor.sql",
+        "0004_session_expiry.sql",
+        "0005_mail_auth_and_bounces.sql",
+    ] {
+        std::fs::copy(
+            format!("{}/migrations/sqlite/{name}", env!("CARGO_MANIFEST_DIR")),
+            old.path().join(name),
+        )
+        .unwrap();
+    }
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("switchboard.db").display()
+    );
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&mut db)
+        .await
+        .unwrap();
+    // Yesterday noon (UTC): the visitor wrote, Ada answered 90 s later.
+    let day_ms = 86_400_000;
+    let noon = (switchboard_server::db::now_ms() / day_ms - 1) * day_ms + day_ms / 2;
+    let answered = noon + 90_000;
+    let hash = switchboard_server::domain::password::hash(ADMIN_PASSWORD).unwrap();
+    let token = "sbt_token_from_the_release_before";
+    for sql in [
+        format!(
+            "INSERT INTO users (email, name, role, status, password_hash, locale, created_at, updated_at) \
+             VALUES ('{ADMIN_EMAIL}', 'Ada', 'admin', 'active', '{hash}', 'en', {noon}, {noon})"
+        ),
+        format!(
+            "INSERT INTO sessions (user_id, token_hash, created_at, last_seen_at) VALUES (1, '{}', {noon}, {noon})",
+            switchboard_server::domain::secret::token_hash(token)
+        ),
+        format!("INSERT INTO visitors (token_hash, name, locale, created_at, last_seen_at) VALUES ('v', 'Olga', 'ru', {noon}, {noon})"),
+        format!("INSERT INTO conversations (visitor_id, status, last_message_id, created_at, updated_at) VALUES (1, 'open', 2, {noon}, {answered})"),
+        format!("INSERT INTO messages (conversation_id, client_id, author_kind, author_id, body, channel, created_at) \
+                 VALUES (1, 'c1', 'visitor', 1, 'Где мой заказ 4512?', 'chat', {noon})"),
+        format!("INSERT INTO messages (conversation_id, client_id, author_kind, author_id, body, channel, created_at) \
+                 VALUES (1, 'c2', 'operator', 1, 'Заказ уже в пути.', 'email', {answered})"),
+    ] {
+        sqlx::query(&sql).execute(&mut db).await.unwrap();
+    }
+    db.close().await.unwrap();
+
+    let sink = SmtpSink::start();
+    let config = test_config(dir.path(), Some(sink.url())).await;
+    let server = switchboard_server::start(config).await.unwrap();
+    let api = format!("{}/api/v1", server.url());
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let request = http.get(format!("{api}{path}")).bearer_auth(token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert!(response.status().is_success(), "{}", response.status());
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let conversation = get("/conversations/1".into()).await;
+    assert_eq!(conversation["greeting_id"], Value::Null);
+    assert_eq!(conversation["last_message"]["body"], "Заказ уже в пути.");
+
+    // Reports see the old dialog's first answer, from its messages.
+    let yesterday = jiff::tz::TimeZone::UTC
+        .to_datetime(jiff::Timestamp::from_millisecond(noon).unwrap())
+        .date();
+    let report = get(format!("/reports?from={yesterday}&to={yesterday}")).await;
+    assert_eq!(report["first_response"]["median_seconds"], 90);
+    assert_eq!(report["answered_by_email"], 1);
+
+    // Search finds old messages once the background indexing has run.
+    let mut found = Value::Null;
+    for _ in 0..100 {
+        found = get("/search?q=заказом".into()).await;
+        if found["items"].as_array().is_some_and(|hits| hits.len() == 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(2), "{found}");
+
+    // The widget has its defaults.
+    assert_eq!(get("/widget-settings".into()).await["color"], "#2563eb");
+    server.stop();
+}
