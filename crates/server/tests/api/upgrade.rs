@@ -212,7 +212,10 @@ async fn a_data_dir_before_files_reports_and_greetings_opens_with_nothing_lost()
     let mut found = Value::Null;
     for _ in 0..100 {
         found = get("/search?q=заказом".into()).await;
-        if found["items"].as_array().is_some_and(|hits| hits.len() == 2) {
+        if found["items"]
+            .as_array()
+            .is_some_and(|hits| hits.len() == 2)
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
