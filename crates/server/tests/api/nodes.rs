@@ -379,3 +379,52 @@ async fn a_file_attached_through_one_node_is_served_by_the_other() {
         .unwrap();
     assert_eq!(preview.status(), reqwest::StatusCode::OK);
 }
+
+#[tokio::test]
+async fn widget_settings_saved_on_one_node_reach_a_widget_open_on_another() {
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &a).await;
+    let session: Value = http
+        .post(format!("{}/api/v1/widget/session", b.url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let visitor = session["visitor_token"].as_str().unwrap();
+    let base = b.url().replacen("http://", "ws://", 1);
+    let mut widget = connect(&format!(
+        "{base}/api/v1/widget/stream?visitor_token={visitor}"
+    ))
+    .await;
+    assert_eq!(next_frame(&mut widget).await["type"], "ready");
+
+    let mut settings: Value = http
+        .get(format!("{}/api/v1/widget-settings", a.url()))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    settings["color"] = json!("#b45309");
+    settings["title"] = json!("Tea shop");
+    let saved = http
+        .put(format!("{}/api/v1/widget-settings", a.url()))
+        .bearer_auth(&token)
+        .json(&settings)
+        .send()
+        .await
+        .unwrap();
+    assert!(saved.status().is_success());
+    let frame = next_frame(&mut widget).await;
+    assert_eq!(frame["type"], "widget");
+    assert_eq!(frame["widget"]["color"], "#b45309");
+    assert_eq!(frame["widget"]["title"], "Tea shop");
+}
