@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { deflateSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -840,6 +841,234 @@ describe('visitor widget in Chromium', () => {
     await p.locator('.sb-attach[aria-label="Прикрепить файлы"]').waitFor();
     await p.locator('.sb-status[data-online]').waitFor({ state: 'attached' });
     await ru.close();
+  });
+
+  // ---- widget settings and greetings (issue 13) ----------------------------
+
+  describe('settings and greetings', () => {
+    let shop; // a shop on another origin: any path is a page with the widget's tag
+    let shopUrl;
+    let original; // the widget settings before, restored after
+    let greetingId;
+    const greetingText = `Questions about plans? I can help [${TAG}]`;
+    const answerText = `Which plan fits a tea shop? [${TAG}]`;
+    const exitText = `Leaving already? Here is 10% off [${TAG}]`;
+
+    async function putSettings(change) {
+      const r = await api('PUT', '/api/v1/widget-settings', { token: operator.token, body: { ...original, ...change } });
+      assert.equal(r.status, 200, `PUT /api/v1/widget-settings: ${r.status} ${r.text}`);
+      return r.json;
+    }
+
+    /** A fresh visitor (a new browser profile) on the shop; records the greeting
+     *  showings the widget asks the server about. */
+    async function visitor(locale = 'en-US') {
+      const ctx = await browser.newContext({ locale, viewport: { width: 1280, height: 800 } });
+      const p = await ctx.newPage();
+      p.setDefaultTimeout(WAIT_MS);
+      p.on('pageerror', (e) => pageErrors.push(String(e)));
+      const asked = [];
+      p.on('response', (r) => {
+        if (/\/api\/v1\/widget\/greetings\/\d+\/shown$/.test(new URL(r.url()).pathname)) asked.push(r.status());
+      });
+      return { ctx, p, asked };
+    }
+
+    /** The widget has its session (and so its settings) on page `p`. */
+    async function booted(p) {
+      await p.locator('.sb-status[data-online]').waitFor({ state: 'attached' });
+    }
+
+    before(async () => {
+      shop = createServer((req, res) => {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+        res.end(
+          `<!doctype html><html><head><title>Tea shop</title></head><body><h1>Tea shop: ${req.url.replace(/[<>&"]/g, '')}</h1>` +
+            `<script src="${BASE}/widget.js" async></script></body></html>`,
+        );
+      });
+      await new Promise((resolve) => shop.listen(0, '127.0.0.1', resolve));
+      shopUrl = `http://127.0.0.1:${shop.address().port}`;
+      const r = await api('GET', '/api/v1/widget-settings', { token: operator.token });
+      assert.equal(r.status, 200, `GET /api/v1/widget-settings: ${r.status} ${r.text}`);
+      original = r.json;
+      const saved = await putSettings({
+        greetings: [
+          {
+            id: null,
+            enabled: true,
+            url_pattern: '/pricing*',
+            delay_seconds: 1,
+            on_exit_intent: false,
+            message: greetingText,
+            from_user_id: operator.user.id,
+            per_visitor_cap: 1,
+          },
+          {
+            id: null,
+            enabled: true,
+            url_pattern: '/checkout*',
+            delay_seconds: 0,
+            on_exit_intent: true,
+            message: exitText,
+            from_user_id: operator.user.id,
+            per_visitor_cap: 3,
+          },
+        ],
+      });
+      greetingId = saved.greetings[0].id;
+      assert.ok(Number.isInteger(greetingId), `the rule got an id: ${JSON.stringify(saved.greetings)}`);
+    });
+
+    after(async () => {
+      if (original) await api('PUT', '/api/v1/widget-settings', { token: operator.token, body: original });
+      await new Promise((resolve) => (shop ? shop.close(resolve) : resolve()));
+    });
+
+    it('greets on /pricing* after its delay, not on other pages; the answer opens the conversation with it', async () => {
+      const { ctx, p, asked } = await visitor();
+      const bubble = p.locator('.sb-greet');
+      await p.goto(`${shopUrl}/about`);
+      await booted(p);
+      await p.waitForTimeout(2500); // longer than the delay: nothing may come
+      assert.equal(await bubble.count(), 0, 'no greeting on /about');
+      assert.deepEqual(asked, [], 'nothing asked on /about');
+
+      const loaded = Date.now();
+      await p.goto(`${shopUrl}/pricing?plan=pro`);
+      await bubble.waitFor();
+      assert.ok(Date.now() - loaded >= 1000, 'shown after the delay');
+      assert.deepEqual(asked, [204], 'the showing was asked for and counted');
+      assert.match(await bubble.textContent(), new RegExp(`Wanda Widget[\\s\\S]*${TAG}`));
+      assert.equal(await p.locator('.sb-greet-live[role="status"] .sb-greet').count(), 1, 'in a polite live region');
+      await p.screenshot({ path: join(SHOTS, 'widget-greeting.png') });
+
+      // Clicking it opens the chat with the greeting as the first message.
+      await p.locator('.sb-greet-open').click();
+      await p.locator('.sb-panel').waitFor({ state: 'visible' });
+      assert.equal(await bubble.count(), 0, 'the bubble goes when the chat opens');
+      const local = p.locator('.sb-msg.sb-greeting[data-kind="operator"]', { hasText: greetingText });
+      await local.waitFor();
+      assert.equal((await local.locator('.sb-author').textContent()).trim(), 'Wanda Widget');
+      assert.equal(await p.locator('.sb-empty').isVisible(), false);
+
+      const posts = [];
+      p.on('request', (r) => {
+        if (r.method() === 'POST' && new URL(r.url()).pathname === '/api/v1/widget/messages') posts.push(r.postDataJSON());
+      });
+      await p.locator('.sb-input').fill(answerText);
+      await p.locator('.sb-input').press('Enter');
+      await p.locator('.sb-msg[data-kind="visitor"]:not(.sb-pending)', { hasText: answerText }).waitFor();
+      assert.equal(posts[0].greeting_id, greetingId, 'the first message names the greeting it answers');
+
+      // The server keeps the greeting as the conversation's first message, from its colleague.
+      const conv = await findConversation(operator.token, answerText);
+      const full = await api('GET', `/api/v1/conversations/${conv.id}`, { token: operator.token });
+      assert.equal(full.json.greeting_id, greetingId, 'the conversation knows its greeting');
+      const msgs = await conversationMessages(operator.token, conv.id);
+      assert.equal(msgs[0].body, greetingText);
+      assert.equal(msgs[0].author.kind, 'operator');
+      assert.equal(msgs[0].author.id, operator.user.id);
+      assert.equal(msgs[1].body, answerText);
+
+      // The widget shows the stored greeting in place of its own: once, then the answer.
+      const stored = p.locator(`.sb-msg[data-id="${msgs[0].id}"]`, { hasText: greetingText });
+      await stored.waitFor();
+      await p.locator('.sb-msg.sb-greeting').waitFor({ state: 'detached' });
+      assert.equal(await p.locator('.sb-msg', { hasText: greetingText }).count(), 1, 'the greeting shows once');
+      const order = await p.locator('.sb-msg').evaluateAll((els) => els.map((e) => e.textContent));
+      assert.ok(order[0].includes(greetingText) && order[1].includes(answerText), `greeting first: ${order}`);
+
+      // With a conversation going, no greeting again (and the server is not asked).
+      await p.reload();
+      await booted(p);
+      await p.waitForTimeout(2000);
+      assert.equal(await bubble.count(), 0);
+      assert.deepEqual(asked, [204]);
+      await ctx.close();
+    });
+
+    it('closes a greeting by keyboard; its cap of one stops a second showing on reload', async () => {
+      const { ctx, p, asked } = await visitor();
+      await p.goto(`${shopUrl}/pricing`);
+      const bubble = p.locator('.sb-greet');
+      await bubble.waitFor();
+      await p.locator('.sb-greet-x[aria-label="Hide"]').waitFor();
+      await p.locator('.sb-greet-open').focus();
+      await p.keyboard.press('Escape');
+      await bubble.waitFor({ state: 'detached' });
+      assert.equal(await p.locator('.sb-panel').isVisible(), false, 'closing it does not open the chat');
+
+      await p.reload();
+      await booted(p);
+      await eventually('the second showing asked for', async () => asked.length === 2);
+      assert.deepEqual(asked, [204, 409], 'the server refuses a showing past the cap');
+      await p.waitForTimeout(500);
+      assert.equal(await bubble.count(), 0, 'not shown past the cap');
+      await p.locator('.sb-launcher').click();
+      await p.locator('.sb-panel').waitFor({ state: 'visible' });
+      assert.equal(await p.locator('.sb-greeting').count(), 0, 'nor in the chat');
+      await p.locator('.sb-close').click();
+
+      // An exit-intent greeting: only when the pointer leaves through the top edge.
+      await p.goto(`${shopUrl}/checkout?step=2`);
+      await booted(p);
+      const leave = (clientY) =>
+        p.evaluate((y) => document.body.dispatchEvent(new MouseEvent('mouseout', { bubbles: true, clientX: 300, clientY: y, relatedTarget: null })), clientY);
+      await p.waitForTimeout(1000);
+      await leave(400); // out through the bottom or a side: not leaving towards the tabs
+      await p.waitForTimeout(500);
+      assert.equal(await bubble.count(), 0, 'no exit greeting before the pointer leaves');
+      await leave(-2);
+      await p.locator('.sb-greet', { hasText: exitText }).waitFor();
+      assert.deepEqual(asked, [204, 409, 204]);
+      await ctx.close();
+    });
+
+    it('applies a settings change live, without a reload', async () => {
+      const { ctx, p } = await visitor();
+      await p.goto(`${shopUrl}/about`);
+      await p.locator('.sb-launcher').click();
+      await p.locator('.sb-panel').waitFor({ state: 'visible' });
+      await booted(p);
+      const launcherBox = await p.locator('.sb-launcher').boundingBox();
+      assert.ok(launcherBox.x > 640, `the launcher starts on the right: ${JSON.stringify(launcherBox)}`);
+      let reloaded = false;
+      p.on('framenavigated', (f) => {
+        if (f === p.mainFrame()) reloaded = true;
+      });
+
+      const title = `Tea help [${TAG}]`;
+      await putSettings({ color: '#c2410c', title, welcome: `Ask about teas [${TAG}]`, away_text: `Away: leave a note [${TAG}]` });
+      await p.locator('.sb-title', { hasText: title }).waitFor();
+      assert.equal(await p.locator('.sb-panel').getAttribute('aria-label'), title);
+      await eventually('the new colour', async () =>
+        (await p.locator('.sb-launcher').evaluate((e) => getComputedStyle(e).backgroundColor)) === 'rgb(194, 65, 12)',
+      );
+      assert.equal(await p.locator('.sb-header').evaluate((e) => getComputedStyle(e).backgroundColor), 'rgb(194, 65, 12)');
+      const online = (await p.locator('.sb-status').getAttribute('data-online')) === 'true';
+      await p.locator('.sb-empty', { hasText: online ? 'Ask about teas' : 'Away: leave a note' }).waitFor();
+      // The email form is asked for while nobody is online.
+      assert.equal(await p.locator('.sb-contact').isVisible(), !online);
+
+      // The other side, Russian, no email form.
+      await putSettings({ color: '#c2410c', title, position: 'left', language: 'ru', email_prompt: false });
+      await p.locator('.sb-input[placeholder="Напишите сообщение…"]').waitFor();
+      await p.locator('.sb-contact').waitFor({ state: 'hidden' });
+      await eventually('the window on the left', async () => {
+        const box = await p.locator('.sb-panel').boundingBox();
+        return box && box.x < 100;
+      });
+      assert.ok((await p.locator('.sb-launcher').boundingBox()).x < 100, 'the launcher on the left');
+      assert.equal(await p.locator('.sb-close').getAttribute('aria-label'), 'Закрыть чат');
+      assert.equal(reloaded, false, 'no reload');
+      await p.screenshot({ path: join(SHOTS, 'widget-settings-live.png') });
+
+      // The settings as they were: English again.
+      await putSettings({});
+      await p.locator('.sb-input[placeholder="Write a message…"]').waitFor();
+      await ctx.close();
+    });
   });
 
   it('threw no errors on the page', () => {

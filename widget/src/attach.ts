@@ -35,8 +35,9 @@ export class Tray {
 
   constructor(
     private readonly box: HTMLElement,
-    private readonly t: Strings,
-    private readonly locale: string,
+    /** The widget's language (settings may change it). */
+    public t: Strings,
+    public locale: string,
     private readonly base: string,
     private readonly upload: Uploader,
     /** Something changed: a file added, uploaded, failed or removed. */

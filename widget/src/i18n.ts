@@ -44,6 +44,7 @@ export interface Strings {
   waitingUploads: string;
   download: string;
   sizeUnits: readonly string[];
+  hideGreeting: string;
 }
 
 const en: Strings = {
@@ -88,6 +89,7 @@ const en: Strings = {
   waitingUploads: 'Will be sent once the files are uploaded…',
   download: 'Download',
   sizeUnits: ['B', 'KB', 'MB', 'GB'],
+  hideGreeting: 'Hide',
 };
 
 const ru: Strings = {
@@ -132,6 +134,7 @@ const ru: Strings = {
   waitingUploads: 'Отправим, как только файлы загрузятся…',
   download: 'Скачать',
   sizeUnits: ['Б', 'КБ', 'МБ', 'ГБ'],
+  hideGreeting: 'Скрыть',
 };
 
 export function pickLocale(langs: readonly string[]): Locale {

@@ -42,6 +42,9 @@ export class WidgetState {
 
   // ---- the panel -----------------------------------------------------------
 
+  /** The history has come at least once (so `messages` says whether there is a conversation). */
+  historyKnown = false;
+
   /** Whether the panel was left open on an earlier page. */
   wasOpen(): boolean {
     return !!store.load(store.KEY_OPEN);
@@ -102,8 +105,9 @@ export class WidgetState {
 
   /** A message just typed (with the files uploaded for it): kept in the outbox
    *  before anything is sent. */
-  queue(body: string, files: Attachment[]): store.OutboxItem {
+  queue(body: string, files: Attachment[], greetingId?: number): store.OutboxItem {
     const item: store.OutboxItem = { client_id: uuid(), body, at: Date.now(), files };
+    if (greetingId) item.greeting_id = greetingId;
     store.saveOutbox([...store.loadOutbox(), item]);
     return item;
   }

@@ -10,6 +10,8 @@ export const KEY_OUTBOX = 'switchboard.outbox';
 export const KEY_EMAIL = 'switchboard.contact_email';
 export const KEY_LAST_READ = 'switchboard.last_read';
 export const KEY_OPEN = 'switchboard.open';
+/** The widget's settings last received, so the next page starts with them. */
+export const KEY_WIDGET = 'switchboard.widget';
 
 export function load(key: string): string | null {
   try {
@@ -39,6 +41,8 @@ export interface OutboxItem {
   at: number;
   /** The uploaded files the message carries (their ids are sent). */
   files?: Attachment[];
+  /** The greeting this message answers (the visitor's first message after one showed). */
+  greeting_id?: number;
 }
 
 /** Messages typed but not yet acknowledged by the server (survive a reload). */
@@ -56,7 +60,11 @@ export function loadOutbox(): OutboxItem[] {
           typeof (x as OutboxItem).client_id === 'string' &&
           typeof (x as OutboxItem).body === 'string',
       )
-      .map((x) => ({ ...x, files: Array.isArray(x.files) ? x.files.filter(isAttachment) : [] }));
+      .map((x) => ({
+        ...x,
+        files: Array.isArray(x.files) ? x.files.filter(isAttachment) : [],
+        greeting_id: typeof x.greeting_id === 'number' ? x.greeting_id : undefined,
+      }));
   } catch {
     return [];
   }

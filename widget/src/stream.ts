@@ -1,7 +1,7 @@
 // The visitor's websocket: ready / event / reset frames, reconnect with
 // exponential backoff and jitter, resume with `since=<last seq>`.
 
-import { isObject, type ServerFrame } from './types';
+import { isObject, widgetSettings, type PublicWidget, type ServerFrame } from './types';
 
 export interface StreamHandlers {
   /** `resumed`: the connection asked for `since` and events are being replayed. */
@@ -10,6 +10,8 @@ export interface StreamHandlers {
   /** The server no longer has our `since`: reload over REST. */
   reset(): void;
   state(connected: boolean): void;
+  /** The widget's settings changed (a `widget` frame). */
+  widget(w: PublicWidget): void;
 }
 
 const MAX_DELAY_MS = 30_000;
@@ -35,6 +37,10 @@ function parseFrame(raw: unknown): ServerFrame | null {
       return { type: 'ready', seq: typeof v.seq === 'number' ? v.seq : 0 };
     case 'reset':
       return { type: 'reset' };
+    case 'widget': {
+      const widget = widgetSettings(v.widget);
+      return widget ? { type: 'widget', widget } : null;
+    }
     case 'event':
       if (typeof v.event !== 'string') return null;
       return {
@@ -138,6 +144,9 @@ export class Stream {
       } else if (frame.type === 'reset') {
         this.seq = null;
         this.on.reset();
+      } else if (frame.type === 'widget') {
+        // Outside the event sequence: it moves no cursor.
+        this.on.widget(frame.widget);
       } else {
         if (frame.seq !== undefined) {
           if (this.seq !== null && frame.seq <= this.seq) return; // already applied

@@ -16,6 +16,7 @@ import {
   type Message,
   type MessageList,
   type PageView,
+  type PublicWidget,
   type Session,
 } from './types';
 
@@ -44,6 +45,8 @@ export interface TransportHandlers {
   waiting(clientId: string, why: WaitReason): void;
   /** Something other than the network or the server went wrong while sending. */
   failed(e: unknown): void;
+  /** The widget's settings changed while it is open (a stream frame). */
+  widget(w: PublicWidget): void;
 }
 
 /** Why a send waits for its next try. */
@@ -79,7 +82,8 @@ export class WidgetTransport {
 
   constructor(
     private readonly base: string,
-    private readonly locale: Locale,
+    /** The language the session is asked in (the widget's, which settings may force). */
+    public locale: Locale,
     private readonly state: WidgetState,
     private readonly on: TransportHandlers,
   ) {
@@ -93,6 +97,7 @@ export class WidgetTransport {
       event: (name, data) => this.on.event(name, data),
       reset: () => void this.loadHistory(),
       state: (connected) => this.on.connected(connected),
+      widget: (w) => this.on.widget(w),
     });
   }
 
@@ -275,6 +280,7 @@ export class WidgetTransport {
         client_id: clientId,
         // Left out when there are none, as NewMessage serializes it.
         ...(ids.length ? { attachments: ids } : {}),
+        ...(p.item.greeting_id ? { greeting_id: p.item.greeting_id } : {}),
       });
       p.inflight = false;
       if (isMessage(m)) this.on.delivered(m);
@@ -333,6 +339,19 @@ export class WidgetTransport {
         current?.abort();
       },
     };
+  }
+
+  /** Asks before showing a greeting (the server counts each showing against
+   *  the rule's cap): true to show it; false when it is capped (409), gone
+   *  (404) or the server could not be asked. */
+  async greetingShown(id: number): Promise<boolean> {
+    try {
+      await this.api.call<void>('POST', `api/v1/widget/greetings/${id}/shown`);
+      return true;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) this.renewSession();
+      return false;
+    }
   }
 
   async saveContact(email: string): Promise<void> {

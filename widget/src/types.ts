@@ -2,7 +2,16 @@
 // protocol crate (widget/src/generated/, scripts/gen-types.sh), plus the runtime
 // guards the widget checks untrusted input with.
 
-import type { Attachment, Message, StreamFrame, WidgetHistory, WidgetSession } from './generated/types';
+import type {
+  Attachment,
+  Message,
+  PublicGreeting,
+  PublicOperator,
+  PublicWidget,
+  StreamFrame,
+  WidgetHistory,
+  WidgetSession,
+} from './generated/types';
 
 export type {
   Attachment,
@@ -14,7 +23,9 @@ export type {
   Message,
   NewMessage,
   PageView,
+  PublicGreeting,
   PublicOperator,
+  PublicWidget,
   StreamFrame,
   WidgetContact,
   WidgetSessionRequest,
@@ -54,4 +65,37 @@ export function isAttachment(v: unknown): v is Attachment {
 /** A message's attachments that look right; none when an older server sent no list. */
 export function attachmentsOf(m: Message): Attachment[] {
   return Array.isArray(m.attachments) ? m.attachments.filter(isAttachment) : [];
+}
+
+function isOperator(v: unknown): v is PublicOperator {
+  return isObject(v) && typeof v.name === 'string';
+}
+
+function isGreeting(v: unknown): v is PublicGreeting {
+  return (
+    isObject(v) &&
+    typeof v.id === 'number' &&
+    typeof v.url_pattern === 'string' &&
+    typeof v.delay_seconds === 'number' &&
+    typeof v.message === 'string' &&
+    isOperator(v.from)
+  );
+}
+
+/** The widget's settings from the server (a session or a `widget` frame), the
+ *  parts that look wrong left out; null when it is not settings at all. */
+export function widgetSettings(v: unknown): PublicWidget | null {
+  if (!isObject(v) || typeof v.color !== 'string') return null;
+  const text = (x: unknown) => (typeof x === 'string' ? x : '');
+  return {
+    color: v.color,
+    title: text(v.title),
+    welcome: text(v.welcome),
+    away_text: text(v.away_text),
+    position: v.position === 'left' ? 'left' : 'right',
+    language: v.language === 'ru' || v.language === 'en' ? v.language : 'auto',
+    email_prompt: v.email_prompt !== false,
+    operators: Array.isArray(v.operators) ? v.operators.filter(isOperator) : [],
+    greetings: Array.isArray(v.greetings) ? v.greetings.filter(isGreeting) : [],
+  };
 }

@@ -20,10 +20,18 @@ import {
   isInlineImage,
   safeUrl,
 } from './dom';
-import type { Strings } from './i18n';
+import type { Locale, Strings } from './i18n';
 import type { OutboxItem } from './storage';
 import type { WaitReason } from './transport';
-import { attachmentsOf, isObject, type Attachment, type Message, type Session } from './types';
+import {
+  attachmentsOf,
+  isObject,
+  type Attachment,
+  type Message,
+  type PublicGreeting,
+  type PublicOperator,
+  type PublicWidget,
+} from './types';
 import css from './widget.css';
 import type { WidgetOptions } from './widget';
 
@@ -41,9 +49,19 @@ export interface ViewHandlers {
   editContact(): void;
   /** Saves a checked email address; resolves to an error text, or null when saved. */
   saveContact(email: string): Promise<string | null>;
+  /** The greeting's bubble was clicked: open the chat. */
+  greetingOpen(): void;
 }
 
 const TYPING_SHOW_MS = 5000;
+const COLOR_RE = /^#[0-9a-f]{6}$/i;
+
+/** Dark text on a light accent, white on a dark one. */
+function textOn(color: string): string {
+  const n = parseInt(color.slice(1), 16);
+  const lum = 0.299 * (n >> 16) + 0.587 * ((n >> 8) & 255) + 0.114 * (n & 255);
+  return lum > 165 ? '#1d2327' : '#fff';
+}
 const EMAIL_RE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 function toMillis(v: unknown): number {
@@ -57,6 +75,10 @@ export class WidgetView {
   private readonly launcher: HTMLButtonElement;
   private readonly badge: HTMLElement;
   private readonly panel: HTMLElement;
+  private readonly title: HTMLElement;
+  private readonly closeBtn: HTMLButtonElement;
+  private readonly attachBtn: HTMLButtonElement;
+  private readonly drop: HTMLElement;
   private readonly team: HTMLElement;
   private readonly names: HTMLElement;
   private readonly status: HTMLElement;
@@ -80,13 +102,26 @@ export class WidgetView {
   private errTimer: number | undefined;
   /** The list was scrolled to its end (so a preview that loads keeps it there). */
   private pinned = true;
+  /** Set by the session; null before it answers. */
+  private online: boolean | null = null;
+  /** The widget's settings from the server, once known. */
+  private look: PublicWidget | null = null;
+  /** The greeting shown: its bubble over the launcher and its row atop the chat. */
+  private greetBubble: HTMLElement | null = null;
+  private greetRow: HTMLElement | null = null;
+  /** The visitor has left an email. */
+  private emailSaved = false;
+  /** A polite live region the greeting's bubble goes into, so it is read out. */
+  private readonly greetLive: HTMLElement;
+  locale: Locale;
 
   constructor(
     host: HTMLElement,
     private readonly opts: WidgetOptions,
-    private readonly t: Strings,
+    private t: Strings,
     private readonly on: ViewHandlers,
   ) {
+    this.locale = opts.locale;
     const root = host.attachShadow({ mode: 'open' });
     // A constructed stylesheet is not an inline <style>, so a shop's strict
     // Content-Security-Policy (style-src without 'unsafe-inline') allows it.
@@ -106,7 +141,6 @@ export class WidgetView {
     }
 
     this.wrap = el('div', 'sb');
-    this.wrap.lang = opts.locale;
     if (opts.accent) this.wrap.style.setProperty('--sb-accent', opts.accent);
     root.appendChild(this.wrap);
 
@@ -114,20 +148,18 @@ export class WidgetView {
     this.panel = el('div', 'sb-panel');
     this.panel.hidden = true;
     this.panel.setAttribute('role', 'dialog');
-    this.panel.setAttribute('aria-label', t.title);
 
     const header = el('div', 'sb-header');
     this.team = el('div', 'sb-team');
     const heading = el('div', 'sb-heading');
-    heading.appendChild(el('div', 'sb-title', t.title));
+    this.title = el('div', 'sb-title');
+    heading.appendChild(this.title);
     this.names = el('div', 'sb-names');
     this.names.hidden = true;
-    this.status = el('div', 'sb-status', t.connecting);
+    this.status = el('div', 'sb-status');
     heading.append(this.names, this.status);
-    const closeBtn = el('button', 'sb-icon-btn sb-close');
+    const closeBtn = (this.closeBtn = el('button', 'sb-icon-btn sb-close'));
     closeBtn.type = 'button';
-    closeBtn.setAttribute('aria-label', t.close);
-    closeBtn.title = t.close;
     closeBtn.appendChild(icon(ICON_CLOSE));
     closeBtn.addEventListener('click', () => this.on.close());
     header.append(this.team, heading, closeBtn);
@@ -143,7 +175,7 @@ export class WidgetView {
     this.list = el('div', 'sb-msgs');
     this.list.setAttribute('role', 'log');
     this.list.setAttribute('aria-live', 'polite');
-    this.empty = el('div', 'sb-empty', t.empty);
+    this.empty = el('div', 'sb-empty');
     this.list.appendChild(this.empty);
 
     this.typing = el('div', 'sb-typing');
@@ -156,8 +188,7 @@ export class WidgetView {
     this.tray = el('div', 'sb-tray');
     this.tray.hidden = true;
     this.tray.setAttribute('role', 'list');
-    this.tray.setAttribute('aria-label', t.attach);
-    this.hint = el('div', 'sb-hint', t.waitingUploads);
+    this.hint = el('div', 'sb-hint');
     this.hint.hidden = true;
     this.hint.setAttribute('role', 'status');
 
@@ -172,21 +203,15 @@ export class WidgetView {
       picker.value = ''; // the same file again is a new pick
       if (files.length) this.on.files(files);
     });
-    const attach = el('button', 'sb-attach');
+    const attach = (this.attachBtn = el('button', 'sb-attach'));
     attach.type = 'button';
-    attach.setAttribute('aria-label', t.attach);
-    attach.title = t.attach;
     attach.appendChild(icon(ICON_CLIP));
     attach.addEventListener('click', () => picker.click());
     this.input = el('textarea', 'sb-input');
     this.input.rows = 1;
-    this.input.placeholder = t.placeholder;
-    this.input.setAttribute('aria-label', t.placeholder);
     this.sendBtn = el('button', 'sb-send');
     this.sendBtn.type = 'submit';
     this.sendBtn.disabled = true;
-    this.sendBtn.setAttribute('aria-label', t.send);
-    this.sendBtn.title = t.send;
     this.sendBtn.appendChild(icon(ICON_SEND));
     composer.append(picker, attach, this.input, this.sendBtn);
     composer.addEventListener('submit', (e) => {
@@ -223,7 +248,7 @@ export class WidgetView {
       }).observe(this.list);
     }
 
-    const drop = el('div', 'sb-drop', t.dropFiles);
+    const drop = (this.drop = el('div', 'sb-drop'));
     drop.hidden = true;
     this.panel.append(
       header,
@@ -251,7 +276,79 @@ export class WidgetView {
     this.badge.hidden = true;
     this.launcher.addEventListener('click', () => this.on.toggle());
 
-    this.wrap.append(this.panel, this.launcher);
+    this.greetLive = el('div', 'sb-greet-live');
+    this.greetLive.setAttribute('role', 'status');
+    this.greetLive.setAttribute('aria-live', 'polite');
+
+    this.wrap.append(this.panel, this.greetLive, this.launcher);
+    this.relabel();
+  }
+
+  // ---- language and settings -------------------------------------------------
+
+  /** Another language (settings may force one): every fixed text again. The
+   *  widget renders the launcher and the contact form again itself. */
+  setStrings(t: Strings, locale: Locale): void {
+    this.t = t;
+    this.locale = locale;
+    this.relabel();
+  }
+
+  private relabel(): void {
+    const t = this.t;
+    const labelled = (e: HTMLElement, text: string) => {
+      e.setAttribute('aria-label', text);
+      e.title = text;
+    };
+    this.wrap.lang = this.locale;
+    labelled(this.closeBtn, t.close);
+    labelled(this.attachBtn, t.attach);
+    labelled(this.sendBtn, t.send);
+    this.tray.setAttribute('aria-label', t.attach);
+    this.hint.textContent = t.waitingUploads;
+    this.input.placeholder = t.placeholder;
+    this.input.setAttribute('aria-label', t.placeholder);
+    this.drop.textContent = t.dropFiles;
+    this.greetBubble?.querySelector('.sb-greet-x')?.setAttribute('aria-label', t.hideGreeting);
+    this.renderLook();
+  }
+
+  /** The widget's settings from the server: colour, side, title, texts, faces.
+   *  The server's colour wins over the script tag's `data-color`. */
+  applySettings(w: PublicWidget): void {
+    this.look = w;
+    if (COLOR_RE.test(w.color)) {
+      this.wrap.style.setProperty('--sb-accent', w.color);
+      this.wrap.style.setProperty('--sb-accent-text', textOn(w.color));
+    }
+    this.wrap.classList.toggle('sb-left', w.position === 'left');
+    this.renderTeam(w.operators);
+    this.renderLook();
+  }
+
+  /** The title, the online line and the welcome (or away) text. */
+  private renderLook(): void {
+    const t = this.t;
+    const w = this.look;
+    const title = w?.title.trim() || t.title;
+    this.title.textContent = title;
+    this.panel.setAttribute('aria-label', title);
+    const online = this.online;
+    if (online === null) {
+      this.status.textContent = t.connecting;
+    } else {
+      this.status.dataset.online = String(online);
+      this.status.textContent = online ? t.online : t.offline;
+    }
+    // Without settings (an older server): the widget's own wording, and the
+    // email form always.
+    this.empty.textContent = !w
+      ? t.empty
+      : online === false
+        ? w.away_text.trim() || t.offline
+        : w.welcome.trim() || t.empty;
+    // The email form while nobody is online (`email_prompt`); a saved email stays in view.
+    this.contact.hidden = !!w && !(w.email_prompt && (online === false || this.emailSaved));
   }
 
   /** Files dragged over the panel: the drop zone shows; dropped, they are attached. */
@@ -312,9 +409,15 @@ export class WidgetView {
     this.launcher.focus();
   }
 
-  /** The header: who answers (avatars, names) and whether they are online. */
-  renderSession(s: Session): void {
-    const ops = Array.isArray(s.operators) ? s.operators.filter((o) => isObject(o)) : [];
+  /** Whether anyone answers now (from the session). */
+  setOnline(online: boolean): void {
+    this.online = online;
+    this.renderLook();
+  }
+
+  /** The header's faces: who answers (avatars, names). */
+  renderTeam(operators: PublicOperator[]): void {
+    const ops = Array.isArray(operators) ? operators.filter((o) => isObject(o)) : [];
     this.team.replaceChildren(
       ...ops.slice(0, 3).map((o) => avatar(o.name || null, o.avatar_url, this.opts.base)),
     );
@@ -326,9 +429,61 @@ export class WidgetView {
     } else {
       this.names.hidden = true;
     }
-    const online = s.online === true;
-    this.status.dataset.online = String(online);
-    this.status.textContent = online ? this.t.online : this.t.offline;
+  }
+
+  // ---- greetings -------------------------------------------------------------
+
+  /** A greeting: its row atop the chat, as the first message from its
+   *  colleague, and (with `bubble`: the chat is closed) a bubble over the launcher. */
+  showGreeting(g: PublicGreeting, bubble: boolean): void {
+    this.removeGreeting();
+    const name = g.from.name.trim() || this.t.operator;
+    const face = () => avatar(name, g.from.avatar_url, this.opts.base);
+    const row = el('div', 'sb-msg sb-greeting');
+    row.dataset.kind = 'operator';
+    const col = el('div', 'sb-col');
+    col.append(el('div', 'sb-author', name), el('div', 'sb-bubble', g.message));
+    row.append(face(), col);
+    this.list.insertBefore(row, this.empty.nextSibling);
+    this.greetRow = row;
+    if (!bubble) return;
+    const box = el('div', 'sb-greet');
+    const open = el('button', 'sb-greet-open');
+    open.type = 'button';
+    const text = el('span', 'sb-greet-body');
+    text.append(el('b', 'sb-greet-name', name), el('span', 'sb-greet-text', g.message));
+    open.append(face(), text);
+    open.addEventListener('click', () => this.on.greetingOpen());
+    const x = el('button', 'sb-greet-x');
+    x.type = 'button';
+    x.setAttribute('aria-label', this.t.hideGreeting);
+    x.title = this.t.hideGreeting;
+    x.appendChild(icon(ICON_CLOSE));
+    x.addEventListener('click', () => this.hideGreetingBubble(true));
+    box.addEventListener('keydown', (e) => {
+      if (e.key === 'Escape') this.hideGreetingBubble(true);
+    });
+    box.append(open, x);
+    this.greetLive.appendChild(box);
+    this.greetBubble = box;
+  }
+
+  /** The bubble goes (closed, or the chat opened); the greeting stays in the chat. */
+  hideGreetingBubble(refocus = false): void {
+    const box = this.greetBubble;
+    if (!box) return;
+    const root = box.getRootNode() as ShadowRoot | Document;
+    const hadFocus = refocus && box.contains(root.activeElement);
+    box.remove();
+    this.greetBubble = null;
+    if (hadFocus) this.launcher.focus();
+  }
+
+  /** The greeting goes altogether (its stored copy came, or another replaces it). */
+  removeGreeting(): void {
+    this.hideGreetingBubble();
+    this.greetRow?.remove();
+    this.greetRow = null;
   }
 
   // ---- messages --------------------------------------------------------------
@@ -423,7 +578,7 @@ export class WidgetView {
       link.append(
         icon(ICON_FILE),
         el('span', 'sb-att-name', a.name),
-        el('span', 'sb-att-size', humanSize(a.size, this.opts.locale, this.t.sizeUnits)),
+        el('span', 'sb-att-size', humanSize(a.size, this.locale, this.t.sizeUnits)),
       );
     }
     return link;
@@ -433,9 +588,9 @@ export class WidgetView {
     const ms = toMillis(v);
     if (!Number.isFinite(ms)) return '';
     const d = new Date(ms);
-    const time = d.toLocaleTimeString(this.opts.locale, { hour: 'numeric', minute: '2-digit' });
+    const time = d.toLocaleTimeString(this.locale, { hour: 'numeric', minute: '2-digit' });
     if (d.toDateString() === new Date().toDateString()) return time;
-    return `${d.toLocaleDateString(this.opts.locale, { day: 'numeric', month: 'short' })}, ${time}`;
+    return `${d.toLocaleDateString(this.locale, { day: 'numeric', month: 'short' })}, ${time}`;
   }
 
   /** A send in flight, shown at the end as "sending…". */
@@ -581,6 +736,8 @@ export class WidgetView {
   /** The saved email with a "change" link, or the form to enter one. */
   renderContact(saved: string | null, editing = false): void {
     const t = this.t;
+    this.emailSaved = !!saved;
+    this.renderLook();
     if (saved && !editing) {
       const line = el('div', 'sb-contact-saved');
       line.append(el('span', '', '✓'), el('b', '', saved), el('span', '', `— ${t.emailSaved}`));

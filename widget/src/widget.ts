@@ -9,35 +9,44 @@
 
 import { ApiError } from './api';
 import { MAX_FILES, Tray } from './attach';
+import { Greeter } from './greetings';
 import type { Locale, Strings } from './i18n';
 import { stringsFor } from './i18n';
 import { WidgetState } from './state';
+import * as store from './storage';
 import type { OutboxItem } from './storage';
 import { WidgetTransport } from './transport';
-import { isMessage, type Message } from './types';
+import { isMessage, widgetSettings, type Message, type PublicGreeting, type PublicWidget } from './types';
 import { WidgetView } from './view';
 
 export interface WidgetOptions {
   /** Server base URL ending with '/', e.g. "https://chat.example.com/". */
   base: string;
   locale: Locale;
-  /** CSS colour for the launcher, header and the visitor's bubbles. */
+  /** CSS colour for the launcher, header and the visitor's bubbles, until the
+   *  server's settings (whose colour wins) are known. */
   accent?: string | null;
 }
 
 const OFFLINE_BANNER_DELAY_MS = 4000;
 
 export class Widget {
-  private readonly t: Strings;
+  private t: Strings;
+  /** The language in use: the browser's (`auto`) or the one settings force. */
+  private locale: Locale;
   private readonly state: WidgetState;
   private readonly view: WidgetView;
   private readonly transport: WidgetTransport;
   private readonly tray: Tray;
+  private readonly greeter: Greeter;
+  /** The greeting shown on this page and not yet answered. */
+  private greeting: PublicGreeting | null = null;
   private offlineTimer: number | undefined;
   /** Send was pressed while files were still uploading: send when they are done. */
   private sendWhenUploaded = false;
 
-  constructor(host: HTMLElement, opts: WidgetOptions) {
+  constructor(host: HTMLElement, private readonly opts: WidgetOptions) {
+    this.locale = opts.locale;
     this.t = stringsFor(opts.locale);
     this.state = new WidgetState();
 
@@ -52,6 +61,7 @@ export class Widget {
         this.view.focusContact();
       },
       saveContact: (email) => this.saveContact(email),
+      greetingOpen: () => this.open(),
     });
     this.view.renderContact(this.state.contactEmail());
     this.renderLauncher();
@@ -59,13 +69,18 @@ export class Widget {
     this.transport = new WidgetTransport(opts.base, opts.locale, this.state, {
       session: (s) => {
         this.view.hideConn();
-        this.view.renderSession(s);
+        this.view.setOnline(s.online === true);
+        const w = widgetSettings(s.widget);
+        if (w) this.applySettings(w);
+        else this.view.renderTeam(s.operators);
       },
+      widget: (w) => this.applySettings(w),
       sessionFailed: (e, first) => {
         if (e instanceof ApiError && !e.transient) this.view.showError(this.view.describe(e));
         this.view.showConn(first ? this.t.connecting : this.t.noConnection);
       },
       forgotten: () => {
+        this.state.historyKnown = false;
         this.state.forgetVisitor();
         this.view.clearMessages();
         this.updateEmpty();
@@ -75,6 +90,8 @@ export class Widget {
       history: (items) => {
         for (const m of items) this.addMessage(m);
         this.view.scrollToEnd();
+        this.state.historyKnown = true;
+        this.greeter.start();
       },
       delivered: (m) => this.addMessage(m),
       dropped: (clientId) => this.dropPending(clientId),
@@ -100,17 +117,36 @@ export class Widget {
       () => this.trayChanged(),
     );
 
+    this.greeter = new Greeter({
+      // Only to a visitor with no conversation yet, and none replaces one
+      // they may be reading in the open chat.
+      allowed: () => this.state.historyKnown && this.state.isEmpty() && !(this.greeting && this.state.isOpen),
+      ask: (g) => this.transport.greetingShown(g.id),
+      show: (g) => this.showGreeting(g),
+    });
+
+    // The settings the last page had, so the button starts where and as it was.
+    try {
+      const cached = widgetSettings(JSON.parse(store.load(store.KEY_WIDGET) || 'null'));
+      if (cached) this.applySettings(cached);
+    } catch {
+      /* none kept */
+    }
+
     window.addEventListener('online', () => this.transport.retryPending());
-    watchNavigation(() => this.transport.reportPage());
+    watchNavigation(() => {
+      this.transport.reportPage();
+      this.greeter.navigated();
+    });
     document.addEventListener('visibilitychange', () => this.markRead());
 
     // Messages typed on an earlier page and never acknowledged: show them and send again.
     const outbox = this.state.storedOutbox();
     for (const item of outbox) this.addPending(item);
 
-    // A returning visitor is connected at once (so an answer shows on the
-    // launcher); a new one only when they open the chat.
-    if (this.transport.hasStoredToken() || outbox.length) void this.transport.ensureSession();
+    // Connected at once: the session brings the widget's settings (colour,
+    // side, language, greetings) and a returning visitor's answers.
+    void this.transport.ensureSession();
     if (this.state.wasOpen()) this.open(false);
   }
 
@@ -120,6 +156,7 @@ export class Widget {
     if (!this.state.isOpen) {
       this.state.setOpen(true);
       this.view.showPanel(true);
+      this.view.hideGreetingBubble();
       this.renderLauncher();
     }
     void this.transport.ensureSession();
@@ -165,7 +202,14 @@ export class Widget {
   }
 
   private addMessage(m: Message): void {
-    if (m.client_id) this.dropPending(m.client_id);
+    if (m.client_id) {
+      // The send that answered the greeting is kept: the stored greeting
+      // (the conversation's first message) takes the place of ours.
+      if (this.state.pending.get(m.client_id)?.item.greeting_id) this.dropGreeting();
+      this.dropPending(m.client_id);
+    }
+    const g = this.greeting;
+    if (g && m.author.kind !== 'visitor' && m.body === g.message) this.dropGreeting();
     if (this.state.hasMessage(m.id)) return;
     const stick = this.view.nearEnd() || m.author.kind === 'visitor';
     this.view.addMessage(m);
@@ -209,7 +253,10 @@ export class Widget {
       this.view.setWaiting(true);
       return;
     }
-    const item = this.state.queue(body, this.tray.ready());
+    // The first message after a greeting answers it (the server then keeps
+    // the greeting as the conversation's first message).
+    const answers = this.greeting && !this.state.messages.size ? this.greeting.id : undefined;
+    const item = this.state.queue(body, this.tray.ready(), answers);
     this.tray.clear();
     this.view.setDraft('');
     this.onInput();
@@ -228,6 +275,40 @@ export class Widget {
   private dropPending(clientId: string): void {
     this.state.dropPending(clientId);
     this.view.removePending(clientId);
+    this.updateEmpty();
+  }
+
+  // ---- settings and greetings --------------------------------------------
+
+  /** The widget's settings from the server (the session, a live change, or
+   *  the copy kept from the last page): applied without a reload. */
+  private applySettings(w: PublicWidget): void {
+    store.save(store.KEY_WIDGET, JSON.stringify(w));
+    const locale = w.language === 'auto' ? this.opts.locale : w.language;
+    if (locale !== this.locale) {
+      this.locale = locale;
+      this.t = stringsFor(locale);
+      this.view.setStrings(this.t, locale);
+      this.tray.t = this.t;
+      this.tray.locale = locale;
+      this.transport.locale = locale;
+      this.renderLauncher();
+      this.view.renderContact(this.state.contactEmail());
+    }
+    this.view.applySettings(w);
+    this.greeter.setRules(w.greetings);
+  }
+
+  private showGreeting(g: PublicGreeting): void {
+    this.greeting = g;
+    this.view.showGreeting(g, !this.state.isOpen);
+    this.updateEmpty();
+  }
+
+  private dropGreeting(): void {
+    if (!this.greeting) return;
+    this.greeting = null;
+    this.view.removeGreeting();
     this.updateEmpty();
   }
 
@@ -264,7 +345,7 @@ export class Widget {
   }
 
   private updateEmpty(): void {
-    this.view.showEmpty(this.state.isEmpty());
+    this.view.showEmpty(this.state.isEmpty() && !this.greeting);
   }
 
   private markRead(): void {
