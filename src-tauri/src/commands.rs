@@ -13,7 +13,7 @@ use switchboard_core::{
 };
 use switchboard_protocol::{
     Conversation, ConversationStatus, NotificationSettings, Presence, Report, UpdateConversation,
-    User,
+    User, VisitorProfile, WidgetSettings,
 };
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_autostart::ManagerExt;
@@ -359,6 +359,52 @@ pub async fn reports(
         .await?
         .reports(&from, &to, &tz, missed_after)
         .await?)
+}
+
+/// Who the visitor is, for the panel beside the dialog: browser, OS, language, time
+/// zone, referrer, the pages they saw and their earlier conversations.
+#[tauri::command]
+pub async fn visitor_profile(state: State<'_, AppState>, visitor_id: i64) -> R<VisitorProfile> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .visitor_profile(visitor_id)
+        .await?)
+}
+
+/// The widget's settings (Widget screen; any member may read them).
+#[tauri::command]
+pub async fn widget_settings(state: State<'_, AppState>) -> R<WidgetSettings> {
+    Ok(state.core.session().await?.widget_settings().await?)
+}
+
+/// Saves the widget's settings (admins and marketers); returns them as stored. A
+/// refused value fails with the server's 422 code and message.
+#[tauri::command]
+pub async fn save_widget_settings(
+    state: State<'_, AppState>,
+    settings: WidgetSettings,
+) -> R<WidgetSettings> {
+    Ok(state
+        .core
+        .session()
+        .await?
+        .save_widget_settings(&settings)
+        .await?)
+}
+
+/// Opens a web page in the OS's browser (a page the visitor saw). Only `http(s)://`
+/// addresses: a visitor's widget reports them, so nothing else is handed to the OS.
+#[tauri::command]
+pub fn open_url(app: AppHandle, url: String) -> R<()> {
+    let parsed = tauri::Url::parse(url.trim()).map_err(|e| ui_error("invalid", e))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ui_error("invalid", "only http:// and https:// pages open"));
+    }
+    app.opener()
+        .open_url(parsed.as_str(), None::<&str>)
+        .map_err(|e| ui_error("open_failed", e))
 }
 
 /// A dialog's messages back to `message_id` at least (opening a search hit).

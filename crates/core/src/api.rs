@@ -11,7 +11,7 @@ use serde::Serialize;
 use switchboard_protocol::{
     Attachment, ChangePassword, ChangeRole, Conversation, ErrorBody, Invitation, LoginRequest,
     LoginResponse, MarkRead, Message, NewMessage, NotificationSettings, Page, Presence, Report,
-    SearchHit, SetPresence, UpdateConversation, UpdateMe, User,
+    SearchHit, SetPresence, UpdateConversation, UpdateMe, User, VisitorProfile, WidgetSettings,
 };
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -453,6 +453,25 @@ impl Api {
             .await
     }
 
+    /// `GET /api/v1/visitors/{id}`: who the visitor is (browser, OS, language, time
+    /// zone, referrer, pages seen, earlier conversations), shown beside the dialog.
+    pub async fn visitor(&self, id: i64) -> Result<VisitorProfile> {
+        self.json(self.req(Method::GET, &format!("/api/v1/visitors/{id}")))
+            .await
+    }
+
+    /// `GET /api/v1/widget-settings`: how the widget looks and what it says (any member).
+    pub async fn widget_settings(&self) -> Result<WidgetSettings> {
+        self.json(self.req(Method::GET, "/api/v1/widget-settings"))
+            .await
+    }
+
+    /// `PUT /api/v1/widget-settings` (admins and marketers): the settings as stored.
+    pub async fn put_widget_settings(&self, settings: &WidgetSettings) -> Result<WidgetSettings> {
+        self.send_json(Method::PUT, "/api/v1/widget-settings", settings)
+            .await
+    }
+
     pub async fn update_conversation(
         &self,
         id: i64,
@@ -499,6 +518,7 @@ impl Api {
             body: body.to_string(),
             client_id: client_id.to_string(),
             attachments: attachments.to_vec(),
+            greeting_id: None,
         };
         self.send_json(
             Method::POST,

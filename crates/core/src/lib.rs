@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use switchboard_protocol::{Conversation, Message, User};
+use switchboard_protocol::{Conversation, Message, User, WidgetSettings};
 use tokio::sync::broadcast;
 
 pub use api::{normalize_server_url, Api, MAX_AVATAR_BYTES};
@@ -106,6 +106,10 @@ pub enum CoreEvent {
     },
     Unread {
         total: i64,
+    },
+    /// The widget's settings changed (saved here or by a colleague elsewhere).
+    Widget {
+        settings: WidgetSettings,
     },
     /// The user clicked a notification.
     OpenConversation {

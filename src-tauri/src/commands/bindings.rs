@@ -25,6 +25,7 @@ use switchboard_core::{
 use switchboard_protocol::typescript::{write_or_check, Bundle};
 use switchboard_protocol::{
     Conversation, ConversationStatus, DnsCheck, MailDns, Presence, Report, Role, User,
+    VisitorProfile, WidgetSettings,
 };
 use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type};
 
@@ -58,6 +59,8 @@ fn ui_types() -> Bundle {
         .add::<Upload>()
         .add::<SearchResults>()
         .add::<Report>()
+        .add::<VisitorProfile>()
+        .add::<WidgetSettings>()
         .add::<User>()
         .add::<Role>()
         .add::<Presence>()

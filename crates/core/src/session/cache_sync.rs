@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_protocol::{event, AuthorKind, Conversation, Message};
+use switchboard_protocol::{event, AuthorKind, Conversation, Message, WidgetSettings};
 use tokio::sync::watch;
 
 use super::{Session, State, PAGE};
@@ -179,6 +179,10 @@ impl Session {
                     data,
                 });
             }
+            event::WIDGET_UPDATED => match serde_json::from_value::<WidgetSettings>(data) {
+                Ok(settings) => self.emit(CoreEvent::Widget { settings }),
+                Err(e) => tracing::warn!(error = %e, "bad widget.updated payload"),
+            },
             event::TEAM_UPDATED => {
                 if let Ok(t) = self.api.team().await {
                     self.state.lock().unwrap().acct.team = t.clone();

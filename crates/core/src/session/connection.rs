@@ -214,6 +214,8 @@ impl Session {
                             st.acct.seq = Some(seq);
                             st.dirty = true;
                         }
+                        // visitors' widgets only; operators hear `widget.updated`
+                        StreamFrame::Widget { .. } => {}
                     }
                 }
             }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use switchboard_protocol::{Conversation, ConversationStatus, UpdateConversation};
+use switchboard_protocol::{Conversation, ConversationStatus, UpdateConversation, VisitorProfile};
 
 use super::{Filter, Session, PAGE};
 use crate::api::ConversationStatusFilter;
@@ -31,6 +31,11 @@ impl Session {
             .collect();
         v.sort_by_key(|c| (std::cmp::Reverse(c.updated_at), std::cmp::Reverse(c.id)));
         v
+    }
+
+    /// Who the visitor is, for the panel beside the dialog (needs the server).
+    pub async fn visitor_profile(&self, visitor_id: i64) -> Result<VisitorProfile> {
+        self.api.visitor(visitor_id).await
     }
 
     pub fn conversation(&self, id: i64) -> Option<Conversation> {

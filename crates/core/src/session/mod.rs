@@ -10,6 +10,7 @@
 //! - `search`: search across the whole history, and opening a dialog at a hit;
 //! - `alerts`: when the sound plays and a notification shows;
 //! - `account`: the user's profile and the team;
+//! - `widget`: the widget's settings (admins and marketers);
 //! - `state`: the public [`ConnState`] and [`Filter`] types.
 
 mod account;
@@ -21,6 +22,7 @@ mod dialogs;
 mod outbox;
 mod search;
 mod state;
+mod widget;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};

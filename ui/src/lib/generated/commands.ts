@@ -3,7 +3,7 @@
 // One function per #[tauri::command]; a failed command rejects with a UiError.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppInfo, Conversation, ConversationList, ConversationStatus, CoreEvent, DnsCheck, Filter, LocalPrefs, MailDns, MessageLog, OutboxItem, Presence, Report, SearchResults, SessionInfo, SoundChoice, Upload, User } from './types';
+import type { AppInfo, Conversation, ConversationList, ConversationStatus, CoreEvent, DnsCheck, Filter, LocalPrefs, MailDns, MessageLog, OutboxItem, Presence, Report, SearchResults, SessionInfo, SoundChoice, Upload, User, VisitorProfile, WidgetSettings } from './types';
 
 /** `app_info` */
 export function appInfo(): Promise<AppInfo> {
@@ -180,6 +180,45 @@ export function search(args: { q: string; before: string | null }): Promise<Sear
  */
 export function reports(args: { from: string; to: string; tz: string; missedAfter: number | null }): Promise<Report> {
   return invoke('reports', args);
+}
+
+/**
+ * Who the visitor is, for the panel beside the dialog: browser, OS, language, time
+ * zone, referrer, the pages they saw and their earlier conversations.
+ *
+ * `visitor_profile`
+ */
+export function visitorProfile(args: { visitorId: number }): Promise<VisitorProfile> {
+  return invoke('visitor_profile', args);
+}
+
+/**
+ * The widget's settings (Widget screen; any member may read them).
+ *
+ * `widget_settings`
+ */
+export function widgetSettings(): Promise<WidgetSettings> {
+  return invoke('widget_settings');
+}
+
+/**
+ * Saves the widget's settings (admins and marketers); returns them as stored. A
+ * refused value fails with the server's 422 code and message.
+ *
+ * `save_widget_settings`
+ */
+export function saveWidgetSettings(args: { settings: WidgetSettings }): Promise<WidgetSettings> {
+  return invoke('save_widget_settings', args);
+}
+
+/**
+ * Opens a web page in the OS's browser (a page the visitor saw). Only `http(s)://`
+ * addresses: a visitor's widget reports them, so nothing else is handed to the OS.
+ *
+ * `open_url`
+ */
+export function openUrl(args: { url: string }): Promise<void> {
+  return invoke('open_url', args);
 }
 
 /**

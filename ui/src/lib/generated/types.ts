@@ -50,7 +50,12 @@ unread: number,
 /**
  * Milliseconds since the Unix epoch.
  */
-created_at: number, updated_at: number, };
+created_at: number, updated_at: number,
+/**
+ * The greeting ([`GreetingRule`]) the visitor answered to open this
+ * conversation; its text is the conversation's first message.
+ */
+greeting_id?: number | null, };
 
 export type ConversationList = { items: Array<Conversation>, counts: { [key in string]: number }, unread_total: number, connection: ConnState, };
 
@@ -59,7 +64,7 @@ export type ConversationStatus = "open" | "closed";
 /**
  * Everything the UI hears about.
  */
-export type CoreEvent = { "type": "connection", state: ConnState, } | { "type": "reloaded" } | { "type": "conversation", conversation: Conversation, } | { "type": "message", message: Message, } | { "type": "outbox", items: Array<OutboxItem>, } | { "type": "upload", upload: Upload, } | { "type": "download", conversation_id: number, attachment_id: number, received: number, total: number | null, } | { "type": "typing", conversation_id: number | null, data: unknown, } | { "type": "me", user: User, } | { "type": "team", members: Array<User>, } | { "type": "unread", total: number, } | { "type": "open_conversation", conversation_id: number, } | { "type": "warning", code: string, message: string, } | { "type": "signed_out", code: string, reason: string, };
+export type CoreEvent = { "type": "connection", state: ConnState, } | { "type": "reloaded" } | { "type": "conversation", conversation: Conversation, } | { "type": "message", message: Message, } | { "type": "outbox", items: Array<OutboxItem>, } | { "type": "upload", upload: Upload, } | { "type": "download", conversation_id: number, attachment_id: number, received: number, total: number | null, } | { "type": "typing", conversation_id: number | null, data: unknown, } | { "type": "me", user: User, } | { "type": "team", members: Array<User>, } | { "type": "unread", total: number, } | { "type": "widget", settings: WidgetSettings, } | { "type": "open_conversation", conversation_id: number, } | { "type": "warning", code: string, message: string, } | { "type": "signed_out", code: string, reason: string, };
 
 export type DayCount = { day: string, count: number, };
 
@@ -115,6 +120,50 @@ count: number, median_seconds: number | null, p90_seconds: number | null, };
  * The dialog list filters of the UI.
  */
 export type Filter = "mine" | "unassigned" | "all" | "closed";
+
+export type GreetingFigures = { id: number,
+/**
+ * The greeting's text today; empty when it was deleted since.
+ */
+message: string, shown: number, answered: number, };
+
+/**
+ * "On pages matching `url_pattern`, after `delay_seconds` (or when the
+ * visitor is about to leave), show `message` from `from_user_id`", at most
+ * `per_visitor_cap` times per visitor.
+ */
+export type GreetingRule = {
+/**
+ * Given by the server; `null` for a new rule.
+ */
+id?: number | null, enabled: boolean,
+/**
+ * Matched against the page's path and query (`/pricing?plan=pro`);
+ * `*` stands for any characters. Starts with `/`, or is `*` for every
+ * page; at most 200 characters.
+ */
+url_pattern: string,
+/**
+ * Seconds on the page before it shows, 0 to 3,600.
+ */
+delay_seconds: number,
+/**
+ * Show it when the pointer leaves the page towards the tabs or the
+ * address bar instead of after the delay.
+ */
+on_exit_intent: boolean,
+/**
+ * Plain text, 1 to 1,000 characters.
+ */
+message: string,
+/**
+ * The colleague it comes from: an active member who answers visitors.
+ */
+from_user_id: number,
+/**
+ * How many times one visitor may see it, 1 to 100.
+ */
+per_visitor_cap: number, };
 
 export type LocalPrefs = { sound: SoundChoice,
 /**
@@ -246,6 +295,15 @@ retrying?: string,
 files?: Array<OutboxFile>, };
 
 /**
+ * A page a visitor saw.
+ */
+export type PageSeen = { url: string, title: string,
+/**
+ * Milliseconds since the Unix epoch.
+ */
+seen_at: number, };
+
+/**
  * Rights beyond reading dialogs (see [`Role::may`]).
  */
 export type Permission = "answer" | "manage_team" | "edit_widget" | "see_reports" | "export";
@@ -299,7 +357,12 @@ answered_in_chat: number, answered_by_email: number, missed: number,
 /**
  * Every colleague who answers visitors, side by side.
  */
-operators: Array<OperatorFigures>, };
+operators: Array<OperatorFigures>,
+/**
+ * Each greeting shown in the range: how often, and how many of those
+ * showings a visitor answered (opening a conversation).
+ */
+greetings: Array<GreetingFigures>, };
 
 /**
  * What a team member may do. Only `Admin` manages the team; `Admin` and
@@ -365,9 +428,82 @@ permissions: Array<Permission>, };
 
 export type UserStatus = "invited" | "active";
 
+/**
+ * `GET /api/v1/visitors/{id}`: who the visitor is, as far as the widget
+ * tells — shown beside the dialog.
+ */
+export type VisitorProfile = { id: number, name: string | null, email: string | null, language: string | null, time_zone: string | null,
+/**
+ * E.g. "Chrome 131", parsed from the User-Agent by the server.
+ */
+browser: string | null,
+/**
+ * E.g. "Windows 10".
+ */
+os: string | null, referrer: string | null,
+/**
+ * Only when the server keeps addresses (`--store-visitor-ip`).
+ */
+ip_address: string | null,
+/**
+ * The latest pages, newest first (at most 50 are kept).
+ */
+pages: Array<PageSeen>,
+/**
+ * This visitor's conversation and those of earlier visits with the
+ * same email, newest first.
+ */
+conversations: Array<Conversation>, };
+
 export type VisitorRef = { id: number, name: string | null, email: string | null,
 /**
  * Email to this address bounced: nothing is emailed to it until the
  * visitor gives another.
  */
 email_bouncing: boolean, };
+
+/**
+ * The widget's language: `auto` follows the visitor's browser.
+ */
+export type WidgetLanguage = "auto" | "ru" | "en";
+
+/**
+ * Which side of the page the widget's button sits on.
+ */
+export type WidgetPosition = "right" | "left";
+
+/**
+ * `GET`/`PUT /api/v1/widget-settings`: the widget as admins and marketers
+ * shape it. Open widgets pick a change up at once (`widget` frame on their
+ * stream). Empty texts mean the widget's own wording in the visitor's language.
+ */
+export type WidgetSettings = {
+/**
+ * The accent colour, `#rrggbb`.
+ */
+color: string,
+/**
+ * The chat window's title, at most 60 characters.
+ */
+title: string,
+/**
+ * The greeting line under the title, at most 500 characters.
+ */
+welcome: string,
+/**
+ * Shown instead of `welcome` while nobody is online, at most 500 characters.
+ */
+away_text: string, position: WidgetPosition,
+/**
+ * Ids of the colleagues whose faces the widget shows, in this order;
+ * `null` shows everyone who answers visitors.
+ */
+faces: Array<number> | null, language: WidgetLanguage,
+/**
+ * Ask the visitor for an email to answer to when nobody is online.
+ */
+email_prompt: boolean,
+/**
+ * At most 20 rules.
+ */
+greetings: Array<GreetingRule>, };
