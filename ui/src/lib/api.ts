@@ -3,7 +3,7 @@
 import type { UnlistenFn } from '@tauri-apps/api/event';
 import { attachBody } from './format';
 import * as commands from './generated/commands';
-import type { ConversationStatus, CoreEvent, Filter, LocalPrefs, Presence, SoundChoice } from './types';
+import type { ConversationStatus, CoreEvent, Filter, LocalPrefs, Presence, SoundChoice, WidgetSettings } from './types';
 
 export const api = {
   appInfo: () => commands.appInfo(),
@@ -35,6 +35,10 @@ export const api = {
   search: (q: string, before: string | null = null) => commands.search({ q, before }),
   reports: (from: string, to: string, tz: string, missedAfter: number | null) =>
     commands.reports({ from, to, tz, missedAfter }),
+  visitorProfile: (visitorId: number) => commands.visitorProfile({ visitorId }),
+  openUrl: (url: string) => commands.openUrl({ url }),
+  widgetSettings: () => commands.widgetSettings(),
+  saveWidgetSettings: (settings: WidgetSettings) => commands.saveWidgetSettings({ settings }),
   messagesUntil: (id: number, messageId: number) => commands.messagesUntil({ id, messageId }),
   outbox: () => commands.outbox(),
   retryOutbox: (clientId: string, discard: boolean) => commands.retryOutbox({ clientId, discard }),

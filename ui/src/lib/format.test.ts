@@ -2,7 +2,10 @@ import { describe, expect, it } from 'vitest';
 import {
   attachBody,
   formatDuration,
+  languageName,
   lastDays,
+  localTimeIn,
+  pageLabel,
   toCsv,
   checkAvatar,
   formatSize,
@@ -176,5 +179,24 @@ describe('reports helpers', () => {
   });
   it('writes CSV', () => {
     expect(toCsv([['name', 'n'], ['Ann, "A"', 3], ['x', null]])).toBe('name,n\r\n"Ann, ""A""",3\r\nx,\r\n');
+  });
+});
+
+describe('visitor panel helpers', () => {
+  it('tells the time in the visitor\'s zone', () => {
+    const at = new Date(Date.UTC(2026, 11, 4, 12, 5));
+    expect(localTimeIn('Asia/Tokyo', 'en', at)).toMatch(/(21|09):05/);
+    expect(localTimeIn('Europe/Moscow', 'en', at)).toMatch(/(15|03):05/);
+    expect(localTimeIn('Not/AZone', 'en', at)).toBeNull();
+    expect(localTimeIn(null, 'en', at)).toBeNull();
+  });
+  it('names languages', () => {
+    expect(languageName('ru-RU', 'en')).toContain('Russian');
+    expect(languageName('ru-RU', 'en')).toContain('ru-RU');
+    expect(languageName(null, 'en')).toBeNull();
+  });
+  it('labels pages by title, else by address', () => {
+    expect(pageLabel({ url: 'https://shop.example/teas', title: ' Teas ' })).toBe('Teas');
+    expect(pageLabel({ url: 'https://shop.example/teas', title: '' })).toBe('shop.example/teas');
   });
 });

@@ -236,3 +236,30 @@ export function toCsv(rows: readonly (readonly (string | number | null)[])[]): s
   };
   return rows.map((r) => r.map(cell).join(',')).join('\r\n') + '\r\n';
 }
+
+/** The time now in an IANA zone ("14:05, Thu" in the UI's language), or null for an unknown zone. */
+export function localTimeIn(zone: string | null | undefined, locale: Locale, now: Date = new Date()): string | null {
+  if (!zone) return null;
+  try {
+    return new Intl.DateTimeFormat(locale, { timeZone: zone, hour: '2-digit', minute: '2-digit', weekday: 'short' }).format(now);
+  } catch {
+    return null;
+  }
+}
+
+/** A language tag as a name in the UI's language ("ru-RU" → "Russian (Russia)"), else the tag itself. */
+export function languageName(tag: string | null | undefined, locale: Locale): string | null {
+  if (!tag) return null;
+  try {
+    const n = new Intl.DisplayNames([locale], { type: 'language' }).of(tag);
+    return n && n !== tag ? `${n} (${tag})` : tag;
+  } catch {
+    return tag;
+  }
+}
+
+/** What a link shows of a page: its title, else its address without the scheme. */
+export function pageLabel(p: { url: string; title: string }): string {
+  const t = p.title.trim();
+  return t || p.url.replace(/^https?:\/\//, '');
+}

@@ -16,6 +16,7 @@ import type {
   SessionInfo,
   Upload,
   User,
+  WidgetSettings,
 } from './types';
 import { FILTERS, isUiError } from './types';
 
@@ -23,7 +24,7 @@ import { FILTERS, isUiError } from './types';
 const MAX_BYTES_IN_PAGE = 64 * 1024 * 1024;
 
 export type Screen = 'loading' | 'signin' | 'password' | 'main';
-export type View = 'dialogs' | 'settings' | 'reports';
+export type View = 'dialogs' | 'settings' | 'reports' | 'widget';
 
 export interface Toast {
   id: number;
@@ -73,6 +74,10 @@ class Store {
   extraConversation = $state<Conversation | null>(null);
   /** A found message to scroll to and highlight once the dialog shows it. */
   focusMessage = $state<number | null>(null);
+  /** The visitor panel beside the dialog is open (remembered on this computer). */
+  visitorPanel = $state(localStorage.getItem('visitorPanel') !== 'closed');
+  /** The widget's settings as last announced by the server (`widget.updated`). */
+  widgetSettings = $state<WidgetSettings | null>(null);
   searchQuery = $state('');
   searchItems = $state<SearchHit[]>([]);
   searchNext = $state<string | null>(null);
@@ -271,6 +276,18 @@ class Store {
     this.view = 'dialogs';
     if (!this.list.some((c) => c.id === hit.conversation.id)) this.extraConversation = hit.conversation;
     await this.select(hit.conversation.id, hit.message?.id ?? null);
+  }
+
+  /** Opens a dialog that may not be in the current list (an earlier conversation). */
+  async openConversation(c: Conversation): Promise<void> {
+    this.view = 'dialogs';
+    if (!this.list.some((x) => x.id === c.id)) this.extraConversation = c;
+    await this.select(c.id);
+  }
+
+  toggleVisitorPanel(): void {
+    this.visitorPanel = !this.visitorPanel;
+    localStorage.setItem('visitorPanel', this.visitorPanel ? 'open' : 'closed');
   }
 
   setSearch(q: string): void {
@@ -525,6 +542,9 @@ class Store {
         break;
       case 'team':
         this.team = e.members;
+        break;
+      case 'widget':
+        this.widgetSettings = e.settings;
         break;
       case 'unread':
         this.unreadTotal = e.total;
