@@ -1012,10 +1012,11 @@ mod whole_number {
             i64::try_from(v).map_err(|_| E::custom("the number is too large"))
         }
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<i64, E> {
-            // 2^63 is the first f64 past i64::MAX.
-            if v.fract() == 0.0
-                && (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&v)
-            {
+            // Past 2^53 a float no longer tells which whole number was
+            // written (-9223372036854775809 reads as i64::MIN): such a
+            // number is refused rather than guessed.
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if v.fract() == 0.0 && (-EXACT..=EXACT).contains(&v) {
                 Ok(v as i64)
             } else {
                 Err(E::invalid_value(de::Unexpected::Float(v), &self))
