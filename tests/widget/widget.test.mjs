@@ -951,6 +951,7 @@ describe('visitor widget in Chromium', () => {
       await local.waitFor();
       assert.equal((await local.locator('.sb-author').textContent()).trim(), 'Wanda Widget');
       assert.equal(await p.locator('.sb-empty').isVisible(), false);
+      await p.screenshot({ path: join(SHOTS, 'widget-greeting-chat.png') });
 
       const posts = [];
       p.on('request', (r) => {

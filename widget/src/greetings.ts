@@ -35,6 +35,10 @@ export class Greeter {
   private pageAt = 0;
   /** Greetings asked for or shown on this page view (each at most once). */
   private tried = new Set<number>();
+  /** One greeting per page view: one is being asked for, or was shown. */
+  private busy = false;
+  /** Counts page views, so an answer that comes after leaving is dropped. */
+  private views = 0;
   private timers: number[] = [];
   private on = false;
 
@@ -66,6 +70,8 @@ export class Greeter {
     this.page = page;
     this.pageAt = Date.now();
     this.tried.clear();
+    this.busy = false;
+    this.views++;
     this.arm();
   }
 
@@ -76,25 +82,40 @@ export class Greeter {
     for (const g of this.rules) {
       if (g.on_exit_intent || this.tried.has(g.id) || !matches(g.url_pattern, this.page)) continue;
       const left = g.delay_seconds * 1000 - (Date.now() - this.pageAt);
-      this.timers.push(window.setTimeout(() => this.due((x) => x.id === g.id), Math.max(0, left)));
+      this.timers.push(window.setTimeout(this.overdue, Math.max(0, left)));
     }
   }
+
+  /** Rules whose delay on this page has passed. */
+  private readonly overdue = (): void =>
+    // (a timer may fire a few milliseconds early by the clock)
+    this.due((r) => !r.on_exit_intent && Date.now() - this.pageAt >= r.delay_seconds * 1000 - 20);
 
   /** The first rule `which` picks that matches this page and has not been tried here. */
   private due(which: (g: PublicGreeting) => boolean): void {
     const page = this.page;
-    if (!this.on || page === null || !this.handlers.allowed()) return;
+    if (!this.on || page === null || this.busy || !this.handlers.allowed()) return;
     const g = this.rules.find((r) => which(r) && !this.tried.has(r.id) && matches(r.url_pattern, page));
     if (!g) return;
     this.tried.add(g.id);
+    this.busy = true;
+    const view = this.views;
+    const current = () => this.views === view;
     this.handlers.ask(g).then(
       (yes) => {
         // Still on that page view, still no conversation.
-        if (yes && this.page === page && this.tried.has(g.id) && this.handlers.allowed()) this.handlers.show(g);
+        if (yes && current() && this.handlers.allowed()) this.handlers.show(g);
+        // Refused (its cap, turned off): another rule due here may still show.
+        else if (current()) this.free();
       },
       () => {
-        /* not shown; not asked again on this page */
+        if (current()) this.free();
       },
     );
+  }
+
+  private free(): void {
+    this.busy = false;
+    this.overdue();
   }
 }
