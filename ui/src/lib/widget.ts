@@ -25,3 +25,10 @@ export function answerRate(shown: number, answered: number): string {
   if (shown <= 0) return '—';
   return `${Math.round((answered / shown) * 100)} %`;
 }
+
+/** The text colour on the widget's accent, as the widget picks it (widget/src/view.ts `textOn`). */
+export function textOn(color: string): string {
+  const n = parseInt(color.slice(1), 16);
+  const lum = 0.299 * (n >> 16) + 0.587 * ((n >> 8) & 255) + 0.114 * (n & 255);
+  return lum > 165 ? '#1d2327' : '#fff';
+}
