@@ -85,6 +85,8 @@ async function api(method, path, { token, visitor, body } = {}) {
 }
 
 const step = (m) => console.log(`• ${m}`);
+const CHROME_ON_WINDOWS =
+  'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36';
 
 /** The tray item the app registered with the test's StatusNotifierWatcher. */
 function trayItem() {
@@ -114,6 +116,8 @@ function trayProp(name) {
     'org.freedesktop.DBus.Properties.Get', 'org.kde.StatusNotifierItem', name], { encoding: 'utf8' }).trim();
 }
 let ok = false;
+/** Headless Chromium with the demo shop, for the widget's live update (step 13). */
+let browser;
 try {
   const t0 = Date.now();
   sid = (await wd('POST', '/session', {
@@ -497,6 +501,132 @@ try {
   await shot('09-reports');
   step(`an analyst sees Reports: ${totalNew} new, ${rep.answered_in_chat} answered in chat, ${rep.operators.length} operators`);
 
+  // 12. the analyst reads a dialog without a composer; beside it, who the visitor is:
+  // a pageview from Chrome on Windows tells the browser, the system and the page
+  const pv = await fetch(SERVER_URL + '/api/v1/widget/pageview', {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-visitor-token': v.visitor_token,
+      'user-agent': CHROME_ON_WINDOWS,
+    },
+    body: JSON.stringify({
+      url: 'https://northwind-tea.example/teas/da-hong-pao',
+      title: 'Da Hong Pao — Northwind Tea',
+      referrer: 'https://www.google.com/',
+      language: 'ru-RU',
+      time_zone: 'Europe/Moscow',
+    }),
+  });
+  if (!pv.ok) throw new Error(`pageview: ${pv.status} ${await pv.text()}`);
+  await click('[data-testid=nav-dialogs]');
+  await click(`[data-testid=conversation][data-id="${first.conversation_id}"]`);
+  await until('history', async () => (await text('[data-testid=history]')).includes('Заказ уже в пути'));
+  await find('[data-testid=dialog-title]');
+  if (await js('return !!document.querySelector("[data-testid=composer], [data-testid=send], [data-testid=attach]")')) {
+    throw new Error('an analyst sees the composer');
+  }
+  await find('.readonly');
+  if (!(await js('return !!document.querySelector("[data-testid=visitor-panel]")'))) await click('[data-testid=visitor-panel-toggle]');
+  await until('the visitor panel', async () =>
+    (await text('[data-testid=visitor-browser]')).includes('Chrome') &&
+    (await text('[data-testid=visitor-os]')).includes('Windows') &&
+    (await text('[data-testid=visitor-pages]')).includes('Da Hong Pao — Northwind Tea'));
+  const panelText = await text('[data-testid=visitor-panel]');
+  if (!panelText.includes('google.com')) throw new Error(`no referrer in the panel: ${panelText}`);
+  await shot('03f-visitor-panel');
+  // the panel folds away and comes back
+  await click('[data-testid=visitor-panel-toggle]');
+  await until('panel hidden', async () => !(await js('return !!document.querySelector("[data-testid=visitor-panel]")')));
+  await click('[data-testid=visitor-panel-toggle]');
+  await find('[data-testid=visitor-panel]');
+  step('an analyst reads the dialog without a composer; the visitor panel shows Chrome, Windows and the page');
+
+  // 13. a marketer shapes the widget: colour, texts and a greeting for a tea shop;
+  // a refused pattern is explained beside the form; once saved, a visitor's open
+  // widget (headless Chromium on /demo, opened before the change) turns the new
+  // colour without reloading
+  await api('POST', '/api/v1/team/invitations', { token: adm2, body: { email: 'lena@example.com', role: 'marketer' } });
+  let lenaPw;
+  await until('marketer invitation email', async () => {
+    const m = (await api('GET', '/dev/mailbox')).find((x) => String(x.to).includes('lena@example.com'));
+    if (!m) return false;
+    const body = (await (await fetch(SERVER_URL + m.url)).text()).replace(/=\r?\n/g, '');
+    lenaPw = (body.match(/(?:Password|Пароль): (\S+)/) ?? [])[1];
+    return !!lenaPw;
+  });
+  const { token: lenaFirst } = await api('POST', '/api/v1/auth/login', { body: { email: 'lena@example.com', password: lenaPw } });
+  await api('PUT', '/api/v1/me/password', {
+    token: lenaFirst,
+    body: { current_password: lenaPw, new_password: 'lena-own-password-1' },
+  });
+  const { token: lena } = await api('POST', '/api/v1/auth/login', { body: { email: 'lena@example.com', password: 'lena-own-password-1' } });
+  // names a tea shop's team would have, for the screenshot
+  await api('PATCH', '/api/v1/me', { token: lena, body: { name: 'Lena Orlova' } });
+  await api('PATCH', '/api/v1/me', { token: adm2, body: { name: 'Anna Sokolova' } });
+
+  const { chromium } = await import('../widget/node_modules/playwright-core/index.mjs');
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-sync', '--disable-background-networking'],
+  });
+  const shop = await (await browser.newContext({ locale: 'en-US', viewport: { width: 1280, height: 800 } })).newPage();
+  await shop.goto(SERVER_URL + '/demo');
+  const launcherColor = () =>
+    shop.evaluate(() => {
+      const l = document.querySelector('switchboard-widget')?.shadowRoot?.querySelector('.sb-launcher');
+      return l ? getComputedStyle(l).backgroundColor : null;
+    });
+  const colorBefore = await until('the widget on the demo shop', launcherColor);
+  await shop.evaluate(() => (window.__sameDocument = true));
+
+  await click('[data-testid=sign-out]');
+  await find('[data-testid=signin]');
+  await type('input[name=server]', SERVER_URL);
+  await type('input[name=email]', 'lena@example.com');
+  await type('input[name=password]', 'lena-own-password-1');
+  await click('[data-testid=signin] button[type=submit]');
+  // back to English (the app speaks Russian since step 8)
+  await click('[data-testid=nav-settings]');
+  await click('[data-testid=tab-personal]');
+  await find('[data-testid=language]');
+  await js('const s = document.querySelector("[data-testid=language]"); s.value = "en"; s.dispatchEvent(new Event("change", { bubbles: true }))');
+  await until('English', async () =>
+    String(await js('return document.querySelector("[data-testid=nav-dialogs]").textContent')).includes('Dialogs'));
+  await click('[data-testid=nav-widget]');
+  await find('[data-testid=widget-color-text]');
+  await type('[data-testid=widget-title]', 'Northwind Tea');
+  await type('[data-testid=widget-welcome]', 'Hi! Ask us about teas, brewing or your order — we answer in a few minutes.');
+  await type('[data-testid=widget-away]', 'We are brewing a fresh pot. Leave your email and we will write back.');
+  await type('[data-testid=widget-color-text]', '#1f7a4d');
+  await js('const s = document.querySelector("[data-testid=widget-language]"); s.value = "en"; s.dispatchEvent(new Event("change", { bubbles: true }))');
+  await click('[data-testid=greeting-add]');
+  await type('[data-testid=greeting-pattern]', 'teas');
+  await type('[data-testid=greeting-delay]', '20');
+  await type('[data-testid=greeting-message]', 'Choosing an oolong? Tell me how you like it and I will suggest one.');
+  await until('the preview in the new colour', async () =>
+    (await js('return getComputedStyle(document.querySelector("[data-testid=preview-launcher]")).backgroundColor')) === 'rgb(31, 122, 77)');
+  await click('[data-testid=widget-save]');
+  const refusal = await until('the refusal beside the form', async () => text('[data-testid=widget-error]'));
+  if ((await api('GET', '/api/v1/widget-settings', { token: lena })).color === '#1f7a4d') throw new Error('a refused form was saved');
+  step(`a bad page pattern is refused beside the form: "${refusal}"`);
+  await type('[data-testid=greeting-pattern]', '/teas/*');
+  await click('[data-testid=widget-save]');
+  await find('[data-testid=widget-saved]');
+  const stored = await api('GET', '/api/v1/widget-settings', { token: lena });
+  if (stored.color !== '#1f7a4d' || stored.title !== 'Northwind Tea' || stored.greetings.length !== 1 || !stored.greetings[0].id) {
+    throw new Error(`stored: ${JSON.stringify(stored)}`);
+  }
+  await until('the open widget in the new colour', async () => (await launcherColor()) === 'rgb(31, 122, 77)', 20000);
+  if (!(await shop.evaluate(() => window.__sameDocument === true))) throw new Error('the demo page reloaded');
+  await click('[data-testid=preview-mode-greeting]');
+  await find('[data-testid=preview-greeting]');
+  await click('[data-testid=preview-mode-window]');
+  await js('document.querySelector("[data-testid=widget-settings]").scrollTop = 0');
+  await shot('10-widget-settings');
+  step(`a marketer saved the widget; the open widget went from ${colorBefore} to rgb(31, 122, 77) without a reload`);
+
   ok = true;
   console.log('desktop e2e: all steps passed');
 } catch (e) {
@@ -511,6 +641,7 @@ try {
     await shot('failure');
   } catch {}
 } finally {
+  await browser?.close().catch(() => {});
   if (sid) await wd('DELETE', `/session/${sid}`).catch(() => {});
 }
 process.exit(ok ? 0 : 1);
