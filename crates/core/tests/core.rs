@@ -927,3 +927,80 @@ async fn reconnects_by_itself_and_resumes_after_the_server_comes_back() {
         "reloaded after the reconnect instead of resuming"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visitor_profile_and_widget_settings_with_their_live_event() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    let events = record(&core);
+    let info = core
+        .sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let s = core.session().await.unwrap();
+
+    // who the visitor is: their widget's pageview, sent from Chrome on Windows
+    let visitor = Visitor::new(&server).await;
+    reqwest::Client::new()
+        .post(format!("{}/api/v1/widget/pageview", server.url))
+        .header("x-visitor-token", &visitor.token)
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+             Chrome/131.0.0.0 Safari/537.36",
+        )
+        .json(&serde_json::json!({
+            "url": "https://northwind-tea.example/teas/da-hong-pao",
+            "title": "Da Hong Pao — Northwind Tea",
+            "language": "ru-RU",
+            "time_zone": "Europe/Moscow",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap();
+    let cid = visitor.say("Is it good cold-brewed?").await.conversation_id;
+    eventually("the dialog", 20, || s.conversation(cid).is_some()).await;
+    let vid = s.conversation(cid).unwrap().visitor.id;
+    let p = s.visitor_profile(vid).await.unwrap();
+    assert!(
+        p.browser.as_deref().unwrap_or("").contains("Chrome"),
+        "{p:?}"
+    );
+    assert!(p.os.as_deref().unwrap_or("").contains("Windows"), "{p:?}");
+    assert_eq!(p.time_zone.as_deref(), Some("Europe/Moscow"));
+    assert_eq!(p.pages[0].title, "Da Hong Pao — Northwind Tea");
+    assert!(p.conversations.iter().any(|c| c.id == cid), "{p:?}");
+
+    // the widget's settings: a refused value keeps the server's code; a saved one
+    // comes back with the greeting's id and is announced on the stream
+    let mut w = s.widget_settings().await.unwrap();
+    w.color = "#1f7a4d".into();
+    w.title = "Northwind Tea".into();
+    w.greetings.push(switchboard_protocol::GreetingRule {
+        id: None,
+        enabled: true,
+        url_pattern: "teas".into(),
+        delay_seconds: 20,
+        on_exit_intent: false,
+        message: "Choosing an oolong?".into(),
+        from_user_id: info.user.id,
+        per_visitor_cap: 1,
+    });
+    let e = s.save_widget_settings(&w).await.unwrap_err();
+    assert_eq!((e.status(), e.code()), (Some(422), "invalid_url_pattern"));
+    assert_ne!(s.widget_settings().await.unwrap().color, "#1f7a4d");
+    w.greetings[0].url_pattern = "/teas/*".into();
+    let saved = s.save_widget_settings(&w).await.unwrap();
+    assert_eq!(saved.color, "#1f7a4d");
+    assert!(saved.greetings[0].id.is_some());
+    eventually("the widget event", 20, || {
+        events.lock().unwrap().iter().any(|e| {
+            matches!(e, CoreEvent::Widget { settings } if settings.color == "#1f7a4d" && settings.title == "Northwind Tea")
+        })
+    })
+    .await;
+}
