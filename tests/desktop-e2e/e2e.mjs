@@ -626,6 +626,11 @@ try {
   await js('document.querySelector("[data-testid=widget-settings]").scrollTop = 0');
   await shot('10-widget-settings');
   step(`a marketer saved the widget; the open widget went from ${colorBefore} to rgb(31, 122, 77) without a reload`);
+  // a colleague saves elsewhere: the unchanged form follows (widget.updated)
+  await api('PUT', '/api/v1/widget-settings', { token: adm2, body: { ...stored, title: 'Northwind Tea House' } });
+  await until('the form follows a save made elsewhere', async () =>
+    (await js('return document.querySelector("[data-testid=widget-title]").value')) === 'Northwind Tea House');
+  step('a save made elsewhere refreshed the open Widget screen');
 
   ok = true;
   console.log('desktop e2e: all steps passed');
