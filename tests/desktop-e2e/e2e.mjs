@@ -632,6 +632,27 @@ try {
     (await js('return document.querySelector("[data-testid=widget-title]").value')) === 'Northwind Tea House');
   step('a save made elsewhere refreshed the open Widget screen');
 
+  // 14. the greeting is shown to a visitor; an admin's Reports count it
+  const shownRes = await fetch(`${SERVER_URL}/api/v1/widget/greetings/${stored.greetings[0].id}/shown`, {
+    method: 'POST',
+    headers: { 'x-visitor-token': v2.visitor_token },
+  });
+  if (shownRes.status !== 204) throw new Error(`greeting shown: ${shownRes.status} ${await shownRes.text()}`);
+  await click('[data-testid=sign-out]');
+  await find('[data-testid=signin]');
+  await type('input[name=server]', SERVER_URL);
+  await type('input[name=email]', ADMIN.email);
+  await type('input[name=password]', ADMIN.password);
+  await click('[data-testid=signin] button[type=submit]');
+  await click('[data-testid=nav-reports]');
+  const greetingRow = await until('the greeting in Reports', async () => {
+    const rows = await js('return [...document.querySelectorAll("[data-testid=greeting-row]")].map((r) => r.innerText)');
+    return rows.find((r) => r.includes('Choosing an oolong')) ?? null;
+  });
+  if (!/\b1\b/.test(greetingRow)) throw new Error(`greeting row: ${greetingRow}`);
+  await find('[data-testid=csv-greetings]');
+  step(`an admin's Reports count the greeting: ${greetingRow.replace(/\s+/g, ' ')}`);
+
   ok = true;
   console.log('desktop e2e: all steps passed');
 } catch (e) {
