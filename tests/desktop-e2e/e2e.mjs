@@ -535,12 +535,17 @@ try {
   const panelText = await text('[data-testid=visitor-panel]');
   if (!panelText.includes('google.com')) throw new Error(`no referrer in the panel: ${panelText}`);
   await shot('03f-visitor-panel');
+  // a page's title opens it in the OS's browser (run.sh's stand-in xdg-open records it)
+  await click('[data-testid=visitor-page] a');
+  await until('the page handed to the OS browser', async () =>
+    existsSync(process.env.SWITCHBOARD_OPENED) &&
+    readFileSync(process.env.SWITCHBOARD_OPENED, 'utf8').split('\n').includes('https://northwind-tea.example/teas/da-hong-pao'));
   // the panel folds away and comes back
   await click('[data-testid=visitor-panel-toggle]');
   await until('panel hidden', async () => !(await js('return !!document.querySelector("[data-testid=visitor-panel]")')));
   await click('[data-testid=visitor-panel-toggle]');
   await find('[data-testid=visitor-panel]');
-  step('an analyst reads the dialog without a composer; the visitor panel shows Chrome, Windows and the page');
+  step('an analyst reads the dialog without a composer; the visitor panel shows Chrome, Windows and the page, which opens in the OS browser');
 
   // 13. a marketer shapes the widget: colour, texts and a greeting for a tea shop;
   // a refused pattern is explained beside the form; once saved, a visitor's open
