@@ -545,6 +545,19 @@ try {
   await until('panel hidden', async () => !(await js('return !!document.querySelector("[data-testid=visitor-panel]")')));
   await click('[data-testid=visitor-panel-toggle]');
   await find('[data-testid=visitor-panel]');
+  // Мария comes back from another browser with the same email: her new dialog's panel
+  // lists the earlier one, which opens on click
+  const v3 = await api('POST', '/api/v1/widget/session', { body: { locale: 'ru' } });
+  await api('PUT', '/api/v1/widget/contact', { visitor: v3.visitor_token, body: { name: 'Мария', email: 'maria@example.net' } });
+  const back = await api('POST', '/api/v1/widget/messages', {
+    visitor: v3.visitor_token, body: { body: 'Это снова я: заказ пришёл, спасибо!', client_id: 'e2e-again' },
+  });
+  await click(`[data-testid=conversation][data-id="${back.conversation_id}"]`);
+  await until('her new dialog', async () => (await text('[data-testid=history]')).includes('заказ пришёл'));
+  await click(`[data-testid=visitor-conversation][data-id="${first.conversation_id}"]`);
+  await until('the earlier dialog opened from the panel', async () =>
+    (await text('[data-testid=history]')).includes('Где мой заказ?'));
+  step('an earlier conversation of the same email is listed in the panel and opens on click');
   step('an analyst reads the dialog without a composer; the visitor panel shows Chrome, Windows and the page, which opens in the OS browser');
 
   // 13. a marketer shapes the widget: colour, texts and a greeting for a tea shop;
