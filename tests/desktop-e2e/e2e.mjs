@@ -498,8 +498,22 @@ try {
   await find('[data-testid=csv-operators]');
   const cells = await js('return document.querySelectorAll("[data-testid=chart-hours] .cell[title]").length');
   if (cells !== 7 * 24) throw new Error(`heatmap has ${cells} cells`);
+  // the per-day chart (uPlot): hovering today's bar tells the day and its exact count
+  const today = rep.new_conversations[rep.new_conversations.length - 1];
+  const tip = await until('the count beside the cursor on the per-day chart', async () => {
+    const t = await js(`
+      const over = document.querySelector('[data-testid=chart-days] .u-over');
+      if (!over || !document.querySelector('[data-testid=chart-days] canvas')) return '';
+      const r = over.getBoundingClientRect();
+      const at = { clientX: r.right - 3, clientY: r.top + r.height / 2, bubbles: true };
+      over.dispatchEvent(new MouseEvent('mouseenter', at));
+      over.dispatchEvent(new MouseEvent('mousemove', at));
+      const tip = document.querySelector('[data-testid=chart-days-tip]');
+      return tip && !tip.hidden ? [tip.querySelector('b').textContent, tip.textContent] : null;`);
+    return t && digits(t[0]) === String(today.count) && t[1];
+  });
   await shot('09-reports');
-  step(`an analyst sees Reports: ${totalNew} new, ${rep.answered_in_chat} answered in chat, ${rep.operators.length} operators`);
+  step(`an analyst sees Reports: ${totalNew} new, ${rep.answered_in_chat} answered in chat, ${rep.operators.length} operators; the chart's hover: ${tip}`);
 
   // 12. the analyst reads a dialog without a composer; beside it, who the visitor is:
   // a pageview from Chrome on Windows tells the browser, the system and the page

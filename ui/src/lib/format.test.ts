@@ -4,6 +4,8 @@ import {
   formatDuration,
   languageName,
   lastDays,
+  reportDay,
+  countSteps,
   localTimeIn,
   pageLabel,
   toCsv,
@@ -176,6 +178,17 @@ describe('reports helpers', () => {
   it('counts the last days with today', () => {
     expect(lastDays(30, new Date(2026, 11, 4, 10))).toEqual({ from: '2026-11-05', to: '2026-12-04' });
     expect(lastDays(1, new Date(2026, 0, 1))).toEqual({ from: '2026-01-01', to: '2026-01-01' });
+  });
+  it('names report days in the UI language, whatever this computer\'s zone', () => {
+    expect(reportDay('2026-12-04', 'en')).toBe('Dec 4');
+    expect(reportDay('2026-12-04', 'ru')).toMatch(/^4 дек/);
+    expect(reportDay('2026-12-04', 'en', true)).toBe('Fri, December 4, 2026');
+    expect(reportDay('2026-12-04', 'ru', true)).toMatch(/^пт, 4 декабря 2026/);
+    expect(reportDay('2026-01-01', 'en')).toBe('Jan 1');
+    expect(reportDay('not a day', 'en')).toBe('not a day');
+  });
+  it('steps a count axis in whole numbers', () => {
+    expect(countSteps(100)).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 500]);
   });
   it('writes CSV', () => {
     expect(toCsv([['name', 'n'], ['Ann, "A"', 3], ['x', null]])).toBe('name,n\r\n"Ann, ""A""",3\r\nx,\r\n');

@@ -263,3 +263,24 @@ export function pageLabel(p: { url: string; title: string }): string {
   const t = p.title.trim();
   return t || p.url.replace(/^https?:\/\//, '');
 }
+
+/**
+ * A report day (`YYYY-MM-DD`, already in the report's time zone) in the UI's language:
+ * short for a chart's axis ("Dec 4", "4 дек."), long for its hover ("Fri, December 4, 2026").
+ */
+export function reportDay(day: string, locale: Locale, long = false): string {
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  if (!m) return day;
+  const at = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])));
+  const opts: Intl.DateTimeFormatOptions = long
+    ? { weekday: 'short', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' }
+    : { day: 'numeric', month: 'short', timeZone: 'UTC' };
+  return new Intl.DateTimeFormat(locale, opts).format(at);
+}
+
+/** Whole-number steps for a count axis: 1, 2, 5, 10, 20, 50, … */
+export function countSteps(upTo = 1e9): number[] {
+  const out: number[] = [];
+  for (let p = 1; p <= upTo; p *= 10) out.push(p, 2 * p, 5 * p);
+  return out;
+}
