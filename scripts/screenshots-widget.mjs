@@ -49,7 +49,6 @@ const TEAM = [
 ];
 const VISITOR_ASKS = 'Hi! My order #4512 came today, but the Da Hong Pao tin is dented. Is the tea OK?';
 const PHOTO_NAME = 'IMG_20260312_141502.jpg';
-const VISITOR_EMAIL = 'emma.reed@example.com';
 const OPERATOR_ANSWERS =
   'So sorry! The tea is sealed in its own bag, so it is fine. Here is the corrected invoice, with the tin refunded:';
 const INVOICE_NAME = 'invoice-4512.pdf';
@@ -539,10 +538,8 @@ async function main() {
       token: maya.token,
       json: { assignee_id: maya.user.id },
     });
-    // The visitor leaves an email for the follow-up while Maya answers.
-    await page.locator('.sb-email').fill(VISITOR_EMAIL);
-    await page.locator('.sb-email-save').click();
-    await page.locator('.sb-contact-saved', { hasText: VISITOR_EMAIL }).waitFor();
+    // No email form here: the widget asks for one only while nobody is online
+    // (the `email_prompt` setting), and Maya and Sam are.
     await mayaSays(conversation.id, OPERATOR_ANSWERS, {
       name: INVOICE_NAME,
       type: 'application/pdf',
