@@ -54,6 +54,7 @@ pub struct WriteTx {
     pub tx: TxConn,
     done: bool,
     guard: Option<OwnedMutexGuard<()>>,
+    backend: Backend,
     fault: Arc<AtomicU8>,
     storage_full_at: Arc<std::sync::atomic::AtomicI64>,
 }
@@ -210,23 +211,14 @@ impl Db {
             self.note(&e);
             return Err(e);
         }
-        let mut tx = WriteTx {
+        Ok(WriteTx {
             tx: TxConn(Some(conn)),
             done: false,
             guard,
+            backend: self.backend,
             fault: self.write_fault.clone(),
             storage_full_at: self.storage_full_at.clone(),
-        };
-        if self.backend == Backend::Postgres {
-            // One writer at a time across every node: events then commit in
-            // `seq` order, so a stream reading "after seq n" can never miss
-            // a lower seq that commits later.
-            sqlx::query("SELECT pg_advisory_xact_lock(7261)")
-                .execute(&mut *tx.tx)
-                .await
-                .inspect_err(|e| self.note(e))?;
-        }
-        Ok(tx)
+        })
     }
 
     fn note(&self, e: &sqlx::Error) {
@@ -249,7 +241,63 @@ fn note_fault(cell: &AtomicU8, full_at: &std::sync::atomic::AtomicI64, e: &sqlx:
     }
 }
 
+/// What a write transaction may need to itself among the nodes sharing a
+/// PostgreSQL database: writes of different visitors, and the team's, run side
+/// by side; only those that read something and write on what they read take
+/// the lock of that thing. (SQLite has one writer at a time anyway.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LockKey {
+    /// A visitor's conversation: opening it, its messages, who answers it.
+    Visitor(i64),
+    /// The team: the last-admin guard, invitations, roles.
+    Team,
+    /// The notification worker's cursor and digests (one node at a time).
+    Notifier,
+    /// The widget's settings document and its greeting ids.
+    WidgetSettings,
+    /// Numbering the event log (`store::events::sequence`).
+    EventLog,
+}
+
+impl LockKey {
+    /// The two 32-bit keys of `pg_advisory_xact_lock(int, int)`.
+    fn keys(self) -> (i32, i32) {
+        match self {
+            // Visitor ids fit in 32 bits for a long while; past that two
+            // visitors may share a lock, which only serialises them.
+            LockKey::Visitor(id) => (1, id as i32),
+            LockKey::Team => (2, 0),
+            LockKey::Notifier => (3, 0),
+            LockKey::WidgetSettings => (4, 0),
+            LockKey::EventLog => (5, 0),
+        }
+    }
+}
+
 impl WriteTx {
+    /// Holds `key` until this transaction ends (PostgreSQL; a no-op on
+    /// SQLite, where the transaction already has the database to itself).
+    /// Take several in ascending order (see `LockKey`'s `Ord`), so that two
+    /// transactions never wait on each other in a cycle.
+    /// Whether `lock` does anything (several writers at once: PostgreSQL).
+    pub fn locks(&self) -> bool {
+        self.backend == Backend::Postgres
+    }
+
+    pub async fn lock(&mut self, key: LockKey) -> Result<(), sqlx::Error> {
+        if !self.locks() {
+            return Ok(());
+        }
+        let (class, id) = key.keys();
+        sqlx::query("SELECT pg_advisory_xact_lock($1, $2)")
+            .bind(class)
+            .bind(id)
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .inspect_err(|e| note_fault(&self.fault, &self.storage_full_at, e))
+    }
+
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {
         let mut conn = self.tx.0.take().expect("an open write transaction");
         self.done = true;

@@ -21,7 +21,7 @@ use futures_util::FutureExt;
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::Db;
+use crate::db::{Db, LockKey};
 use crate::error::{ApiError, ApiResult};
 
 /// At most this many jobs share a transaction, so that none waits long.
@@ -32,6 +32,8 @@ type Run =
     Box<dyn for<'c> Fn(&'c mut AnyConnection) -> BoxFuture<'c, ApiResult<Output>> + Send + Sync>;
 
 struct Job {
+    /// What the job writes on, locked for the batch (see `LockKey`).
+    lock: Option<LockKey>,
     run: Run,
     done: oneshot::Sender<ApiResult<Output>>,
 }
@@ -52,7 +54,7 @@ impl GroupCommit {
 
     /// Runs `job` in a write transaction, possibly shared with other jobs, and
     /// returns its result once the transaction is committed.
-    pub async fn write<T, F>(&self, job: F) -> ApiResult<T>
+    pub async fn write<T, F>(&self, lock: Option<LockKey>, job: F) -> ApiResult<T>
     where
         T: Send + 'static,
         F: for<'c> Fn(&'c mut AnyConnection) -> BoxFuture<'c, ApiResult<T>> + Send + Sync + 'static,
@@ -62,12 +64,16 @@ impl GroupCommit {
             Box::pin(async move { fut.await.map(|v| Box::new(v) as Output) })
         });
         let (done, result) = oneshot::channel();
-        self.jobs.try_send(Job { run, done }).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                ApiError::unavailable(1, "the server is busy writing; try again")
-            }
-            mpsc::error::TrySendError::Closed(_) => ApiError::internal("the writer has stopped"),
-        })?;
+        self.jobs
+            .try_send(Job { lock, run, done })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    ApiError::unavailable(1, "the server is busy writing; try again")
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    ApiError::internal("the writer has stopped")
+                }
+            })?;
         let output = result
             .await
             .map_err(|_| ApiError::internal("the writer dropped a job"))??;
@@ -127,6 +133,14 @@ async fn write_together(db: &Db, batch: &[Job]) -> ApiResult<Vec<Output>> {
 
 async fn write_in_one_transaction(db: &Db, batch: &[Job]) -> ApiResult<Vec<Output>> {
     let mut tx = db.begin_write().await?;
+    // Every lock up front and in order: two nodes' batches never wait on
+    // each other in a cycle, and a job's writes come after its lock.
+    let mut locks: Vec<LockKey> = batch.iter().filter_map(|job| job.lock).collect();
+    locks.sort_unstable();
+    locks.dedup();
+    for key in locks {
+        tx.lock(key).await?;
+    }
     let mut outputs = Vec::with_capacity(batch.len());
     for job in batch {
         outputs.push((job.run)(&mut tx.tx).await?);
@@ -164,7 +178,7 @@ mod tests {
             let writer = writer.clone();
             tokio::spawn(async move {
                 writer
-                    .write(move |conn| {
+                    .write(None, move |conn| {
                         Box::pin(async move {
                             put(conn, &format!("queued-{n}")).await?;
                             Ok(n)
@@ -203,7 +217,7 @@ mod tests {
                 let writer = writer.clone();
                 tokio::spawn(async move {
                     writer
-                        .write(move |conn| {
+                        .write(None, move |conn| {
                             Box::pin(async move {
                                 put(conn, &format!("job-{n}")).await?;
                                 if n == 13 {

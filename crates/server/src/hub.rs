@@ -28,6 +28,10 @@ const RING_CAPACITY: usize = 4096;
 /// behind reads its own events from the database.
 const FEED_CAPACITY: usize = 64;
 const NATS_SUBJECT: &str = "switchboard.events";
+/// How often the log is read when nothing wakes the hub (a lost NATS wake-up).
+const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How soon events that could not be numbered yet are tried again.
+const HELD_BACK_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 
 pub struct Hub {
     db: Db,
@@ -178,9 +182,26 @@ impl Hub {
     }
 
     async fn follow_log(self: Arc<Self>) {
+        let mut held_back = false;
         loop {
-            let _ =
-                tokio::time::timeout(std::time::Duration::from_secs(1), self.wake.notified()).await;
+            // Events held back behind a transaction still open are tried
+            // again soon: that transaction may be another database's, whose
+            // end wakes nobody here.
+            let wait = if held_back {
+                HELD_BACK_RETRY
+            } else {
+                POLL_EVERY
+            };
+            let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+            // PostgreSQL: number what writers on every node committed (see
+            // `events::sequence`).
+            held_back = match events::sequence(&self.db).await {
+                Ok(numbering) => numbering.held_back,
+                Err(e) => {
+                    tracing::warn!(error = %e, "hub: numbering the event log failed");
+                    true
+                }
+            };
             loop {
                 let after = self.latest_seq();
                 match events::after(&self.db, after, 1000).await {

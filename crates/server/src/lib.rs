@@ -25,6 +25,7 @@ pub mod state;
 pub mod store;
 pub mod store_fault;
 pub mod throttle;
+pub mod widget_view;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -121,8 +121,9 @@ pub async fn sweep(state: &SharedState, now: i64) -> anyhow::Result<Swept> {
         state,
         &format!(
             "DELETE FROM events WHERE seq IN (SELECT seq FROM events \
-             WHERE created_at < $1 AND seq <= {handled} \
-             AND seq < (SELECT MAX(seq) FROM events) ORDER BY seq LIMIT $2)"
+             WHERE created_at < $1 AND {p} <= {handled} \
+             AND {p} < (SELECT MAX({p}) FROM events) ORDER BY {p} LIMIT $2)",
+            p = crate::store::events::position_column(&state.db)
         ),
         now - ms(retention.events_after),
     )

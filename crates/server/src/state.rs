@@ -44,7 +44,7 @@ pub struct AppState {
     /// Signs attachment links (kept in the database: every node agrees).
     pub file_link_key: Vec<u8>,
     /// What visitors' widgets are told (see `services::widget_settings`).
-    pub widget: crate::services::widget_settings::Published,
+    pub widget: crate::widget_view::WidgetView,
 }
 
 impl AppState {

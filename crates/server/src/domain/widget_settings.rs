@@ -215,11 +215,15 @@ mod tests {
 
     #[test]
     fn new_greetings_get_ids_and_known_ones_keep_theirs() {
-        let mut current = WidgetSettings::default();
-        current.greetings = vec![rule(Some(7))];
-        let mut new = WidgetSettings::default();
-        new.color = "#AABBCC".into();
-        new.greetings = vec![rule(Some(7)), rule(None), rule(Some(55))];
+        let current = WidgetSettings {
+            greetings: vec![rule(Some(7))],
+            ..Default::default()
+        };
+        let new = WidgetSettings {
+            color: "#AABBCC".into(),
+            greetings: vec![rule(Some(7)), rule(None), rule(Some(55))],
+            ..Default::default()
+        };
         let saved = check(new, &current).unwrap();
         assert_eq!(saved.color, "#aabbcc");
         let ids: Vec<_> = saved.greetings.iter().map(|g| g.id).collect();
@@ -230,7 +234,8 @@ mod tests {
     #[test]
     fn every_bad_field_has_its_code() {
         let current = WidgetSettings::default();
-        let cases: Vec<(&str, Box<dyn Fn(&mut WidgetSettings)>)> = vec![
+        type Spoil = Box<dyn Fn(&mut WidgetSettings)>;
+        let cases: Vec<(&str, Spoil)> = vec![
             ("invalid_color", Box::new(|s| s.color = "blue".into())),
             ("invalid_color", Box::new(|s| s.color = "#12345g".into())),
             ("invalid_title", Box::new(|s| s.title = "x".repeat(61))),
@@ -310,13 +315,15 @@ mod tests {
 
     #[test]
     fn texts_may_span_lines_and_patterns_may_be_star() {
-        let mut new = WidgetSettings::default();
-        new.welcome = "Hi!\nAsk us anything.".into();
-        new.faces = Some(vec![2, 1]);
-        new.greetings = vec![GreetingRule {
-            url_pattern: "*".into(),
-            ..rule(None)
-        }];
+        let new = WidgetSettings {
+            welcome: "Hi!\nAsk us anything.".into(),
+            faces: Some(vec![2, 1]),
+            greetings: vec![GreetingRule {
+                url_pattern: "*".into(),
+                ..rule(None)
+            }],
+            ..Default::default()
+        };
         let saved = check(new, &WidgetSettings::default()).unwrap();
         assert_eq!(saved.welcome, "Hi!\nAsk us anything.");
         assert_eq!(saved.faces, Some(vec![2, 1]));

@@ -203,7 +203,13 @@ async fn run(state: SharedState, mut socket: WebSocket, mut viewer: Viewer, sinc
     let mut cursor = ready_seq;
     if let Some(since) = since {
         let oldest = events::oldest(&state.db).await.ok().flatten();
-        let kept = since >= 0 && since <= ready_seq && oldest.is_none_or(|o| since >= o - 1);
+        // A cursor from another node may be ahead of this node's hub for
+        // a moment: the log itself says whether it exists.
+        let known = since <= ready_seq
+            || events::latest(&state.db)
+                .await
+                .is_ok_and(|latest| since <= latest);
+        let kept = since >= 0 && known && oldest.is_none_or(|o| since >= o - 1);
         if kept {
             cursor = since;
         } else if !send(&mut socket, frame(&StreamFrame::Reset)).await {

@@ -8,7 +8,7 @@ use switchboard_protocol::{LoginResponse, NotificationSettings, Role};
 use tokio::sync::Semaphore;
 
 use crate::auth::CurrentUser;
-use crate::db::now_ms;
+use crate::db::{now_ms, LockKey};
 use crate::domain::email::EmailAddress;
 use crate::domain::password;
 use crate::error::{ApiError, ApiResult};
@@ -160,6 +160,7 @@ pub async fn create_admin(
     }
     let hash = password::hash(password_text)?;
     let mut tx = state.db.begin_write().await?;
+    tx.lock(LockKey::Team).await?;
     let id = users::insert(
         &mut tx.tx,
         NewUser {

@@ -12,6 +12,7 @@ use switchboard_protocol::{
 };
 
 use crate::auth::CurrentUser;
+use crate::db::{LockKey, WriteTx};
 use crate::domain::search_terms;
 use crate::error::{ApiError, ApiResult};
 use crate::services::widget_settings::AnsweredGreeting;
@@ -220,7 +221,7 @@ pub async fn post_as_visitor(
     // Visitors' messages are the bulk of all writes: they share transactions.
     let posted = state
         .messages_writer
-        .write(move |conn| {
+        .write(Some(LockKey::Visitor(visitor.id)), move |conn| {
             let post = post.clone();
             Box::pin(async move { write_visitor_message(conn, &post).await })
         })
@@ -363,6 +364,25 @@ async fn write_visitor_message(
     })
 }
 
+/// A conversation, read again once this transaction holds its visitor's lock
+/// (writes of one conversation happen one after another on every node).
+async fn locked_conversation(
+    tx: &mut WriteTx,
+    conversation_id: i64,
+    viewer: i64,
+) -> ApiResult<ConversationRecord> {
+    let c = conversations::get(&mut tx.tx, conversation_id, viewer)
+        .await?
+        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    if !tx.locks() {
+        return Ok(c);
+    }
+    tx.lock(LockKey::Visitor(c.visitor_id)).await?;
+    Ok(conversations::get(&mut tx.tx, conversation_id, viewer)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?)
+}
+
 /// Notes the greeting on a new conversation and writes it as the first
 /// message, from its colleague (before the visitor's: it is not an answer).
 async fn open_with_greeting(
@@ -430,9 +450,7 @@ pub async fn post_as_operator(
             });
         }
     }
-    let c = conversations::get(&mut tx.tx, conversation_id, user.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let c = locked_conversation(&mut tx, conversation_id, user.id).await?;
     let stored = messages::insert(
         &mut tx.tx,
         NewMessage {
@@ -505,9 +523,7 @@ pub async fn update(
         }
     }
     let mut tx = state.db.begin_write().await?;
-    let c = conversations::get(&mut tx.tx, conversation_id, user.user.id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("conversation"))?;
+    let c = locked_conversation(&mut tx, conversation_id, user.user.id).await?;
     let mut changed = false;
     if let Some(status) = status.filter(|s| *s != c.status) {
         conversations::set_status(&mut tx.tx, c.id, status).await?;
@@ -601,6 +617,7 @@ pub async fn visitor_read(
     message_id: i64,
 ) -> ApiResult<()> {
     let mut tx = state.db.begin_write().await?;
+    tx.lock(LockKey::Visitor(visitor.id)).await?;
     let c = conversations::of_visitor(&mut tx.tx, visitor.id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;

@@ -20,7 +20,7 @@ use lettre::message::Mailbox;
 use sqlx::AnyConnection;
 use switchboard_protocol::{event, AuthorKind, Channel, Message};
 
-use crate::db::now_ms;
+use crate::db::{now_ms, LockKey};
 use crate::domain::reply_token::{self, Recipient, ReplyToken};
 use crate::mail::compose::OutFile;
 use crate::mail::digest::{self, DigestItem};
@@ -157,6 +157,7 @@ impl NotificationWorker {
                 conversations: &conversations,
             };
             let mut tx = self.state.db.begin_write().await?;
+            tx.lock(LockKey::Notifier).await?;
             let emails = match self.handle(&mut tx.tx, &known, &messages).await {
                 Ok(emails) => {
                     settings::put(&mut *tx.tx, CURSOR_KEY, &newest).await?;
@@ -188,6 +189,7 @@ impl NotificationWorker {
         let mut emails = false;
         for message in messages {
             let mut tx = self.state.db.begin_write().await?;
+            tx.lock(LockKey::Notifier).await?;
             match self
                 .handle(&mut tx.tx, known, std::slice::from_ref(message))
                 .await
@@ -515,6 +517,7 @@ impl NotificationWorker {
     async fn send_due(&self) -> anyhow::Result<()> {
         let state = &self.state;
         let mut tx = state.db.begin_write().await?;
+        tx.lock(LockKey::Notifier).await?;
         let due = notifications::take_due(&mut tx.tx, 500).await?;
         let mut sent = false;
         // Each member's digest entries go out together.

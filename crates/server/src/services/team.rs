@@ -4,7 +4,7 @@ use lettre::message::Mailbox;
 use switchboard_protocol::{event, NotificationSettings, Role, TeamDefaults, User};
 
 use crate::auth::CurrentUser;
-use crate::db::now_ms;
+use crate::db::{now_ms, LockKey};
 use crate::domain::email::EmailAddress;
 use crate::domain::password;
 use crate::error::{ApiError, ApiResult};
@@ -64,6 +64,7 @@ pub async fn invite(
     let expires = now_ms() + TEMPORARY_PASSWORD_TTL_MS;
 
     let mut tx = state.db.begin_write().await?;
+    tx.lock(LockKey::Team).await?;
     let id = match existing {
         Some(removed) => {
             users::reinvite_removed(&mut tx.tx, removed.id, role, &hash, expires, notifications)
@@ -127,6 +128,7 @@ pub async fn resend(state: &SharedState, admin: &CurrentUser, user_id: i64) -> A
     let temporary = password::generate();
     let hash = hash_password(temporary.clone()).await?;
     let mut tx = state.db.begin_write().await?;
+    tx.lock(LockKey::Team).await?;
     users::set_temporary_password(
         &mut tx.tx,
         user.id,
@@ -153,6 +155,7 @@ pub async fn change_role(
     let role = parse_role(role)?;
     let user = member(state, user_id).await?;
     let mut tx = state.db.begin_write().await?;
+    tx.lock(LockKey::Team).await?;
     if is_active_admin(&user)
         && role != Role::Admin
         && users::count_active_admins(&mut tx.tx).await? <= 1
@@ -182,6 +185,7 @@ pub async fn remove(state: &SharedState, admin: &CurrentUser, user_id: i64) -> A
     admin.require_admin()?;
     let user = member(state, user_id).await?;
     let mut tx = state.db.begin_write().await?;
+    tx.lock(LockKey::Team).await?;
     if is_active_admin(&user) && users::count_active_admins(&mut tx.tx).await? <= 1 {
         return Err(ApiError::conflict(
             "last_admin",

@@ -6,41 +6,21 @@
 //! once per change (a `widget.updated` or `team.updated` event in the log,
 //! whichever node wrote it), not once per visitor.
 
-use std::sync::Arc;
-
 use serde_json::json;
 use switchboard_protocol::{
     event, GreetingRule, PublicGreeting, PublicOperator, PublicWidget, WidgetSettings,
 };
-use tokio::sync::watch;
 
 use crate::auth::CurrentUser;
-use crate::db::Db;
+use crate::db::{Db, LockKey};
 use crate::domain::widget_settings::{self as rules, Invalid};
 use crate::error::{ApiError, ApiResult};
 use crate::state::SharedState;
 use crate::store::settings::{self, NEXT_GREETING_ID, WIDGET_SETTINGS};
 use crate::store::users::{self, AccountStatus, UserRecord};
 use crate::store::{events, greetings};
+use crate::widget_view::WidgetView;
 use switchboard_protocol::Permission;
-
-/// The public view of the widget on this node.
-pub struct Published {
-    current: watch::Sender<Arc<PublicWidget>>,
-}
-
-impl Published {
-    pub fn get(&self) -> Arc<PublicWidget> {
-        self.current.borrow().clone()
-    }
-
-    /// Wakes when the widget changes (the current view counts as seen).
-    pub fn subscribe(&self) -> watch::Receiver<Arc<PublicWidget>> {
-        let mut rx = self.current.subscribe();
-        rx.mark_unchanged();
-        rx
-    }
-}
 
 pub async fn load(db: &Db) -> anyhow::Result<WidgetSettings> {
     Ok(settings::get(db, WIDGET_SETTINGS)
@@ -52,38 +32,28 @@ pub async fn load(db: &Db) -> anyhow::Result<WidgetSettings> {
 pub async fn publish(
     db: &Db,
     avatar_url: impl Fn(Option<&str>) -> Option<String>,
-) -> anyhow::Result<Published> {
+) -> anyhow::Result<WidgetView> {
     let view = public_view(&load(db).await?, &users::team(db).await?, &avatar_url);
-    Ok(Published {
-        current: watch::channel(Arc::new(view)).0,
-    })
+    Ok(WidgetView::new(view))
 }
 
 /// Rebuilds the public view whenever the hub sees the widget or the team
-/// change; runs for the life of the server.
+/// change (on any node); runs for the life of the server.
 pub async fn follow_changes(state: SharedState) {
     let mut changes = state.hub.widget_changes();
     while changes.changed().await.is_ok() {
-        let rebuilt = async {
-            let team = users::team(&state.db).await?;
-            anyhow::Ok(public_view(&load(&state.db).await?, &team, &|f| {
-                state.avatar_url(f)
-            }))
-        };
-        match rebuilt.await {
-            Ok(view) => {
-                state.widget.current.send_if_modified(|old| {
-                    let changed = **old != view;
-                    if changed {
-                        *old = Arc::new(view);
-                    }
-                    changed
-                });
-            }
-            // The next change (or the next start) tries again.
-            Err(e) => tracing::warn!(error = %e, "widget: reloading the settings failed"),
+        // On failure the next change (or the next start) tries again.
+        if let Err(e) = rebuild(&state).await {
+            tracing::warn!(error = %e, "widget: reloading the settings failed");
         }
     }
+}
+
+async fn rebuild(state: &SharedState) -> anyhow::Result<()> {
+    let team = users::team(&state.db).await?;
+    let view = public_view(&load(&state.db).await?, &team, &|f| state.avatar_url(f));
+    state.widget.replace(view);
+    Ok(())
 }
 
 fn answers(u: &UserRecord) -> bool {
@@ -154,6 +124,7 @@ pub async fn save(
     me.require(Permission::EditWidget)?;
     let team = users::team(&state.db).await?;
     let mut tx = state.db.begin_write().await?;
+    tx.lock(LockKey::WidgetSettings).await?;
     let current = settings::get_in(&mut tx.tx, WIDGET_SETTINGS)
         .await?
         .unwrap_or_default();
@@ -178,6 +149,10 @@ pub async fn save(
     events::append(&mut tx.tx, event::WIDGET_UPDATED, None, &json!(saved)).await?;
     tx.commit().await?;
     state.hub.wake();
+    // This node's widgets need not wait for the event to come round.
+    if let Err(e) = rebuild(state).await {
+        tracing::warn!(error = %e, "widget: rebuilding the view after a save failed");
+    }
     tracing::info!(user_id = me.user.id, "widget settings saved");
     Ok(saved)
 }
@@ -189,9 +164,16 @@ pub async fn greeting_shown(
     visitor_id: i64,
     greeting_id: i64,
 ) -> ApiResult<()> {
-    let greeting = enabled_greeting(state, greeting_id)
+    // The stored settings decide, not this node's view of them, which may
+    // lag a save on another node by a moment.
+    let stored = load(&state.db).await?;
+    let greeting = stored
+        .greetings
+        .iter()
+        .find(|g| g.id == Some(greeting_id) && g.enabled)
         .ok_or_else(|| ApiError::not_found("greeting (it may have been turned off)"))?;
     let mut tx = state.db.begin_write().await?;
+    tx.lock(LockKey::Visitor(visitor_id)).await?;
     let recorded = greetings::record_showing(
         &mut tx.tx,
         greeting_id,
@@ -208,16 +190,6 @@ pub async fn greeting_shown(
             "this visitor has seen this greeting as often as it may be shown",
         ))
     }
-}
-
-fn enabled_greeting(state: &SharedState, id: i64) -> Option<PublicGreeting> {
-    state
-        .widget
-        .get()
-        .greetings
-        .iter()
-        .find(|g| g.id == id)
-        .cloned()
 }
 
 /// The greeting a visitor's first message answers, when it is one they

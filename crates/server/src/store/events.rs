@@ -1,10 +1,73 @@
-//! The durable event log behind the websocket streams: every event gets a
-//! workspace-wide `seq`, written in the same transaction as the change it tells of.
+//! The durable event log behind the websocket streams: every event is
+//! written in the same transaction as the change it tells of, and gets a
+//! workspace-wide position that streams and cursors follow (`seq` on the
+//! wire).
+//!
+//! On SQLite, with one writer at a time, the row id is that position: rows
+//! commit in id order. On PostgreSQL writers on several nodes commit side by
+//! side, so ids may commit out of order; there the position (`pos`) is given
+//! after commit by [`sequence`], to events of transactions older than every
+//! transaction still open, in transaction order. A position, once given, is
+//! final and nothing later gets a smaller one: a cursor never skips an event.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{now_ms, Db};
+use crate::db::{now_ms, Backend, Db, LockKey};
+
+/// The column that orders the log for readers (see the module's comment).
+fn position(db: &Db) -> &'static str {
+    match db.backend {
+        Backend::Sqlite => "seq",
+        Backend::Postgres => "pos",
+    }
+}
+
+/// PostgreSQL: gives positions to the events of finished transactions below
+/// the oldest one still running, in (transaction, id) order, after the
+/// highest position given so far. Run under `LockKey::EventLog`.
+const SEQUENCE: &str = "WITH base AS (SELECT COALESCE(MAX(pos), 0) AS b FROM events), \
+    todo AS (SELECT seq, row_number() OVER (ORDER BY xid, seq) AS n FROM events \
+             WHERE pos IS NULL AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
+             ORDER BY xid, seq LIMIT 10000) \
+    UPDATE events SET pos = base.b + todo.n FROM base, todo WHERE events.seq = todo.seq";
+
+/// What a call of [`sequence`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Numbering {
+    pub numbered: u64,
+    /// Some committed events wait for an older transaction still open.
+    pub held_back: bool,
+}
+
+/// Numbers what has committed since the last call (PostgreSQL; SQLite needs
+/// nothing). Any node may call it at any time: calls take turns.
+pub async fn sequence(db: &Db) -> Result<Numbering, sqlx::Error> {
+    if db.backend != Backend::Postgres || !unnumbered(&db.pool).await? {
+        return Ok(Numbering::default());
+    }
+    let mut tx = db.begin_write().await?;
+    tx.lock(LockKey::EventLog).await?;
+    let numbered = sqlx::query(SEQUENCE)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(Numbering {
+        numbered,
+        held_back: unnumbered(&db.pool).await?,
+    })
+}
+
+/// Whether some committed event has no position yet.
+async fn unnumbered(pool: &sqlx::AnyPool) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 AS one FROM events WHERE pos IS NULL LIMIT 1")
+            .fetch_optional(pool)
+            .await?
+            .is_some(),
+    )
+}
 
 #[derive(Debug, Clone)]
 pub struct StoredEvent {
@@ -77,9 +140,10 @@ fn from_row(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {
 
 /// Events after `seq`, oldest first, at most `limit`.
 pub async fn after(db: &Db, seq: i64, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT seq, name, conversation_id, visitor_id, data FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
-    )
+    let p = position(db);
+    let rows = sqlx::query(&format!(
+        "SELECT {p} AS seq, name, conversation_id, visitor_id, data FROM events WHERE {p} > $1 ORDER BY {p} LIMIT $2"
+    ))
     .bind(seq)
     .bind(limit)
     .fetch_all(&db.pool)
@@ -94,9 +158,10 @@ pub async fn of_visitor_after(
     seq: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT seq, name, conversation_id, visitor_id, data FROM events WHERE visitor_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-    )
+    let p = position(db);
+    let rows = sqlx::query(&format!(
+        "SELECT {p} AS seq, name, conversation_id, visitor_id, data FROM events WHERE visitor_id = $1 AND {p} > $2 ORDER BY {p} LIMIT $3"
+    ))
     .bind(visitor_id)
     .bind(seq)
     .bind(limit)
@@ -107,16 +172,27 @@ pub async fn of_visitor_after(
 
 /// The newest seq, 0 when the log is empty.
 pub async fn latest(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events")
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("seq")
+    sqlx::query(&format!(
+        "SELECT COALESCE(MAX({p}), 0) AS seq FROM events",
+        p = position(db)
+    ))
+    .fetch_one(&db.pool)
+    .await?
+    .try_get("seq")
+}
+
+/// The position column, for statements elsewhere (retention).
+pub fn position_column(db: &Db) -> &'static str {
+    position(db)
 }
 
 /// The oldest seq still kept, if any.
 pub async fn oldest(db: &Db) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query("SELECT MIN(seq) AS seq FROM events")
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("seq")
+    sqlx::query(&format!(
+        "SELECT MIN({p}) AS seq FROM events",
+        p = position(db)
+    ))
+    .fetch_one(&db.pool)
+    .await?
+    .try_get("seq")
 }

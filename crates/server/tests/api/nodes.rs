@@ -428,3 +428,185 @@ async fn widget_settings_saved_on_one_node_reach_a_widget_open_on_another() {
     assert_eq!(frame["widget"]["color"], "#b45309");
     assert_eq!(frame["widget"]["title"], "Tea shop");
 }
+
+/// A visitor's message on node B while node A holds a write transaction open
+/// (as a slow write would): B answers at once — writers on different nodes
+/// share no lock — and its event reaches streams only once A's transaction
+/// has ended, after A's event: the log stays in commit order, so no cursor
+/// can pass an event that commits late.
+#[tokio::test]
+async fn writers_on_two_nodes_do_not_wait_for_each_other_and_no_late_event_is_skipped() {
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &b).await;
+    let base = b.url().replacen("http://", "ws://", 1);
+    let mut ops = connect(&format!("{base}/api/v1/stream?token={token}")).await;
+    assert_eq!(next_frame(&mut ops).await["type"], "ready");
+
+    // Node A: a write transaction that has written an event and stays open.
+    let mut held = a.state.db.begin_write().await.unwrap();
+    switchboard_server::store::events::append(
+        &mut held.tx,
+        "test.held",
+        None,
+        &json!({ "by": "node A" }),
+    )
+    .await
+    .unwrap();
+
+    let session: Value = http
+        .post(format!("{}/api/v1/widget/session", b.url()))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let send = http
+        .post(format!("{}/api/v1/widget/messages", b.url()))
+        .header(
+            "x-visitor-token",
+            session["visitor_token"].as_str().unwrap(),
+        )
+        .json(&json!({ "body": "Written beside an open transaction", "client_id": "n1" }))
+        .send();
+    let sent = tokio::time::timeout(std::time::Duration::from_secs(5), send)
+        .await
+        .expect("node B's write does not wait for node A's open transaction")
+        .unwrap();
+    assert_eq!(sent.status(), reqwest::StatusCode::CREATED);
+
+    // Committed, but behind A's open transaction: not streamed yet.
+    use futures_util::StreamExt;
+    let early = tokio::time::timeout(std::time::Duration::from_millis(500), ops.next()).await;
+    assert!(
+        early.is_err(),
+        "an event passed an older open transaction: {early:?}"
+    );
+
+    held.commit().await.unwrap();
+    a.state.hub.wake();
+    let mut names = Vec::new();
+    let mut last_seq = 0;
+    while !names.iter().any(|n| n == "message.created") {
+        let frame = next_frame(&mut ops).await;
+        if frame["type"] != "event" {
+            continue;
+        }
+        let seq = frame["seq"].as_i64().unwrap();
+        assert!(seq > last_seq, "positions only grow");
+        last_seq = seq;
+        names.push(frame["event"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        names,
+        ["test.held", "conversation.created", "message.created"],
+        "A's event, committed last, still comes first: it was written first"
+    );
+}
+
+/// Visitors write on both nodes at once while a colleague's stream hops
+/// between the nodes, resuming each time from the last seq it saw: every
+/// message arrives once, none is missing, positions only grow.
+#[tokio::test]
+async fn a_stream_resumed_across_two_nodes_under_concurrent_writes_misses_and_repeats_nothing() {
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, unlimited_visitors).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &a).await;
+    const VISITORS: usize = 6;
+    const EACH: usize = 20;
+    let mut writers = Vec::new();
+    for v in 0..VISITORS {
+        let node = if v % 2 == 0 { a.url() } else { b.url() };
+        let http = http.clone();
+        writers.push(tokio::spawn(async move {
+            let session: Value = http
+                .post(format!("{node}/api/v1/widget/session"))
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let visitor = session["visitor_token"].as_str().unwrap().to_string();
+            let mut ids = Vec::new();
+            for i in 0..EACH {
+                let sent: Value = http
+                    .post(format!("{node}/api/v1/widget/messages"))
+                    .header("x-visitor-token", &visitor)
+                    .json(&json!({ "body": format!("visitor {v} message {i}"), "client_id": format!("{v}-{i}") }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                ids.push(sent["id"].as_i64().expect("a stored message"));
+            }
+            ids
+        }));
+    }
+
+    // The reader: a few events from one node, then resume on the other.
+    let nodes = [a.url(), b.url()];
+    let mut seen: Vec<i64> = Vec::new();
+    let mut cursor: Option<i64> = None;
+    let mut last_seq = 0;
+    let mut hop = 0;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    while seen.len() < VISITORS * EACH {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} messages arrived",
+            seen.len()
+        );
+        let base = nodes[hop % 2].replacen("http://", "ws://", 1);
+        let url = match cursor {
+            Some(s) => format!("{base}/api/v1/stream?token={token}&since={s}"),
+            None => format!("{base}/api/v1/stream?token={token}&since=0"),
+        };
+        let mut ws = connect(&url).await;
+        let ready = next_frame(&mut ws).await;
+        assert_eq!(ready["type"], "ready");
+        let mut taken = 0;
+        while taken < 7 + hop % 5 && seen.len() < VISITORS * EACH {
+            let frame = next_frame(&mut ws).await;
+            assert_ne!(
+                frame["type"], "reset",
+                "the log keeps everything this test wrote"
+            );
+            if frame["type"] != "event" {
+                continue;
+            }
+            let seq = frame["seq"].as_i64().unwrap();
+            assert!(
+                seq > last_seq,
+                "seq {seq} after {last_seq}: repeated or out of order"
+            );
+            last_seq = seq;
+            cursor = Some(seq);
+            taken += 1;
+            if frame["event"] == "message.created" {
+                seen.push(frame["data"]["id"].as_i64().unwrap());
+            }
+        }
+        drop(ws);
+        hop += 1;
+    }
+    let mut written: Vec<i64> = Vec::new();
+    for w in writers {
+        written.extend(w.await.unwrap());
+    }
+    written.sort_unstable();
+    let mut got = seen.clone();
+    got.sort_unstable();
+    got.dedup();
+    assert_eq!(got.len(), seen.len(), "a message arrived twice");
+    assert_eq!(got, written, "every message written arrived");
+}

@@ -383,7 +383,14 @@ async fn a_reopened_conversation_is_announced_as_the_api_shows_it() {
             .status(),
         StatusCode::CREATED
     );
-    let reopened = next_event(&mut ops, "conversation.updated").await;
+    // (With several writers, PostgreSQL numbers the close's own update
+    // once its transaction is below every open one: it may come first.)
+    let reopened = loop {
+        let update = next_event(&mut ops, "conversation.updated").await;
+        if update["data"]["status"] == "open" {
+            break update;
+        }
+    };
     let fetched = app
         .get_json(&app.admin_token, &format!("/conversations/{conversation}"))
         .await;

@@ -153,7 +153,8 @@ async fn bad_settings_are_refused_and_change_nothing() {
         let code = expect_error(save(&app, token, good.clone()).await, StatusCode::FORBIDDEN).await;
         assert_eq!(code, "forbidden");
     }
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    type Spoil = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Spoil)> = vec![
         ("invalid_color", Box::new(|s| s["color"] = json!("teal"))),
         (
             "invalid_title",
