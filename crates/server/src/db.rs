@@ -245,7 +245,7 @@ fn note_fault(cell: &AtomicU8, full_at: &std::sync::atomic::AtomicI64, e: &sqlx:
 /// PostgreSQL database: writes of different visitors, and the team's, run side
 /// by side; only those that read something and write on what they read take
 /// the lock of that thing. (SQLite has one writer at a time anyway.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LockKey {
     /// A visitor's conversation: opening it, its messages, who answers it.
     Visitor(i64),
