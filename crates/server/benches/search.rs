@@ -267,6 +267,28 @@ async fn time_reports(state: &switchboard_server::state::SharedState) {
         samples[samples.len() / 2].as_secs_f64() * 1000.0,
         samples[samples.len() - 1].as_secs_f64() * 1000.0
     );
+    // Where a report's time goes: reading the conversations, and the
+    // figures computed from them.
+    let (from_ms, to_ms) = range.bounds_ms().unwrap();
+    let (mut reading, mut computing) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        let t = Instant::now();
+        let rows =
+            switchboard_server::store::conversations::opened_between(&state.db, from_ms, to_ms)
+                .await
+                .unwrap();
+        reading.push(t.elapsed());
+        let t = Instant::now();
+        let _ = switchboard_server::domain::report::compute(&range, &rows, &[], 15, now);
+        computing.push(t.elapsed());
+    }
+    reading.sort();
+    computing.sort();
+    println!(
+        "  of which reading the conversations p50 {:.1} ms, computing the figures p50 {:.1} ms",
+        reading[reading.len() / 2].as_secs_f64() * 1000.0,
+        computing[computing.len() / 2].as_secs_f64() * 1000.0
+    );
 }
 
 async fn fresh_postgres() -> String {
