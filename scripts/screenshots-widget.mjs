@@ -35,6 +35,8 @@ const COLLEAGUE_PASSWORD = process.env.SWITCHBOARD_COLLEAGUE_PASSWORD;
 const OUT = resolve(root, process.env.SCREENSHOTS_OUT || 'docs/screenshots');
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
 const WAIT_MS = 15_000;
+/** The demo shop's own green (crates/server/assets/demo.html, --leaf). */
+const LEAF = '#2f6f4f';
 
 // The people and the conversation on the pictures.
 const TEAM = [
@@ -487,6 +489,13 @@ async function main() {
     }, maya.token);
     await api('PUT', '/api/v1/me/presence', { token: maya.token, json: { presence: 'online' } });
     if (team[1]) await api('PUT', '/api/v1/me/presence', { token: team[1].token, json: { presence: 'away' } });
+    // The shop shapes its widget as a marketer would in Settings → Widget:
+    // its own green, its name, a greeting line.
+    const settings = await api('GET', '/api/v1/widget-settings', { token: maya.token });
+    await api('PUT', '/api/v1/widget-settings', {
+      token: maya.token,
+      json: { ...settings, color: LEAF, title: 'Northwind Tea', welcome: 'Questions about teas, brewing or your order? We usually answer within minutes.' },
+    });
 
     // A visitor on the demo shop asks; Maya answers from the "desktop app".
     const visitor = await browser.newContext({ ...ctx, viewport: { width: 1280, height: 800 } });
