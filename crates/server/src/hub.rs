@@ -30,8 +30,10 @@ const FEED_CAPACITY: usize = 64;
 const NATS_SUBJECT: &str = "switchboard.events";
 /// How often the log is read when nothing wakes the hub (a lost NATS wake-up).
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-/// How soon events that could not be numbered yet are tried again.
+/// How soon events that could not be numbered yet are tried again, at first
+/// and at most.
 const HELD_BACK_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
+const HELD_BACK_RETRY_MAX: std::time::Duration = std::time::Duration::from_millis(200);
 
 pub struct Hub {
     db: Db,
@@ -182,26 +184,23 @@ impl Hub {
     }
 
     async fn follow_log(self: Arc<Self>) {
-        let mut held_back = false;
+        // While events are held back behind a transaction still open, they
+        // are tried again soon — that transaction may be another database's,
+        // whose end wakes nobody here — and less often the longer it stays.
+        let mut retry: Option<std::time::Duration> = None;
         loop {
-            // Events held back behind a transaction still open are tried
-            // again soon: that transaction may be another database's, whose
-            // end wakes nobody here.
-            let wait = if held_back {
-                HELD_BACK_RETRY
-            } else {
-                POLL_EVERY
-            };
-            let _ = tokio::time::timeout(wait, self.wake.notified()).await;
+            let _ = tokio::time::timeout(retry.unwrap_or(POLL_EVERY), self.wake.notified()).await;
             // PostgreSQL: number what writers on every node committed (see
             // `events::sequence`).
-            held_back = match events::sequence(&self.db).await {
+            let held_back = match events::sequence(&self.db).await {
                 Ok(numbering) => numbering.held_back,
                 Err(e) => {
                     tracing::warn!(error = %e, "hub: numbering the event log failed");
                     true
                 }
             };
+            retry = held_back
+                .then(|| retry.map_or(HELD_BACK_RETRY, |r| (r * 2).min(HELD_BACK_RETRY_MAX)));
             loop {
                 let after = self.latest_seq();
                 match events::after(&self.db, after, 1000).await {
