@@ -90,11 +90,8 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         .then(|| config.data_dir.join("mailbox"));
     let reply_keys = services::reply_keys::load(&db).await?;
     let file_link_key = services::attachments::link_key(&db).await?;
-    let widget = {
-        let base = public_url.clone();
-        services::widget_settings::publish(&db, |f| f.map(|f| format!("{base}/avatars/{f}")))
-            .await?
-    };
+    let widget =
+        services::widget_settings::publish(&db, |f| state::avatar_url(&public_url, f)).await?;
     // Random per start unless configured; `serve` prints it.
     let ingress_secret = config
         .ingress_secret

@@ -76,10 +76,15 @@ impl AppState {
     }
 
     pub fn avatar_url(&self, file: Option<&str>) -> Option<String> {
-        file.map(|f| format!("{}/avatars/{f}", self.public_url))
+        avatar_url(&self.public_url, file)
     }
 
     pub fn cabinet_url(&self) -> String {
         format!("{}/cabinet", self.public_url)
     }
+}
+
+/// Where an avatar file is served, under the server's public address.
+pub fn avatar_url(public_url: &str, file: Option<&str>) -> Option<String> {
+    file.map(|f| format!("{public_url}/avatars/{f}"))
 }

@@ -16,19 +16,10 @@ pub const WIDGET_SETTINGS: &str = "widget_settings";
 pub const NEXT_GREETING_ID: &str = "next_greeting_id";
 
 pub async fn get<T: DeserializeOwned>(db: &Db, key: &str) -> anyhow::Result<Option<T>> {
-    let row = sqlx::query("SELECT value FROM settings WHERE key = $1")
-        .bind(key)
-        .fetch_optional(&db.pool)
-        .await?;
-    match row {
-        Some(row) => Ok(Some(serde_json::from_str(
-            &row.try_get::<String, _>("value")?,
-        )?)),
-        None => Ok(None),
-    }
+    get_in(&mut *db.pool.acquire().await?, key).await
 }
 
-/// `get` inside a transaction.
+/// `get` on a given connection (inside a transaction, say).
 pub async fn get_in<T: DeserializeOwned>(
     conn: &mut sqlx::AnyConnection,
     key: &str,

@@ -14,15 +14,12 @@ const OLD_MIGRATIONS: [&str; 3] = [
     "0003_events_by_visitor.sql",
 ];
 
-#[tokio::test]
-async fn a_data_dir_of_the_previous_release_opens_with_nothing_lost() {
-    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
-        return; // the migrations are the same per store; SQLite is checked here
-    }
+/// A SQLite data dir whose schema is what these migrations (of the earlier
+/// release) made, and a connection to fill it.
+async fn data_dir_migrated_to(migrations: &[&str]) -> (tempfile::TempDir, sqlx::SqliteConnection) {
     let dir = tempfile::tempdir().unwrap();
-    // The schema exactly as the previous release left it.
     let old = tempfile::tempdir().unwrap();
-    for name in OLD_MIGRATIONS {
+    for name in migrations {
         std::fs::copy(
             format!("{}/migrations/sqlite/{name}", env!("CARGO_MANIFEST_DIR")),
             old.path().join(name),
@@ -40,6 +37,16 @@ async fn a_data_dir_of_the_previous_release_opens_with_nothing_lost() {
         .run(&mut db)
         .await
         .unwrap();
+    (dir, db)
+}
+
+#[tokio::test]
+async fn a_data_dir_of_the_previous_release_opens_with_nothing_lost() {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
+        return; // the migrations are the same per store; SQLite is checked here
+    }
+    // The schema exactly as the previous release left it.
+    let (dir, mut db) = data_dir_migrated_to(&OLD_MIGRATIONS).await;
     // Its data: an admin signed in, the workspace key, a visitor's dialog.
     let now = switchboard_server::db::now_ms() - 3_600_000;
     let hash = switchboard_server::domain::password::hash(ADMIN_PASSWORD).unwrap();
@@ -131,32 +138,14 @@ async fn a_data_dir_before_files_reports_and_greetings_opens_with_nothing_lost()
     if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
         return; // the migrations are the same per store; SQLite is checked here
     }
-    let dir = tempfile::tempdir().unwrap();
-    let old = tempfile::tempdir().unwrap();
-    for name in [
+    let (dir, mut db) = data_dir_migrated_to(&[
         "0001_initial.sql",
         "0002_notifications.sql",
         "0003_events_by_visitor.sql",
         "0004_session_expiry.sql",
         "0005_mail_auth_and_bounces.sql",
-    ] {
-        std::fs::copy(
-            format!("{}/migrations/sqlite/{name}", env!("CARGO_MANIFEST_DIR")),
-            old.path().join(name),
-        )
-        .unwrap();
-    }
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("switchboard.db").display()
-    );
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::migrate::Migrator::new(old.path())
-        .await
-        .unwrap()
-        .run(&mut db)
-        .await
-        .unwrap();
+    ])
+    .await;
     // Yesterday noon (UTC): the visitor wrote, Ada answered 90 s later.
     let day_ms = 86_400_000;
     let noon = (switchboard_server::db::now_ms() / day_ms - 1) * day_ms + day_ms / 2;
