@@ -7,6 +7,7 @@
 
 mod commands;
 mod tray;
+mod webkit;
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -90,6 +91,9 @@ fn main() {
         })
         .setup(move |app| {
             let handle = app.handle().clone();
+            if let Some(w) = app.get_webview_window("main") {
+                webkit::tune(&w);
+            }
             // no tray host (or no appindicator library): the app still works, the
             // window just can't hide into a tray
             match tray::create(&handle) {
