@@ -44,14 +44,33 @@ export function initials(name: string): string {
 }
 
 /** "14:05" today, "yesterday", or a short date. */
+const formats = new Map<string, Intl.DateTimeFormat>();
+/**
+ * One formatter per locale and kind, kept: `toLocaleTimeString(locale, options)` builds a
+ * new ICU formatter at every call, tens of kB outside the JS heap that stay until a
+ * garbage collection, and a scrolled dialog list formats thousands of times.
+ */
+function dateFormat(locale: Locale, kind: 'time' | 'day'): Intl.DateTimeFormat {
+  const key = `${locale}/${kind}`;
+  let f = formats.get(key);
+  if (!f) {
+    f = new Intl.DateTimeFormat(
+      locale,
+      kind === 'time' ? { hour: '2-digit', minute: '2-digit' } : { day: 'numeric', month: 'short' },
+    );
+    formats.set(key, f);
+  }
+  return f;
+}
+
 export function shortTime(ms: number, locale: Locale, now: Date = new Date(), yesterday = 'yesterday'): string {
   const d = new Date(ms);
   const sameDay = d.toDateString() === now.toDateString();
-  if (sameDay) return d.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' });
+  if (sameDay) return dateFormat(locale, 'time').format(d);
   const y = new Date(now);
   y.setDate(now.getDate() - 1);
   if (d.toDateString() === y.toDateString()) return yesterday;
-  return d.toLocaleDateString(locale, { day: 'numeric', month: 'short' });
+  return dateFormat(locale, 'day').format(d);
 }
 
 export function preview(body: string, max = 80): string {

@@ -48,7 +48,9 @@ class Store {
   user = $state<User | null>(null);
   locale = $state<Locale>('en');
   filter = $state<Filter>('all');
-  list = $state<Conversation[]>([]);
+  // raw: thousands of dialogs, each replaced whole, never changed in place; a deep
+  // proxy would wrap every one the list touches (memory and time for nothing)
+  list = $state.raw<Conversation[]>([]);
   counts = $state<Record<Filter, number>>({ mine: 0, unassigned: 0, all: 0, closed: 0 });
   unreadTotal = $state(0);
   connection = $state<ConnState>({ state: 'connecting' });
@@ -133,12 +135,16 @@ class Store {
   }
 
   async start(): Promise<void> {
+    // the marks let the desktop benchmark (tests/desktop-e2e/bench.mjs) split the startup
+    performance.mark('sb:start');
     await onCoreEvent((e) => this.onEvent(e));
     this.info = await api.appInfo();
+    performance.mark('sb:info');
     this.prefs = this.info.prefs;
     this.applyLocale();
     try {
       const s = await api.restore();
+      performance.mark('sb:restore');
       if (s) {
         this.enter(s);
         return;
@@ -201,6 +207,7 @@ class Store {
     if (!this.session) return;
     try {
       const l = await api.listConversations(this.filter);
+      if (!this.list.length) performance.mark('sb:list');
       this.list = l.items;
       // the core sends a string-keyed map: a filter it left out counts 0
       const counts = { ...this.counts };
@@ -482,7 +489,11 @@ class Store {
         break;
       case 'conversation': {
         const i = this.list.findIndex((c) => c.id === e.conversation.id);
-        if (i >= 0) this.list[i] = e.conversation;
+        if (i >= 0) {
+          const list = this.list.slice();
+          list[i] = e.conversation;
+          this.list = list;
+        }
         if (this.extraConversation?.id === e.conversation.id) this.extraConversation = e.conversation;
         this.scheduleRefresh();
         break;
