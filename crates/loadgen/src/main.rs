@@ -107,6 +107,9 @@ struct Resources {
     connected_rss_kb: u64,
     /// CPU time (user + system) during the send phase, in seconds.
     cpu_seconds: f64,
+    /// Context switches of all their threads during the send phase: each is
+    /// a thread that blocked (waiting for another) or was preempted.
+    switches: u64,
 }
 
 struct Outcome {
@@ -133,6 +136,11 @@ impl Outcome {
     /// Milliseconds of CPU per 1,000 accepted messages.
     fn cpu_per_1k(&self) -> f64 {
         self.resources.cpu_seconds * 1000.0 / self.accepted as f64 * 1000.0
+    }
+
+    /// Context switches per accepted message.
+    fn switches_per_message(&self) -> f64 {
+        self.resources.switches as f64 / self.accepted.max(1) as f64
     }
 
     fn per_socket_kb(&self, sockets: usize) -> f64 {
@@ -187,7 +195,7 @@ async fn main() {
 fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
     let sockets = args.visitors + args.operators;
     println!(
-        "\n{:<14} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7} {:>6} {:>9} {:>7} {:>7} {:>9}",
+        "\n{:<14} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7} {:>6} {:>9} {:>8} {:>7} {:>7} {:>9}",
         "",
         "p50 ms",
         "p99 ms",
@@ -197,6 +205,7 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
         "msg/s",
         "CPU %",
         "CPU ms/1k",
+        "csw/msg",
         "PSS MB",
         "RSS MB",
         "KB/socket"
@@ -207,7 +216,7 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
         ("switchboard", full),
     ] {
         println!(
-            "{name:<14} {:>7.2} {:>7.2} {:>7.1} {:>8.2} {:>8.2} {:>7.0} {:>6.0} {:>9.0} {:>7} {:>7} {:>9.1}",
+            "{name:<14} {:>7.2} {:>7.2} {:>7.1} {:>8.2} {:>8.2} {:>7.0} {:>6.0} {:>9.0} {:>8.1} {:>7} {:>7} {:>9.1}",
             pct(&o.latencies, 50.0),
             pct(&o.latencies, 99.0),
             pct(&o.latencies, 100.0),
@@ -216,6 +225,7 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
             o.throughput(),
             o.cpu_percent(),
             o.cpu_per_1k(),
+            o.switches_per_message(),
             o.resources.connected_kb / 1024,
             o.resources.connected_rss_kb / 1024,
             o.per_socket_kb(sockets),
@@ -224,7 +234,8 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
     println!(
         "\np50/p99/max: visitor → one operator's stream. ack: the 201 (bare relay: the visitor's \
          echo on its websocket, no HTTP).\nmsg/s: acknowledged per second{}. CPU: % of one core and \
-         ms of CPU per 1,000 messages, send phase.\nKB/socket: PSS growth per open websocket \
+         ms of CPU per 1,000 messages, send phase; csw/msg: context switches of all the target's \
+         threads per message, send phase.\nKB/socket: PSS growth per open websocket \
          ({sockets} sockets).",
         if args.closed_loop.is_some() {
             " (bare relay: relayed, not persisted)"
@@ -309,6 +320,26 @@ fn memory_kb(pids: &[u32], field: &str) -> u64 {
                 .collect::<Vec<_>>()
         })
         .sum()
+}
+
+/// Voluntary and involuntary context switches of every thread of the
+/// processes (threads that ended meanwhile are not counted).
+fn context_switches(pids: &[u32]) -> u64 {
+    let mut total = 0;
+    for pid in pids {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let status = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+            total += status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+                .sum::<u64>();
+        }
+    }
+    total
 }
 
 /// utime + stime of the processes, in clock ticks.
@@ -446,6 +477,7 @@ where
     let connected_kb = memory_kb(pids, "Pss:");
     let connected_rss_kb = memory_kb(pids, "Rss:");
     let ticks_before = cpu_ticks(pids);
+    let switches_before = context_switches(pids);
     let (attempted, accepted, elapsed) = match args.closed_loop {
         None => {
             let total = args.rate * args.seconds as usize;
@@ -455,6 +487,7 @@ where
         Some(n) => closed(n, args.seconds, send).await,
     };
     let cpu_seconds = cpu_ticks(pids).saturating_sub(ticks_before) as f64 / 100.0;
+    let switches = context_switches(pids).saturating_sub(switches_before);
     Outcome {
         latencies: vec![],
         acks: vec![],
@@ -467,6 +500,7 @@ where
             connected_kb,
             connected_rss_kb,
             cpu_seconds,
+            switches,
         },
     }
 }
