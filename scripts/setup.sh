@@ -10,7 +10,7 @@ APT_PACKAGES=(
   build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev
   librsvg2-dev libgtk-3-dev libxdo-dev libasound2-dev libdbus-1-dev xvfb xauth
   webkit2gtk-driver gnome-keyring dbus-x11 imagemagick chromium chromium-driver curl
-  python3-gi gir1.2-glib-2.0 postgresql-client
+  python3-gi gir1.2-glib-2.0 postgresql-client strace
 )
 
 missing=()

@@ -40,6 +40,16 @@ pub struct Db {
     storage_full_at: Arc<std::sync::atomic::AtomicI64>,
     /// When `can_write` last tried a write, so that probes stay rare.
     last_probe: Arc<std::sync::Mutex<Option<Instant>>>,
+    /// SQLite: the database file and the settings of every connection to it
+    /// (for a connection of our own, see `sqlite_sends`).
+    pub sqlite: Option<SqliteFile>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SqliteFile {
+    pub path: std::path::PathBuf,
+    /// PRAGMAs every connection runs first.
+    pub pragmas: &'static str,
 }
 
 /// A write transaction; on SQLite it also holds the write lock until it ends.
@@ -109,6 +119,11 @@ impl Db {
             // A database that does not answer is answered 503 within seconds
             // (ACQUIRE_TIMEOUT), not after a client has given up.
             .acquire_timeout(ACQUIRE_TIMEOUT)
+            // A pooled SQLite connection is a file handle on a thread of its
+            // own: it cannot have gone away, and pinging it before each use
+            // cost a thread hand-off per query. A PostgreSQL connection may
+            // have (a restarted server): it is checked.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -127,6 +142,15 @@ impl Db {
             // WAL lets readers go on while one writer writes; it persists in the file.
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
+        let sqlite = match backend {
+            Backend::Sqlite => Some(SqliteFile {
+                path: sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                    .get_filename()
+                    .to_path_buf(),
+                pragmas,
+            }),
+            Backend::Postgres => None,
+        };
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
@@ -142,7 +166,19 @@ impl Db {
             write_fault: Arc::new(AtomicU8::new(Fault::None as u8)),
             storage_full_at: Arc::new(std::sync::atomic::AtomicI64::new(0)),
             last_probe: Arc::new(std::sync::Mutex::new(None)),
+            sqlite,
         })
+    }
+
+    /// Waits, blocking the thread, for this node's turn to write (the same
+    /// queue as `begin_write`'s), for a writer outside the async runtime.
+    pub fn wait_to_write_blocking(&self) -> OwnedMutexGuard<()> {
+        self.write_lock.clone().blocking_lock_owned()
+    }
+
+    /// A write outside `WriteTx` succeeded: the store is fine again.
+    pub fn note_write_ok(&self) {
+        self.write_fault.store(Fault::None as u8, Ordering::Relaxed);
     }
 
     /// Why writes are failing now, if they are (until one succeeds).

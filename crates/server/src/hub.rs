@@ -28,6 +28,9 @@ const RING_CAPACITY: usize = 4096;
 /// behind reads its own events from the database.
 const FEED_CAPACITY: usize = 64;
 const NATS_SUBJECT: &str = "switchboard.events";
+/// Events read from the log in one query.
+const READ_AT_ONCE: i64 = 1000;
+
 /// How often the log is read when nothing wakes the hub (a lost NATS wake-up).
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// How soon events that could not be numbered yet are tried again, at first
@@ -203,9 +206,12 @@ impl Hub {
                 .then(|| retry.map_or(HELD_BACK_RETRY, |r| (r * 2).min(HELD_BACK_RETRY_MAX)));
             loop {
                 let after = self.latest_seq();
-                match events::after(&self.db, after, 1000).await {
+                match events::after(&self.db, after, READ_AT_ONCE).await {
                     Ok(batch) if batch.is_empty() => break,
                     Ok(batch) => {
+                        // A short read reached the end of the log: asking
+                        // again would cost a round trip to say so.
+                        let at_end = batch.len() < READ_AT_ONCE as usize;
                         let newest = batch.last().map(|e| e.seq).unwrap_or(after);
                         let batch: Vec<Arc<LiveEvent>> =
                             batch.into_iter().map(LiveEvent::new).collect();
@@ -224,6 +230,9 @@ impl Hub {
                             e.name == event::WIDGET_UPDATED || e.name == event::TEAM_UPDATED
                         }) {
                             self.widget_changes.send_modify(|n| *n += 1);
+                        }
+                        if at_end {
+                            break;
                         }
                     }
                     Err(e) => {

@@ -21,10 +21,12 @@ pub mod retention;
 pub mod routes;
 pub mod services;
 pub mod smtp_in;
+pub mod sqlite_sends;
 pub mod state;
 pub mod store;
 pub mod store_fault;
 pub mod throttle;
+pub mod visitor_tokens;
 pub mod widget_view;
 
 use std::net::SocketAddr;
@@ -100,6 +102,18 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
     Ok(Arc::new(AppState {
         files,
         messages_writer: group_commit::GroupCommit::start(db.clone(), config.limits.write_queue),
+        sqlite_sends: sqlite_sends::SqliteSends::start(
+            &db,
+            config.limits.write_queue,
+            Box::new({
+                let public_url = public_url.clone();
+                move |m| {
+                    let view = services::conversations::message_view_without_files(&public_url, m);
+                    serde_json::to_string(&view).expect("a message serialises")
+                }
+            }),
+        )?,
+        visitor_tokens: Default::default(),
         limits: limits::Limits::new(config.limits.clone()),
         db,
         public_url,

@@ -26,6 +26,10 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Writes visitors' chat messages with group commit (the hot path).
     pub messages_writer: GroupCommit,
+    /// SQLite: visitors' common sends, on a writer thread of their own.
+    pub sqlite_sends: Option<crate::sqlite_sends::SqliteSends>,
+    /// Which visitor each widget token names (see `visitor_tokens`).
+    pub visitor_tokens: crate::visitor_tokens::VisitorTokens,
     pub login_throttle: Throttle,
     /// Rate limits and quotas on what visitors and strangers may do.
     pub limits: Limits,

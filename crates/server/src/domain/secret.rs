@@ -15,8 +15,17 @@ pub fn new_token(prefix: &str) -> String {
 
 /// What the database keeps of a token: a leaked table gives no usable token.
 pub fn token_hash(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    use std::fmt::Write;
+    let mut hex = String::with_capacity(64);
+    for byte in token_digest(token) {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+/// The SHA-256 of a token, as bytes (a compact key for lookups in memory).
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 #[cfg(test)]

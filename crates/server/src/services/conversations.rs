@@ -21,7 +21,7 @@ use crate::store::attachments::AttachmentRecord;
 use crate::store::conversations::{self, ConversationRecord};
 use crate::store::messages::{self, MessageRecord, NewMessage};
 use crate::store::users::UserRecord;
-use crate::store::visitors::VisitorRecord;
+use crate::store::visitors::{self, VisitorRecord};
 use crate::store::{events, search, users};
 
 pub const MAX_BODY_CHARS: usize = 10_000;
@@ -69,6 +69,19 @@ pub fn parse_client_id(client_id: &str) -> ApiResult<&str> {
 
 pub fn message_view(state: &SharedState, m: &MessageRecord) -> Message {
     Message {
+        attachments: m
+            .attachments
+            .iter()
+            .map(|a| crate::services::attachments::view(state, a))
+            .collect(),
+        ..message_view_without_files(&state.public_url, m)
+    }
+}
+
+/// `message_view` of a message that has no files (links to files are
+/// signed with the state's key; avatars need only the public address).
+pub fn message_view_without_files(public_url: &str, m: &MessageRecord) -> Message {
+    Message {
         id: m.id,
         conversation_id: m.conversation_id,
         client_id: m.client_id.clone(),
@@ -76,16 +89,12 @@ pub fn message_view(state: &SharedState, m: &MessageRecord) -> Message {
             kind: m.author_kind,
             id: m.author_id,
             name: m.author_name.clone(),
-            avatar_url: state.avatar_url(m.author_avatar.as_deref()),
+            avatar_url: crate::state::avatar_url(public_url, m.author_avatar.as_deref()),
         },
         body: m.body.clone(),
         channel: m.channel,
         created_at: m.created_at,
-        attachments: m
-            .attachments
-            .iter()
-            .map(|a| crate::services::attachments::view(state, a))
-            .collect(),
+        attachments: Vec::new(),
     }
 }
 
@@ -188,7 +197,7 @@ pub struct Posted {
 /// correspondence stays in one place for both sides).
 pub async fn post_as_visitor(
     state: &SharedState,
-    visitor: &VisitorRecord,
+    visitor_id: i64,
     post: Post<'_>,
 ) -> ApiResult<Posted> {
     let Post {
@@ -202,7 +211,7 @@ pub async fn post_as_visitor(
     let body = parse_body_with_files(body, !attachments.is_empty())?.to_string();
     let post = Arc::new(VisitorPost {
         state: state.clone(),
-        visitor: visitor.clone(),
+        visitor_id,
         // Stemming is done here, not in the writer that every send waits for.
         terms: search_terms::index_terms(&body),
         body,
@@ -218,10 +227,32 @@ pub async fn post_as_visitor(
             (g, terms)
         }),
     });
-    // Visitors' messages are the bulk of all writes: they share transactions.
+    // Visitors' messages are the bulk of all writes. The common case goes
+    // to SQLite's own writer when there is one (see `sqlite_sends`)…
+    if let (Some(writer), true, Channel::Chat, None) = (
+        &state.sqlite_sends,
+        post.attachments.is_empty(),
+        post.channel,
+        &post.email,
+    ) {
+        let send = crate::sqlite_sends::VisitorSend {
+            visitor_id,
+            client_id: post.client_id.clone(),
+            body: post.body.clone(),
+            terms: post.terms.clone(),
+        };
+        if let crate::sqlite_sends::Written::Message(stored) = writer.write(send).await {
+            state.hub.wake();
+            return Ok(Posted {
+                message: message_view(state, &stored),
+                created: true,
+            });
+        }
+    }
+    // …the rest share transactions of the group commit.
     let posted = state
         .messages_writer
-        .write(Some(LockKey::Visitor(visitor.id)), move |conn| {
+        .write(Some(LockKey::Visitor(visitor_id)), move |conn| {
             let post = post.clone();
             Box::pin(async move { write_visitor_message(conn, &post).await })
         })
@@ -235,7 +266,7 @@ pub async fn post_as_visitor(
 /// A visitor's send, owned so that the group writer can run it.
 struct VisitorPost {
     state: SharedState,
-    visitor: VisitorRecord,
+    visitor_id: i64,
     body: String,
     terms: String,
     attachments: Vec<AttachmentRecord>,
@@ -250,8 +281,38 @@ async fn write_visitor_message(
     conn: &mut sqlx::AnyConnection,
     post: &VisitorPost,
 ) -> ApiResult<Posted> {
-    let (state, visitor) = (&post.state, &post.visitor);
-    let conversation = conversations::of_visitor(conn, visitor.id).await?;
+    let (state, visitor_id) = (&post.state, post.visitor_id);
+    let new = |conversation_id| NewMessage {
+        conversation_id,
+        client_id: post.client_id.as_deref(),
+        author_kind: AuthorKind::Visitor,
+        author_id: Some(visitor_id),
+        body: &post.body,
+        channel: post.channel,
+        email_message_id: post.email.as_ref().map(|e| e.0.as_str()),
+        raw_email: post.email.as_ref().map(|e| e.1.as_slice()),
+        attachments: &post.attachments,
+    };
+    // The common case in one statement: the conversation is open and this
+    // is no retry. Nothing changes about the conversation itself then.
+    if let Some(stored) = messages::insert_into_open_conversation(conn, visitor_id, new(0)).await? {
+        let message = message_view(state, &stored);
+        messages::record_new(
+            conn,
+            state.db.backend,
+            &stored,
+            &post.terms,
+            Some(visitor_id),
+            &json!(message),
+        )
+        .await?;
+        return Ok(Posted {
+            message,
+            created: true,
+        });
+    }
+    // The visitor has no conversation yet, it is closed, or this is a retry.
+    let conversation = conversations::of_visitor(conn, visitor_id).await?;
     let retry = |first: &MessageRecord| Posted {
         message: message_view(state, first),
         created: false,
@@ -265,16 +326,31 @@ async fn write_visitor_message(
         .is_some_and(|c| c.status == ConversationStatus::Closed);
     if let (true, Some(client_id)) = (closed, &post.client_id) {
         if let Some(first) =
-            messages::by_client_id(conn, AuthorKind::Visitor, visitor.id, client_id).await?
+            messages::by_client_id(conn, AuthorKind::Visitor, visitor_id, client_id).await?
         {
             return Ok(retry(&first));
         }
     }
     let mut greeting_id = conversation.as_ref().and_then(|c| c.greeting_id);
     let mut greeting_message = None;
+    // Who the visitor is, as the conversation's view shows them.
+    let visitor;
     let (conversation_id, created_at, change) = match &conversation {
         None => {
-            let (id, created_at) = conversations::create(conn, visitor.id).await?;
+            // Their first message: read them here, in the transaction (the
+            // send knew only the id its token names; they may be gone since).
+            let record = visitors::by_id_in(&mut *conn, visitor_id)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::unauthorized("unknown visitor token: start a new session")
+                })?;
+            visitor = VisitorRef {
+                id: record.id,
+                name: record.name,
+                email: record.email,
+                email_bouncing: record.email_bouncing,
+            };
+            let (id, created_at) = conversations::create(conn, visitor_id).await?;
             if let Some((greeting, terms)) = &post.greeting {
                 greeting_message =
                     Some(open_with_greeting(conn, state, id, greeting, terms).await?);
@@ -282,45 +358,36 @@ async fn write_visitor_message(
             }
             (id, created_at, Some(event::CONVERSATION_CREATED))
         }
-        Some(c) if c.status == ConversationStatus::Closed => {
-            conversations::set_status(conn, c.id, ConversationStatus::Open).await?;
-            (c.id, c.created_at, Some(event::CONVERSATION_UPDATED))
+        Some(c) => {
+            visitor = VisitorRef {
+                id: c.visitor_id,
+                name: c.visitor_name.clone(),
+                email: c.visitor_email.clone(),
+                email_bouncing: c.visitor_email_bouncing,
+            };
+            if c.status == ConversationStatus::Closed {
+                conversations::set_status(conn, c.id, ConversationStatus::Open).await?;
+                (c.id, c.created_at, Some(event::CONVERSATION_UPDATED))
+            } else {
+                (c.id, c.created_at, None)
+            }
         }
-        Some(c) => (c.id, c.created_at, None),
     };
-    let new = NewMessage {
-        conversation_id,
-        client_id: post.client_id.as_deref(),
-        author_kind: AuthorKind::Visitor,
-        author_id: Some(visitor.id),
-        body: &post.body,
-        channel: post.channel,
-        email_message_id: post.email.as_ref().map(|e| e.0.as_str()),
-        raw_email: post.email.as_ref().map(|e| e.1.as_slice()),
-        attachments: &post.attachments,
-    };
-    let Some(stored) = messages::insert_unless_sent(conn, new).await? else {
+    let Some(stored) = messages::insert_unless_sent(conn, new(conversation_id)).await? else {
         // Only possible with the conversation open: nothing was written.
         let client_id = post.client_id.as_deref().unwrap_or_default();
-        let first = messages::by_client_id(conn, AuthorKind::Visitor, visitor.id, client_id)
+        let first = messages::by_client_id(conn, AuthorKind::Visitor, visitor_id, client_id)
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
         return Ok(retry(&first));
     };
-    conversations::record_message(conn, conversation_id, &stored).await?;
-    search::index_message(conn, state.db.backend, stored.id, &post.terms).await?;
     let message = message_view(state, &stored);
     if let Some(change) = change {
         // Everything the view shows is at hand: no need to read it back.
         let view = Conversation {
             id: conversation_id,
             status: ConversationStatus::Open,
-            visitor: VisitorRef {
-                id: visitor.id,
-                name: visitor.name.clone(),
-                email: visitor.email.clone(),
-                email_bouncing: visitor.email_bouncing,
-            },
+            visitor,
             assignee_id: conversation.as_ref().and_then(|c| c.assignee_id),
             last_message: Some(message.clone()),
             // Nobody has read a conversation opened by this very message: 1
@@ -334,7 +401,7 @@ async fn write_visitor_message(
         events::append_for(
             conn,
             change,
-            Some(visitor.id),
+            Some(visitor_id),
             Some(conversation_id),
             &json!(view),
         )
@@ -344,17 +411,20 @@ async fn write_visitor_message(
         events::append_for(
             conn,
             event::MESSAGE_CREATED,
-            Some(visitor.id),
+            Some(visitor_id),
             Some(conversation_id),
             &json!(greeting),
         )
         .await?;
     }
-    events::append_for(
+    // The conversation's and the greeting's events come first: a client
+    // learns of a conversation before its messages.
+    messages::record_new(
         conn,
-        event::MESSAGE_CREATED,
-        Some(visitor.id),
-        Some(conversation_id),
+        state.db.backend,
+        &stored,
+        &post.terms,
+        Some(visitor_id),
         &json!(message),
     )
     .await?;
@@ -409,7 +479,7 @@ async fn open_with_greeting(
     )
     .await?;
     conversations::record_message(conn, conversation_id, &stored).await?;
-    search::index_message(conn, state.db.backend, stored.id, terms).await?;
+    search::index_new_message(conn, state.db.backend, stored.id, terms).await?;
     Ok(message_view(state, &stored))
 }
 
@@ -466,19 +536,18 @@ pub async fn post_as_operator(
         },
     )
     .await?;
-    conversations::record_message(&mut tx.tx, conversation_id, &stored).await?;
-    search::index_message(&mut tx.tx, state.db.backend, stored.id, &terms).await?;
-    // Answering is reading: the operator has seen everything up to their reply.
-    conversations::mark_read(&mut tx.tx, user.id, conversation_id, stored.id).await?;
     let message = message_view(state, &stored);
-    events::append_for(
+    messages::record_new(
         &mut tx.tx,
-        event::MESSAGE_CREATED,
+        state.db.backend,
+        &stored,
+        &terms,
         Some(c.visitor_id),
-        Some(conversation_id),
         &json!(message),
     )
     .await?;
+    // Answering is reading: the operator has seen everything up to their reply.
+    conversations::mark_read(&mut tx.tx, user.id, conversation_id, stored.id).await?;
     if c.assignee_id.is_none() {
         conversations::set_assignee(&mut tx.tx, conversation_id, Some(user.id)).await?;
         let c = conversations::get(&mut tx.tx, conversation_id, 0)

@@ -334,7 +334,7 @@ async fn check_and_post(
                 ));
             }
             let attachments = store_files(state, &files).await?;
-            service::post_as_visitor(state, &visitor, by_email(&text, email, attachments)).await
+            service::post_as_visitor(state, visitor.id, by_email(&text, email, attachments)).await
         }
     };
     match posted {

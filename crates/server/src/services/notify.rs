@@ -40,6 +40,14 @@ const ATTACHED_IN_ALL: i64 = 10 * 1024 * 1024;
 /// Links in emails live longer than in the apps: emails are read late.
 const EMAIL_LINK_DAYS: i64 = 30;
 const DUE_CHECK_EVERY: Duration = Duration::from_millis(500);
+/// Under load the log grows by an event or two at a time, and a pass per
+/// wake-up was a write transaction — an fsync, taking turns with visitors'
+/// sends for the one SQLite writer — for every message or two. Passes start
+/// at least this far apart, so each handles what came meanwhile in one
+/// transaction; a lone message after a quiet spell is handled at once.
+const MIN_PASS_GAP: Duration = Duration::from_millis(100);
+/// Events handled in one transaction at most.
+const PASS_BATCH: usize = 200;
 
 /// What the worker read before taking the write lock for a batch.
 struct Known<'a> {
@@ -103,6 +111,7 @@ impl NotificationWorker {
         };
         let mut due_checked = tokio::time::Instant::now() - DUE_CHECK_EVERY;
         loop {
+            let pass_started = tokio::time::Instant::now();
             match self.follow_events(cursor).await {
                 Ok(next) => cursor = next,
                 Err(e) => tracing::warn!(error = %e, "notifications: processing events failed"),
@@ -116,6 +125,7 @@ impl NotificationWorker {
                 }
             }
             let _ = tokio::time::timeout(DUE_CHECK_EVERY, latest.changed()).await;
+            tokio::time::sleep_until(pass_started + MIN_PASS_GAP).await;
         }
     }
 
@@ -132,10 +142,14 @@ impl NotificationWorker {
     async fn follow_events(&self, cursor: i64) -> anyhow::Result<i64> {
         let mut cursor = cursor;
         loop {
-            let batch = self.state.hub.events_after(cursor, 200).await?;
+            let batch = self.state.hub.events_after(cursor, PASS_BATCH).await?;
             let Some(newest) = batch.last().map(|e| e.seq) else {
                 return Ok(cursor);
             };
+            // A short batch was the end of the log when read; what came since
+            // waits for the next pass (see `MIN_PASS_GAP`) rather than being
+            // taken an event or two at a time while sends keep coming.
+            let caught_up = batch.len() < PASS_BATCH;
             let messages = batch
                 .iter()
                 .filter(|e| e.name == event::MESSAGE_CREATED)
@@ -176,6 +190,9 @@ impl NotificationWorker {
                 self.state.outbox_wake.notify_one();
             }
             cursor = newest;
+            if caught_up {
+                return Ok(cursor);
+            }
         }
     }
 

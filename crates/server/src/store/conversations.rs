@@ -174,6 +174,27 @@ pub async fn record_message(
     id: i64,
     message: &crate::store::messages::MessageRecord,
 ) -> Result<(), sqlx::Error> {
+    debug_assert_eq!(id, message.conversation_id);
+    bind_record_message(sqlx::query(RECORD_MESSAGE), message)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The statement of `record_message`, with its parameters `$1`–`$6` (see
+/// `bind_record_message`). Every SET reads the row as it was before it.
+pub(crate) const RECORD_MESSAGE: &str = "UPDATE conversations SET last_message_id = $1, updated_at = $2, \
+     first_visitor_at = CASE WHEN $4 = 'visitor' AND first_visitor_at IS NULL THEN $2 ELSE first_visitor_at END, \
+     first_answer_at = CASE WHEN $4 = 'operator' AND first_answer_at IS NULL AND first_visitor_at IS NOT NULL THEN $2 ELSE first_answer_at END, \
+     first_answer_by = CASE WHEN $4 = 'operator' AND first_answer_at IS NULL AND first_visitor_at IS NOT NULL THEN $5 ELSE first_answer_by END, \
+     first_answer_channel = CASE WHEN $4 = 'operator' AND first_answer_at IS NULL AND first_visitor_at IS NOT NULL THEN $6 ELSE first_answer_channel END \
+     WHERE id = $3";
+
+/// Binds `$1`–`$6` of `RECORD_MESSAGE` for `message`.
+pub(crate) fn bind_record_message<'q>(
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    message: &crate::store::messages::MessageRecord,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     let kind = match message.author_kind {
         switchboard_protocol::AuthorKind::Visitor => "visitor",
         switchboard_protocol::AuthorKind::Operator => "operator",
@@ -183,24 +204,13 @@ pub async fn record_message(
         switchboard_protocol::Channel::Email => "email",
         switchboard_protocol::Channel::Chat => "chat",
     };
-    // Every SET reads the row as it was before the statement.
-    sqlx::query(
-        "UPDATE conversations SET last_message_id = $1, updated_at = $2, \
-         first_visitor_at = CASE WHEN $4 = 'visitor' AND first_visitor_at IS NULL THEN $2 ELSE first_visitor_at END, \
-         first_answer_at = CASE WHEN $4 = 'operator' AND first_answer_at IS NULL AND first_visitor_at IS NOT NULL THEN $2 ELSE first_answer_at END, \
-         first_answer_by = CASE WHEN $4 = 'operator' AND first_answer_at IS NULL AND first_visitor_at IS NOT NULL THEN $5 ELSE first_answer_by END, \
-         first_answer_channel = CASE WHEN $4 = 'operator' AND first_answer_at IS NULL AND first_visitor_at IS NOT NULL THEN $6 ELSE first_answer_channel END \
-         WHERE id = $3",
-    )
-    .bind(message.id)
-    .bind(message.created_at)
-    .bind(id)
-    .bind(kind)
-    .bind(message.author_id)
-    .bind(channel)
-    .execute(conn)
-    .await?;
-    Ok(())
+    query
+        .bind(message.id)
+        .bind(message.created_at)
+        .bind(message.conversation_id)
+        .bind(kind)
+        .bind(message.author_id)
+        .bind(channel)
 }
 
 /// Who a list shows.

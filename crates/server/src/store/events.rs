@@ -107,6 +107,11 @@ pub async fn append(
     append_for(conn, name, None, conversation_id, data).await
 }
 
+/// The statement of `append_for`: name, conversation, visitor, data, time.
+pub(crate) const INSERT: &str =
+    "INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
+    VALUES ($1, $2, $3, $4, $5) RETURNING seq";
+
 /// An event of a visitor's conversation: their stream shows it too.
 pub async fn append_for(
     conn: &mut AnyConnection,
@@ -115,17 +120,15 @@ pub async fn append_for(
     conversation_id: Option<i64>,
     data: &serde_json::Value,
 ) -> Result<i64, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO events (name, conversation_id, visitor_id, data, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
-    )
-    .bind(name)
-    .bind(conversation_id)
-    .bind(visitor_id)
-    .bind(data.to_string())
-    .bind(now_ms())
-    .fetch_one(conn)
-    .await?
-    .try_get("seq")
+    sqlx::query(INSERT)
+        .bind(name)
+        .bind(conversation_id)
+        .bind(visitor_id)
+        .bind(data.to_string())
+        .bind(now_ms())
+        .fetch_one(conn)
+        .await?
+        .try_get("seq")
 }
 
 fn from_row(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {

@@ -4,7 +4,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use switchboard_protocol::{AuthorKind, Channel};
 
-use crate::db::now_ms;
+use crate::db::{now_ms, Backend};
 use crate::store::attachments::{self, AttachmentRecord};
 
 #[derive(Debug, Clone)]
@@ -38,26 +38,57 @@ fn from_row(row: &AnyRow) -> Result<MessageRecord, sqlx::Error> {
         id: row.try_get("id")?,
         conversation_id: row.try_get("conversation_id")?,
         client_id: row.try_get("client_id")?,
-        author_kind: match kind.as_str() {
-            "visitor" => AuthorKind::Visitor,
-            "operator" => AuthorKind::Operator,
-            _ => AuthorKind::System,
-        },
+        author_kind: kind_from(&kind),
         author_id: row.try_get("author_id")?,
         author_name: row
             .try_get::<Option<String>, _>("author_name")?
             .filter(|n| !n.is_empty()),
         author_avatar: row.try_get("author_avatar")?,
         body: row.try_get("body")?,
-        channel: if channel == "email" {
-            Channel::Email
-        } else {
-            Channel::Chat
-        },
+        channel: channel_from(&channel),
         created_at: row.try_get("created_at")?,
         attachments: Vec::new(),
         attachment_count: row.try_get("attachment_count")?,
     })
+}
+
+/// `from_row` for a row of the same columns read with rusqlite (the SQLite
+/// writer of `sqlite_sends`).
+pub(crate) fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<MessageRecord> {
+    let kind: String = row.get("author_kind")?;
+    let channel: String = row.get("channel")?;
+    Ok(MessageRecord {
+        id: row.get("id")?,
+        conversation_id: row.get("conversation_id")?,
+        client_id: row.get("client_id")?,
+        author_kind: kind_from(&kind),
+        author_id: row.get("author_id")?,
+        author_name: row
+            .get::<_, Option<String>>("author_name")?
+            .filter(|n| !n.is_empty()),
+        author_avatar: row.get("author_avatar")?,
+        body: row.get("body")?,
+        channel: channel_from(&channel),
+        created_at: row.get("created_at")?,
+        attachments: Vec::new(),
+        attachment_count: row.get("attachment_count")?,
+    })
+}
+
+fn kind_from(kind: &str) -> AuthorKind {
+    match kind {
+        "visitor" => AuthorKind::Visitor,
+        "operator" => AuthorKind::Operator,
+        _ => AuthorKind::System,
+    }
+}
+
+fn channel_from(channel: &str) -> Channel {
+    if channel == "email" {
+        Channel::Email
+    } else {
+        Channel::Chat
+    }
 }
 
 /// Fills in the attachments of the messages that have any, in one query.
@@ -115,7 +146,8 @@ pub async fn insert(
     conn: &mut AnyConnection,
     m: NewMessage<'_>,
 ) -> Result<MessageRecord, sqlx::Error> {
-    insert_with(conn, m, "")
+    let into = Destination::Conversation(m.conversation_id);
+    insert_with(conn, into, m, "")
         .await?
         .ok_or(sqlx::Error::RowNotFound)
 }
@@ -126,33 +158,78 @@ pub async fn insert_unless_sent(
     conn: &mut AnyConnection,
     m: NewMessage<'_>,
 ) -> Result<Option<MessageRecord>, sqlx::Error> {
+    let into = Destination::Conversation(m.conversation_id);
+    insert_with(conn, into, m, UNLESS_SENT).await
+}
+
+/// A visitor's message into their conversation if it is open, in one
+/// statement (the hottest path: no read of the conversation first). None when
+/// they have no open conversation, or already sent this `client_id`: nothing
+/// is written then. `m.conversation_id` is not used.
+pub async fn insert_into_open_conversation(
+    conn: &mut AnyConnection,
+    visitor_id: i64,
+    m: NewMessage<'_>,
+) -> Result<Option<MessageRecord>, sqlx::Error> {
+    debug_assert_eq!(m.author_kind, AuthorKind::Visitor);
     insert_with(
         conn,
+        Destination::OpenConversationOf(visitor_id),
         m,
-        "ON CONFLICT (author_kind, author_id, client_id) DO NOTHING",
+        UNLESS_SENT,
     )
     .await
 }
 
-async fn insert_with(
-    conn: &mut AnyConnection,
-    m: NewMessage<'_>,
-    on_conflict: &str,
-) -> Result<Option<MessageRecord>, sqlx::Error> {
-    // RETURNING gives back what `SELECT` would read, author's name included,
-    // saving a round trip on the hottest path.
-    let sql = format!(
+/// The rows of an insert into a visitor's (`$1`) latest conversation if it
+/// is open. (SQLite reads ON CONFLICT after INSERT … SELECT only after a WHERE.)
+const INTO_OPEN_CONVERSATION: &str =
+    "SELECT c.id, $2, $3, $4, $5, $6, $7, $8, $9, $10 FROM conversations c \
+    WHERE c.id = (SELECT MAX(id) FROM conversations WHERE visitor_id = $1) AND c.status = 'open'";
+const UNLESS_SENT: &str = "ON CONFLICT (author_kind, author_id, client_id) DO NOTHING";
+
+/// The statement of `insert_into_open_conversation`, for the SQLite writer
+/// of `sqlite_sends` (parameters as `insert_with` binds them).
+pub(crate) fn insert_into_open_conversation_sql() -> String {
+    insert_sql(INTO_OPEN_CONVERSATION, UNLESS_SENT)
+}
+
+/// An insert of `rows` ($1: the conversation, or what finds it; then the
+/// columns after it) that gives back what `SELECT` would read, author's name
+/// included, saving a round trip on the hottest path.
+fn insert_sql(rows: &str, on_conflict: &str) -> String {
+    format!(
         "INSERT INTO messages (conversation_id, client_id, author_kind, author_id, body, channel, email_message_id, raw_email, created_at, attachment_count) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) {on_conflict} \
+         {rows} {on_conflict} \
          RETURNING id, conversation_id, client_id, author_kind, author_id, body, channel, created_at, attachment_count, \
          CASE WHEN author_kind = 'operator' \
               THEN (SELECT u.name FROM users u WHERE u.id = messages.author_id) \
               ELSE (SELECT v.name FROM visitors v WHERE v.id = messages.author_id) END AS author_name, \
          CASE WHEN author_kind = 'operator' \
               THEN (SELECT u.avatar_file FROM users u WHERE u.id = messages.author_id) END AS author_avatar"
-    );
+    )
+}
+
+/// Where a message goes.
+enum Destination {
+    Conversation(i64),
+    /// A visitor's latest conversation, if it is open.
+    OpenConversationOf(i64),
+}
+
+async fn insert_with(
+    conn: &mut AnyConnection,
+    into: Destination,
+    m: NewMessage<'_>,
+    on_conflict: &str,
+) -> Result<Option<MessageRecord>, sqlx::Error> {
+    let (rows, key) = match into {
+        Destination::Conversation(id) => ("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", id),
+        Destination::OpenConversationOf(visitor_id) => (INTO_OPEN_CONVERSATION, visitor_id),
+    };
+    let sql = insert_sql(rows, on_conflict);
     let row = sqlx::query(&sql)
-        .bind(m.conversation_id)
+        .bind(key)
         .bind(m.client_id)
         .bind(kind_str(m.author_kind))
         .bind(m.author_id)
@@ -296,5 +373,60 @@ pub async fn set_email_auth(db: &crate::db::Db, id: i64, results: &str) -> Resul
         .bind(id)
         .execute(&db.pool)
         .await?;
+    Ok(())
+}
+
+/// What follows a new message in its transaction: its conversation notes it
+/// (`conversations::record_message`), the search index gets its terms
+/// (`search::index_new_message`) and the log tells of it (`events::append_for`,
+/// `message.created` with `event_data`).
+///
+/// This is on every send's path. sqlx runs each SQLite statement on the
+/// connection's own thread, a hand-off there and back per statement, so on
+/// SQLite the three go as one script (`$1`–`$6` are `RECORD_MESSAGE`'s);
+/// PostgreSQL prepares statements one at a time and takes them in turn.
+pub async fn record_new(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    message: &MessageRecord,
+    terms: &str,
+    visitor_id: Option<i64>,
+    event_data: &serde_json::Value,
+) -> Result<(), sqlx::Error> {
+    use crate::store::{conversations, events, search};
+    use switchboard_protocol::event::MESSAGE_CREATED;
+    match backend {
+        Backend::Sqlite => {
+            static SCRIPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+                format!(
+                    "{}; \
+                     INSERT INTO message_search (rowid, terms) SELECT $1, $7 WHERE $7 <> ''; \
+                     INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
+                     VALUES ($8, $3, $9, $10, $11)",
+                    conversations::RECORD_MESSAGE
+                )
+            });
+            conversations::bind_record_message(sqlx::query(SCRIPT.as_str()), message)
+                .bind(terms)
+                .bind(MESSAGE_CREATED)
+                .bind(visitor_id)
+                .bind(event_data.to_string())
+                .bind(now_ms())
+                .execute(conn)
+                .await?;
+        }
+        Backend::Postgres => {
+            conversations::record_message(conn, message.conversation_id, message).await?;
+            search::index_new_message(conn, backend, message.id, terms).await?;
+            events::append_for(
+                conn,
+                MESSAGE_CREATED,
+                visitor_id,
+                Some(message.conversation_id),
+                event_data,
+            )
+            .await?;
+        }
+    }
     Ok(())
 }

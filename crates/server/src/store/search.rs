@@ -43,6 +43,43 @@ pub async fn index_visitor(
     .await
 }
 
+/// Indexes a new message's terms (`$1` its id, `$2` its terms) on SQLite.
+pub(crate) const SQLITE_INSERT_MESSAGE_TERMS: &str =
+    "INSERT INTO message_search (rowid, terms) VALUES ($1, $2)";
+
+/// Indexes a message just written. On SQLite its id was never used before
+/// (AUTOINCREMENT), so there is nothing to replace: one statement, not two,
+/// on the hottest path.
+pub async fn index_new_message(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    message_id: i64,
+    terms: &str,
+) -> Result<(), sqlx::Error> {
+    match backend {
+        Backend::Sqlite => insert_terms(conn, "message_search", message_id, terms).await,
+        Backend::Postgres => index_message(conn, backend, message_id, terms).await,
+    }
+}
+
+async fn insert_terms(
+    conn: &mut AnyConnection,
+    table: &str,
+    id: i64,
+    terms: &str,
+) -> Result<(), sqlx::Error> {
+    if !terms.is_empty() {
+        sqlx::query(&format!(
+            "INSERT INTO {table} (rowid, terms) VALUES ($1, $2)"
+        ))
+        .bind(id)
+        .bind(terms)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn index(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -58,15 +95,7 @@ async fn index(
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
-            if !terms.is_empty() {
-                sqlx::query(&format!(
-                    "INSERT INTO {table} (rowid, terms) VALUES ($1, $2)"
-                ))
-                .bind(id)
-                .bind(terms)
-                .execute(&mut *conn)
-                .await?;
-            }
+            insert_terms(conn, table, id, terms).await?;
         }
         Backend::Postgres => {
             sqlx::query(&format!(

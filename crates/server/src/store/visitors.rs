@@ -53,10 +53,18 @@ pub async fn by_token(db: &Db, token: &str) -> Result<Option<VisitorRecord>, sql
 }
 
 pub async fn by_id(db: &Db, id: i64) -> Result<Option<VisitorRecord>, sqlx::Error> {
+    by_id_in(&db.pool, id).await
+}
+
+/// `by_id` on a given connection (inside a transaction).
+pub async fn by_id_in<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    id: i64,
+) -> Result<Option<VisitorRecord>, sqlx::Error> {
     let row =
         sqlx::query("SELECT id, name, email, locale, email_bounced_at FROM visitors WHERE id = $1")
             .bind(id)
-            .fetch_optional(&db.pool)
+            .fetch_optional(executor)
             .await?;
     row.as_ref().map(from_row).transpose()
 }

@@ -9,6 +9,7 @@ mod attachments;
 mod conversations;
 mod crash;
 mod dkim;
+mod durability;
 mod email;
 mod faults;
 mod nodes;
