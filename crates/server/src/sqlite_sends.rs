@@ -71,11 +71,13 @@ impl SqliteSends {
             return Ok(None);
         }
         let conn = open(&file)?;
+        // Built once: `prepare_cached` finds the statement by its text.
+        let insert = messages::insert_into_open_conversation_sql();
         let (jobs, queued) = mpsc::sync_channel(queue.max(1));
         let db = db.clone();
         std::thread::Builder::new()
             .name("sqlite-sends".into())
-            .spawn(move || run(&conn, &db, &queued, &event_data))?;
+            .spawn(move || run(&conn, &insert, &db, &queued, &event_data))?;
         Ok(Some(SqliteSends { jobs }))
     }
 
@@ -96,7 +98,13 @@ fn open(file: &SqliteFile) -> anyhow::Result<rusqlite::Connection> {
     Ok(conn)
 }
 
-fn run(conn: &rusqlite::Connection, db: &Db, queued: &mpsc::Receiver<Job>, event_data: &EventData) {
+fn run(
+    conn: &rusqlite::Connection,
+    insert: &str,
+    db: &Db,
+    queued: &mpsc::Receiver<Job>,
+    event_data: &EventData,
+) {
     while let Ok(first) = queued.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -106,7 +114,7 @@ fn run(conn: &rusqlite::Connection, db: &Db, queued: &mpsc::Receiver<Job>, event
             }
         }
         let turn = db.wait_to_write_blocking();
-        let written = write_batch(conn, &batch, event_data);
+        let written = write_batch(conn, insert, &batch, event_data);
         drop(turn);
         match written {
             Ok(written) => {
@@ -132,13 +140,14 @@ fn run(conn: &rusqlite::Connection, db: &Db, queued: &mpsc::Receiver<Job>, event
 /// common case (None if not: nothing was written for it).
 fn write_batch(
     conn: &rusqlite::Connection,
+    insert: &str,
     batch: &[Job],
     event_data: &EventData,
 ) -> rusqlite::Result<Vec<Option<MessageRecord>>> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let written = batch
         .iter()
-        .map(|job| write_one(conn, &job.send, event_data))
+        .map(|job| write_one(conn, insert, &job.send, event_data))
         .collect::<rusqlite::Result<Vec<_>>>()
         .and_then(|written| conn.execute_batch("COMMIT").map(|()| written));
     if written.is_err() && !conn.is_autocommit() {
@@ -150,12 +159,13 @@ fn write_batch(
 
 fn write_one(
     conn: &rusqlite::Connection,
+    insert: &str,
     send: &VisitorSend,
     event_data: &EventData,
 ) -> rusqlite::Result<Option<MessageRecord>> {
     let now = now_ms();
     let stored = conn
-        .prepare_cached(&messages::insert_into_open_conversation_sql())?
+        .prepare_cached(insert)?
         .query_row(
             named_params! {
                 "$1": send.visitor_id,

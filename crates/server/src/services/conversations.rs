@@ -297,19 +297,7 @@ async fn write_visitor_message(
     // is no retry. Nothing changes about the conversation itself then.
     if let Some(stored) = messages::insert_into_open_conversation(conn, visitor_id, new(0)).await? {
         let message = message_view(state, &stored);
-        messages::record_new(
-            conn,
-            state.db.backend,
-            &stored,
-            &post.terms,
-            Some(visitor_id),
-            &json!(message),
-        )
-        .await?;
-        return Ok(Posted {
-            message,
-            created: true,
-        });
+        return record_visitor_message(conn, post, &stored, message).await;
     }
     // The visitor has no conversation yet, it is closed, or this is a retry.
     let conversation = conversations::of_visitor(conn, visitor_id).await?;
@@ -419,12 +407,23 @@ async fn write_visitor_message(
     }
     // The conversation's and the greeting's events come first: a client
     // learns of a conversation before its messages.
+    record_visitor_message(conn, post, &stored, message).await
+}
+
+/// What follows a visitor's new message in its transaction (see
+/// `messages::record_new`); `message` is its view.
+async fn record_visitor_message(
+    conn: &mut sqlx::AnyConnection,
+    post: &VisitorPost,
+    stored: &MessageRecord,
+    message: Message,
+) -> ApiResult<Posted> {
     messages::record_new(
         conn,
-        state.db.backend,
-        &stored,
+        post.state.db.backend,
+        stored,
         &post.terms,
-        Some(visitor_id),
+        Some(post.visitor_id),
         &json!(message),
     )
     .await?;
