@@ -105,13 +105,13 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         sqlite_sends: sqlite_sends::SqliteSends::start(
             &db,
             config.limits.write_queue,
-            Box::new({
-                let public_url = public_url.clone();
-                move |m| {
-                    let view = services::conversations::message_view_without_files(&public_url, m);
-                    serde_json::to_string(&view).expect("a message serialises")
-                }
-            }),
+            sqlite_sends::Views {
+                message: Box::new({
+                    let public_url = public_url.clone();
+                    move |m| services::conversations::message_view_without_files(&public_url, m)
+                }),
+                opened: services::conversations::opened_view,
+            },
         )?,
         visitor_tokens: Default::default(),
         limits: limits::Limits::new(config.limits.clone()),

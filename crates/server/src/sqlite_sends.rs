@@ -10,14 +10,16 @@
 //! go — BEGIN, each send's statements, COMMIT with its fsync — so a send costs
 //! one hand-off to this thread and one answer back.
 //!
-//! Only the common case is written here: a visitor's chat message without
-//! files, into their open conversation, not a retry. For anything else — no
-//! conversation yet, a closed one, a retry, and any error at all — the send is
+//! Only the common cases are written here: a visitor's chat message without
+//! files, not a retry, into their open conversation or opening their first
+//! one (when it answers no greeting). For anything else — a closed
+//! conversation, a retry, a greeting, and any error at all — the send is
 //! answered [`Written::Elsewhere`] and takes the general path (group commit over
 //! sqlx), which decides the rest and turns errors into the right answer (a
 //! full disk: 507). What this writes is exactly what the general path writes
-//! for that case (the same statements, see `store::messages`), and it takes
-//! turns with every other writer of the node through the database's write lock.
+//! for those cases (the same statements, see `store::messages`, and the same
+//! views), and it takes turns with every other writer of the node through the
+//! database's write lock.
 
 use std::sync::mpsc;
 
@@ -25,15 +27,22 @@ use rusqlite::{named_params, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::db::{now_ms, Db, SqliteFile};
+use switchboard_protocol::{event, Conversation, Message, VisitorRef};
+
 use crate::store::messages::{self, MessageRecord};
-use crate::store::{conversations, events, search};
+use crate::store::{conversations, events, search, visitors};
 
 /// At most this many sends share a transaction (as in `group_commit`).
 const MAX_BATCH: usize = 256;
 
-/// What the log says of a new message: its `message.created` data, as the
-/// API shows the message (given by the caller, who knows the views).
-pub type EventData = Box<dyn Fn(&MessageRecord) -> String + Send>;
+/// How the API shows what this writer stores, for the log's events (given by
+/// the caller, who knows the views).
+pub struct Views {
+    /// A new message without files.
+    pub message: Box<dyn Fn(&MessageRecord) -> Message + Send>,
+    /// The conversation (id, opened at) a visitor's first message opened.
+    pub opened: fn(VisitorRef, i64, i64, Message) -> Conversation,
+}
 
 pub struct VisitorSend {
     pub visitor_id: i64,
@@ -41,6 +50,9 @@ pub struct VisitorSend {
     pub body: String,
     /// Its search terms (see `domain::search_terms`).
     pub terms: String,
+    /// Whether it may open the visitor's first conversation here (not when
+    /// it answers a greeting, which the general path writes first).
+    pub may_open: bool,
 }
 
 pub enum Written {
@@ -63,7 +75,7 @@ impl SqliteSends {
     /// Starts the writer for the database of `db`, when it is an SQLite file;
     /// None otherwise (PostgreSQL writers on several nodes go through
     /// `group_commit`). The thread ends when this is dropped.
-    pub fn start(db: &Db, queue: usize, event_data: EventData) -> anyhow::Result<Option<Self>> {
+    pub fn start(db: &Db, queue: usize, views: Views) -> anyhow::Result<Option<Self>> {
         let Some(file) = db.sqlite.clone() else {
             return Ok(None);
         };
@@ -71,13 +83,12 @@ impl SqliteSends {
             return Ok(None);
         }
         let conn = open(&file)?;
-        // Built once: `prepare_cached` finds the statement by its text.
-        let insert = messages::insert_into_open_conversation_sql();
+        let statements = Statements::new();
         let (jobs, queued) = mpsc::sync_channel(queue.max(1));
         let db = db.clone();
         std::thread::Builder::new()
             .name("sqlite-sends".into())
-            .spawn(move || run(&conn, &insert, &db, &queued, &event_data))?;
+            .spawn(move || run(&conn, &statements, &db, &queued, &views))?;
         Ok(Some(SqliteSends { jobs }))
     }
 
@@ -92,6 +103,21 @@ impl SqliteSends {
     }
 }
 
+/// The inserts' text, built once: `prepare_cached` finds a statement by it.
+struct Statements {
+    into_open_conversation: String,
+    into_conversation: String,
+}
+
+impl Statements {
+    fn new() -> Self {
+        Statements {
+            into_open_conversation: messages::insert_into_open_conversation_sql(),
+            into_conversation: messages::insert_unless_sent_sql(),
+        }
+    }
+}
+
 fn open(file: &SqliteFile) -> anyhow::Result<rusqlite::Connection> {
     let conn = rusqlite::Connection::open(&file.path)?;
     conn.execute_batch(file.pragmas)?;
@@ -100,10 +126,10 @@ fn open(file: &SqliteFile) -> anyhow::Result<rusqlite::Connection> {
 
 fn run(
     conn: &rusqlite::Connection,
-    insert: &str,
+    statements: &Statements,
     db: &Db,
     queued: &mpsc::Receiver<Job>,
-    event_data: &EventData,
+    views: &Views,
 ) {
     while let Ok(first) = queued.recv() {
         let mut batch = vec![first];
@@ -114,7 +140,7 @@ fn run(
             }
         }
         let turn = db.wait_to_write_blocking();
-        let written = write_batch(conn, insert, &batch, event_data);
+        let written = write_batch(conn, statements, &batch, views);
         drop(turn);
         match written {
             Ok(written) => {
@@ -140,14 +166,14 @@ fn run(
 /// common case (None if not: nothing was written for it).
 fn write_batch(
     conn: &rusqlite::Connection,
-    insert: &str,
+    statements: &Statements,
     batch: &[Job],
-    event_data: &EventData,
+    views: &Views,
 ) -> rusqlite::Result<Vec<Option<MessageRecord>>> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let written = batch
         .iter()
-        .map(|job| write_one(conn, insert, &job.send, event_data))
+        .map(|job| write_one(conn, statements, &job.send, views))
         .collect::<rusqlite::Result<Vec<_>>>()
         .and_then(|written| conn.execute_batch("COMMIT").map(|()| written));
     if written.is_err() && !conn.is_autocommit() {
@@ -159,16 +185,82 @@ fn write_batch(
 
 fn write_one(
     conn: &rusqlite::Connection,
-    insert: &str,
+    statements: &Statements,
     send: &VisitorSend,
-    event_data: &EventData,
+    views: &Views,
 ) -> rusqlite::Result<Option<MessageRecord>> {
     let now = now_ms();
-    let stored = conn
-        .prepare_cached(insert)?
+    let into_open = &statements.into_open_conversation;
+    if let Some(stored) = insert_message(conn, into_open, send.visitor_id, send, now)? {
+        record_message(conn, send, &stored, views)?;
+        return Ok(Some(stored));
+    }
+    // No open conversation, or a retry. Only a visitor's first conversation
+    // is opened here; a closed one and a retry go the general way.
+    if !send.may_open {
+        return Ok(None);
+    }
+    let Some(visitor) = conn
+        .prepare_cached(visitors::BY_ID)?
+        .query_row(named_params! { "$1": send.visitor_id }, |row| {
+            Ok(VisitorRef {
+                id: row.get("id")?,
+                name: row.get("name")?,
+                email: row.get("email")?,
+                email_bouncing: row.get::<_, Option<i64>>("email_bounced_at")?.is_some(),
+            })
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let Some(conversation_id) = conn
+        .prepare_cached(conversations::OPEN_FIRST)?
+        .query_row(named_params! { "$1": send.visitor_id, "$2": now }, |row| {
+            row.get::<_, i64>(0)
+        })
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    // A visitor without a conversation has sent nothing, so this is no
+    // retry; were it one after all, the error sends the batch the general way.
+    let stored = insert_message(
+        conn,
+        &statements.into_conversation,
+        conversation_id,
+        send,
+        now,
+    )?
+    .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+    // The conversation's event comes first: a client learns of a
+    // conversation before its messages.
+    let opened = (views.opened)(visitor, conversation_id, now, (views.message)(&stored));
+    append_event(
+        conn,
+        event::CONVERSATION_CREATED,
+        send,
+        conversation_id,
+        &opened,
+        now,
+    )?;
+    record_message(conn, send, &stored, views)?;
+    Ok(Some(stored))
+}
+
+/// The visitor's message, inserted by `sql` with `$1` = `key`; None when
+/// `sql` found no place for it (see `store::messages`).
+fn insert_message(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    key: i64,
+    send: &VisitorSend,
+    now: i64,
+) -> rusqlite::Result<Option<MessageRecord>> {
+    conn.prepare_cached(sql)?
         .query_row(
             named_params! {
-                "$1": send.visitor_id,
+                "$1": key,
                 "$2": send.client_id,
                 "$3": "visitor",
                 "$4": send.visitor_id,
@@ -181,10 +273,17 @@ fn write_one(
             },
             messages::from_sqlite_row,
         )
-        .optional()?;
-    let Some(stored) = stored else {
-        return Ok(None);
-    };
+        .optional()
+}
+
+/// What follows a new message (as `messages::record_new` on the general
+/// path): the conversation's summary, the search index, the log.
+fn record_message(
+    conn: &rusqlite::Connection,
+    send: &VisitorSend,
+    stored: &MessageRecord,
+    views: &Views,
+) -> rusqlite::Result<()> {
     conn.prepare_cached(conversations::RECORD_MESSAGE)?
         .execute(named_params! {
             "$1": stored.id,
@@ -198,15 +297,34 @@ fn write_one(
         conn.prepare_cached(search::SQLITE_INSERT_MESSAGE_TERMS)?
             .execute(named_params! { "$1": stored.id, "$2": send.terms })?;
     }
+    let message = (views.message)(stored);
+    append_event(
+        conn,
+        event::MESSAGE_CREATED,
+        send,
+        stored.conversation_id,
+        &message,
+        stored.created_at,
+    )
+}
+
+fn append_event(
+    conn: &rusqlite::Connection,
+    name: &str,
+    send: &VisitorSend,
+    conversation_id: i64,
+    data: &impl serde::Serialize,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let data = serde_json::to_string(data).expect("a view serialises");
     conn.prepare_cached(events::INSERT)?.query_row(
         named_params! {
-            "$1": switchboard_protocol::event::MESSAGE_CREATED,
-            "$2": stored.conversation_id,
+            "$1": name,
+            "$2": conversation_id,
             "$3": send.visitor_id,
-            "$4": event_data(&stored),
+            "$4": data,
             "$5": now,
         },
         |_| Ok(()),
-    )?;
-    Ok(Some(stored))
+    )
 }

@@ -98,6 +98,24 @@ pub fn message_view_without_files(public_url: &str, m: &MessageRecord) -> Messag
     }
 }
 
+/// The conversation (`id`, opened at `created_at`) that a visitor's first
+/// message (`first`) has just opened, as the API shows it (without a greeting).
+pub fn opened_view(visitor: VisitorRef, id: i64, created_at: i64, first: Message) -> Conversation {
+    Conversation {
+        id,
+        status: ConversationStatus::Open,
+        visitor,
+        assignee_id: None,
+        created_at,
+        updated_at: first.created_at,
+        last_message: Some(first),
+        // Nobody has read a conversation opened by this very message: 1 for
+        // every operator.
+        unread: 1,
+        greeting_id: None,
+    }
+}
+
 pub async fn conversation_view(
     state: &SharedState,
     conn: &mut sqlx::AnyConnection,
@@ -240,6 +258,7 @@ pub async fn post_as_visitor(
             client_id: post.client_id.clone(),
             body: post.body.clone(),
             terms: post.terms.clone(),
+            may_open: post.greeting.is_none(),
         };
         if let crate::sqlite_sends::Written::Message(stored) = writer.write(send).await {
             state.hub.wake();
@@ -372,19 +391,23 @@ async fn write_visitor_message(
     let message = message_view(state, &stored);
     if let Some(change) = change {
         // Everything the view shows is at hand: no need to read it back.
-        let view = Conversation {
-            id: conversation_id,
-            status: ConversationStatus::Open,
-            visitor,
-            assignee_id: conversation.as_ref().and_then(|c| c.assignee_id),
-            last_message: Some(message.clone()),
-            // Nobody has read a conversation opened by this very message: 1
-            // for every operator. A reopened one is counted per operator by
-            // their stream.
-            unread: if conversation.is_none() { 1 } else { 0 },
-            created_at,
-            updated_at: stored.created_at,
-            greeting_id,
+        let view = match &conversation {
+            None => Conversation {
+                greeting_id,
+                ..opened_view(visitor, conversation_id, created_at, message.clone())
+            },
+            Some(c) => Conversation {
+                id: conversation_id,
+                status: ConversationStatus::Open,
+                visitor,
+                assignee_id: c.assignee_id,
+                last_message: Some(message.clone()),
+                // Counted per operator by their stream.
+                unread: 0,
+                created_at,
+                updated_at: stored.created_at,
+                greeting_id,
+            },
         };
         events::append_for(
             conn,

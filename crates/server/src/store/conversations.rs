@@ -120,6 +120,14 @@ pub async fn create(conn: &mut AnyConnection, visitor_id: i64) -> Result<(i64, i
     Ok((id, now))
 }
 
+/// Opens a visitor's first conversation (`$1`, at `$2`), unless they have
+/// one already: then nothing is written and no id comes back. For the writer
+/// of `sqlite_sends`, which has not read the visitor's conversations first.
+pub(crate) const OPEN_FIRST: &str =
+    "INSERT INTO conversations (visitor_id, status, created_at, updated_at) \
+     SELECT $1, 'open', $2, $2 WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE visitor_id = $1) \
+     RETURNING id";
+
 /// Notes which greeting a new conversation answers.
 pub async fn set_greeting(
     conn: &mut AnyConnection,

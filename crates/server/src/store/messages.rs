@@ -194,6 +194,14 @@ pub(crate) fn insert_into_open_conversation_sql() -> String {
     insert_sql(INTO_OPEN_CONVERSATION, UNLESS_SENT)
 }
 
+/// An insert into the conversation `$1` unless its author already sent this
+/// `client_id`, for the SQLite writer of `sqlite_sends`.
+pub(crate) fn insert_unless_sent_sql() -> String {
+    insert_sql(INTO_CONVERSATION, UNLESS_SENT)
+}
+
+const INTO_CONVERSATION: &str = "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
 /// An insert of `rows` ($1: the conversation, or what finds it; then the
 /// columns after it) that gives back what `SELECT` would read, author's name
 /// included, saving a round trip on the hottest path.
@@ -224,7 +232,7 @@ async fn insert_with(
     on_conflict: &str,
 ) -> Result<Option<MessageRecord>, sqlx::Error> {
     let (rows, key) = match into {
-        Destination::Conversation(id) => ("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", id),
+        Destination::Conversation(id) => (INTO_CONVERSATION, id),
         Destination::OpenConversationOf(visitor_id) => (INTO_OPEN_CONVERSATION, visitor_id),
     };
     let sql = insert_sql(rows, on_conflict);

@@ -61,13 +61,13 @@ pub async fn by_id_in<'e>(
     executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
     id: i64,
 ) -> Result<Option<VisitorRecord>, sqlx::Error> {
-    let row =
-        sqlx::query("SELECT id, name, email, locale, email_bounced_at FROM visitors WHERE id = $1")
-            .bind(id)
-            .fetch_optional(executor)
-            .await?;
+    let row = sqlx::query(BY_ID).bind(id).fetch_optional(executor).await?;
     row.as_ref().map(from_row).transpose()
 }
+
+/// The statement of `by_id` (also run by the writer of `sqlite_sends`).
+pub(crate) const BY_ID: &str =
+    "SELECT id, name, email, locale, email_bounced_at FROM visitors WHERE id = $1";
 
 pub async fn set_contact(
     db: &Db,

@@ -489,6 +489,67 @@ async fn concurrent_retries_of_one_send_store_it_once() {
     assert_eq!(app.visitor_history(&visitor).await, vec!["only once"]);
 }
 
+/// A visitor's first messages sent at once (several tabs) open one
+/// conversation, announced once and before its messages, and all of them land in it.
+#[tokio::test]
+async fn first_messages_sent_at_once_open_one_conversation() {
+    let app = spawn_app_configured(None, unlimited_visitors).await;
+    let mut ops = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
+    assert_eq!(next_frame(&mut ops).await["type"], "ready");
+    let visitor = app.visitor().await;
+    let sends: Vec<_> = (0..12)
+        .map(|n| {
+            let (http, url, token) = (
+                app.http.clone(),
+                app.api("/widget/messages"),
+                visitor.token.clone(),
+            );
+            tokio::spawn(async move {
+                let r = http
+                    .post(&url)
+                    .header("x-visitor-token", &token)
+                    .json(&json!({ "body": format!("tab {n}"), "client_id": format!("tab-{n}") }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), StatusCode::CREATED);
+                r.json::<Value>().await.unwrap()["conversation_id"]
+                    .as_i64()
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut conversations = std::collections::HashSet::new();
+    for send in sends {
+        conversations.insert(send.await.unwrap());
+    }
+    assert_eq!(conversations.len(), 1);
+    let conversation = *conversations.iter().next().unwrap();
+    let mut history = app.visitor_history(&visitor).await;
+    history.sort();
+    let mut expected: Vec<String> = (0..12).map(|n| format!("tab {n}")).collect();
+    expected.sort();
+    assert_eq!(history, expected);
+
+    let created = next_event(&mut ops, "conversation.created").await;
+    assert_eq!(created["data"]["id"], conversation);
+    let mut seen = 0;
+    while seen < 12 {
+        let frame = next_frame(&mut ops).await;
+        assert_ne!(frame["event"], "conversation.created", "announced twice");
+        if frame["event"] == "message.created" {
+            assert!(frame["seq"].as_i64() > created["seq"].as_i64());
+            seen += 1;
+        }
+    }
+    // The conversation as the API shows it now: its last message is one of them.
+    let fetched = app
+        .get_json(&app.admin_token, &format!("/conversations/{conversation}"))
+        .await;
+    assert_eq!(fetched["status"], "open");
+    assert_eq!(fetched["unread"], 12);
+}
+
 /// A NUL character in a message (found by schemathesis: PostgreSQL cannot
 /// store it and answered 500) is dropped on both stores; a body of nothing
 /// else is empty.
