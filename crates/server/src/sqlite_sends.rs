@@ -192,7 +192,7 @@ fn write_one(
     let now = now_ms();
     let into_open = &statements.into_open_conversation;
     if let Some(stored) = insert_message(conn, into_open, send.visitor_id, send, now)? {
-        record_message(conn, send, &stored, views)?;
+        record_message(conn, send, &stored, &(views.message)(&stored))?;
         return Ok(Some(stored));
     }
     // No open conversation, or a retry. Only a visitor's first conversation
@@ -235,7 +235,8 @@ fn write_one(
     .ok_or(rusqlite::Error::QueryReturnedNoRows)?;
     // The conversation's event comes first: a client learns of a
     // conversation before its messages.
-    let opened = (views.opened)(visitor, conversation_id, now, (views.message)(&stored));
+    let message = (views.message)(&stored);
+    let opened = (views.opened)(visitor, conversation_id, now, message.clone());
     append_event(
         conn,
         event::CONVERSATION_CREATED,
@@ -244,7 +245,7 @@ fn write_one(
         &opened,
         now,
     )?;
-    record_message(conn, send, &stored, views)?;
+    record_message(conn, send, &stored, &message)?;
     Ok(Some(stored))
 }
 
@@ -277,12 +278,13 @@ fn insert_message(
 }
 
 /// What follows a new message (as `messages::record_new` on the general
-/// path): the conversation's summary, the search index, the log.
+/// path): the conversation's summary, the search index, the log (with
+/// `message`, its view).
 fn record_message(
     conn: &rusqlite::Connection,
     send: &VisitorSend,
     stored: &MessageRecord,
-    views: &Views,
+    message: &Message,
 ) -> rusqlite::Result<()> {
     conn.prepare_cached(conversations::RECORD_MESSAGE)?
         .execute(named_params! {
@@ -297,13 +299,12 @@ fn record_message(
         conn.prepare_cached(search::SQLITE_INSERT_MESSAGE_TERMS)?
             .execute(named_params! { "$1": stored.id, "$2": send.terms })?;
     }
-    let message = (views.message)(stored);
     append_event(
         conn,
         event::MESSAGE_CREATED,
         send,
         stored.conversation_id,
-        &message,
+        message,
         stored.created_at,
     )
 }
