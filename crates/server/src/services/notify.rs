@@ -533,6 +533,11 @@ impl NotificationWorker {
     /// Follow-ups, delayed emails and digests whose window is over.
     async fn send_due(&self) -> anyhow::Result<()> {
         let state = &self.state;
+        // Looked for first with a read: a write transaction takes a turn of
+        // the node's one SQLite writer, which visitors' sends wait for.
+        if !notifications::any_due(&state.db.pool).await? {
+            return Ok(());
+        }
         let mut tx = state.db.begin_write().await?;
         tx.lock(LockKey::Notifier).await?;
         let due = notifications::take_due(&mut tx.tx, 500).await?;

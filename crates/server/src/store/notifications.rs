@@ -105,6 +105,17 @@ pub async fn into_digest(
     Ok(())
 }
 
+/// Whether some pending email's window is over (a read: no write turn).
+pub async fn any_due(pool: &sqlx::AnyPool) -> Result<bool, sqlx::Error> {
+    Ok(
+        sqlx::query("SELECT 1 AS one FROM pending_notifications WHERE due_at <= $1 LIMIT 1")
+            .bind(now_ms())
+            .fetch_optional(pool)
+            .await?
+            .is_some(),
+    )
+}
+
 pub async fn take_due(conn: &mut AnyConnection, limit: i64) -> Result<Vec<Pending>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT user_id, conversation_id, kind, after_message_id FROM pending_notifications \
