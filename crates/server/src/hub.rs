@@ -2,9 +2,11 @@
 //!
 //! Writers append events to the database and then `wake` the hub. One task per
 //! node reads what is new from the database, in `seq` order, into a ring of recent
-//! events and announces the newest seq; each stream follows that ring at its own
-//! pace (falling back to the database when it is behind the ring), so a slow
-//! client never slows the others and nothing is skipped or sent twice.
+//! events and announces the newest seq (SQLite's own writer of visitors' sends
+//! hands over what it committed instead: see `publish_committed`). Each stream
+//! follows that ring at its own pace (falling back to the database when it is
+//! behind the ring), so a slow client never slows the others and nothing is
+//! skipped or sent twice.
 //!
 //! Visitors see only their own conversation, and there may be tens of thousands
 //! of them: the hub routes each visitor's events into a small feed of their own,
@@ -43,6 +45,10 @@ pub struct Hub {
     ring: RwLock<VecDeque<Arc<LiveEvent>>>,
     latest: watch::Sender<i64>,
     wake: Notify,
+    /// Held while events are added, so that the log's reader and writers
+    /// handing over what they committed add each event once and in order.
+    appending: Mutex<()>,
+    runtime: tokio::runtime::Handle,
     /// Other nodes, when running several (`--nats-url`). NATS only wakes them
     /// up: the events themselves are read from the shared database, so a lost
     /// NATS message delays an event by at most the poll interval, never loses it.
@@ -122,6 +128,8 @@ impl Hub {
             ring: RwLock::new(VecDeque::with_capacity(RING_CAPACITY)),
             latest: watch::channel(latest).0,
             wake: Notify::new(),
+            appending: Mutex::new(()),
+            runtime: tokio::runtime::Handle::current(),
             nats: std::sync::OnceLock::new(),
             connections: Mutex::new(HashMap::new()),
             feeds: Mutex::new(Feeds {
@@ -137,9 +145,14 @@ impl Hub {
     /// Tells the hubs of every node that events were committed.
     pub fn wake(&self) {
         self.wake.notify_one();
+        self.wake_other_nodes();
+    }
+
+    fn wake_other_nodes(&self) {
         if let Some(nats) = self.nats.get() {
             let nats = nats.clone();
-            tokio::spawn(async move {
+            // Also called from writers' own threads, outside the runtime.
+            self.runtime.spawn(async move {
                 if let Err(e) = nats.publish(NATS_SUBJECT, bytes::Bytes::new()).await {
                     tracing::warn!(error = %e, "nats: publishing a wake-up failed (other nodes poll)");
                 }
@@ -212,25 +225,7 @@ impl Hub {
                         // A short read reached the end of the log: asking
                         // again would cost a round trip to say so.
                         let at_end = batch.len() < READ_AT_ONCE as usize;
-                        let newest = batch.last().map(|e| e.seq).unwrap_or(after);
-                        let batch: Vec<Arc<LiveEvent>> =
-                            batch.into_iter().map(LiveEvent::new).collect();
-                        {
-                            let mut ring = self.ring.write().expect("hub ring poisoned");
-                            for event in &batch {
-                                if ring.len() == RING_CAPACITY {
-                                    ring.pop_front();
-                                }
-                                ring.push_back(event.clone());
-                            }
-                        }
-                        self.latest.send_replace(newest);
-                        self.route_to_visitors(&batch, newest);
-                        if batch.iter().any(|e| {
-                            e.name == event::WIDGET_UPDATED || e.name == event::TEAM_UPDATED
-                        }) {
-                            self.widget_changes.send_modify(|n| *n += 1);
-                        }
+                        self.append(batch);
                         if at_end {
                             break;
                         }
@@ -241,6 +236,70 @@ impl Hub {
                     }
                 }
             }
+        }
+    }
+
+    /// Events a writer of this node has just committed, handed over so that
+    /// the hub need not read them back from the database. Only for SQLite,
+    /// where the write lock makes `seq` the commit order: a batch that
+    /// follows on from what the hub holds goes straight out; one that does not
+    /// (an earlier commit not read yet) wakes the hub to read the log instead.
+    pub fn publish_committed(&self, batch: Vec<StoredEvent>) {
+        if batch.is_empty() {
+            return;
+        }
+        let gap = {
+            let _appending = self.appending.lock().expect("hub append lock poisoned");
+            let held = self.latest_seq();
+            let first_new = batch.iter().map(|e| e.seq).find(|&seq| seq > held);
+            match first_new {
+                None => false,
+                Some(seq) if seq == held + 1 => {
+                    self.append_locked(batch);
+                    false
+                }
+                Some(_) => true,
+            }
+        };
+        if gap {
+            self.wake.notify_one();
+        }
+        self.wake_other_nodes();
+    }
+
+    /// Adds events read or committed in `seq` order to the ring and the
+    /// visitors' feeds, skipping any the hub already holds, and announces them.
+    fn append(&self, batch: Vec<StoredEvent>) {
+        let _appending = self.appending.lock().expect("hub append lock poisoned");
+        self.append_locked(batch);
+    }
+
+    fn append_locked(&self, batch: Vec<StoredEvent>) {
+        let held = self.latest_seq();
+        let batch: Vec<Arc<LiveEvent>> = batch
+            .into_iter()
+            .filter(|e| e.seq > held)
+            .map(LiveEvent::new)
+            .collect();
+        let Some(newest) = batch.last().map(|e| e.seq) else {
+            return;
+        };
+        {
+            let mut ring = self.ring.write().expect("hub ring poisoned");
+            for event in &batch {
+                if ring.len() == RING_CAPACITY {
+                    ring.pop_front();
+                }
+                ring.push_back(event.clone());
+            }
+        }
+        self.latest.send_replace(newest);
+        self.route_to_visitors(&batch, newest);
+        if batch
+            .iter()
+            .any(|e| e.name == event::WIDGET_UPDATED || e.name == event::TEAM_UPDATED)
+        {
+            self.widget_changes.send_modify(|n| *n += 1);
         }
     }
 

@@ -112,6 +112,10 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
                 }),
                 opened: services::conversations::opened_view,
             },
+            Box::new({
+                let hub = hub.clone();
+                move |events| hub.publish_committed(events)
+            }),
         )?,
         visitor_tokens: Default::default(),
         limits: limits::Limits::new(config.limits.clone()),

@@ -29,11 +29,16 @@ use tokio::sync::oneshot;
 use crate::db::{now_ms, Db, SqliteFile};
 use switchboard_protocol::{event, Conversation, Message, VisitorRef};
 
+use crate::store::events::{self, StoredEvent};
 use crate::store::messages::{self, MessageRecord};
-use crate::store::{conversations, events, search, visitors};
+use crate::store::{conversations, search, visitors};
 
 /// At most this many sends share a transaction (as in `group_commit`).
 const MAX_BATCH: usize = 256;
+
+/// Receives the events of each batch once it has committed, in `seq` order
+/// (the node's hub, which then need not read them back).
+pub type Publish = Box<dyn Fn(Vec<StoredEvent>) + Send>;
 
 /// How the API shows what this writer stores, for the log's events (given by
 /// the caller, who knows the views).
@@ -56,8 +61,9 @@ pub struct VisitorSend {
 }
 
 pub enum Written {
-    /// Stored, durable, and in the log.
-    Message(MessageRecord),
+    /// Stored, durable, and in the log (handed to `publish`): the message as
+    /// the API shows it.
+    Message(Message),
     /// Not the common case, or this writer could not: take the general path.
     Elsewhere,
 }
@@ -75,7 +81,12 @@ impl SqliteSends {
     /// Starts the writer for the database of `db`, when it is an SQLite file;
     /// None otherwise (PostgreSQL writers on several nodes go through
     /// `group_commit`). The thread ends when this is dropped.
-    pub fn start(db: &Db, queue: usize, views: Views) -> anyhow::Result<Option<Self>> {
+    pub fn start(
+        db: &Db,
+        queue: usize,
+        views: Views,
+        publish: Publish,
+    ) -> anyhow::Result<Option<Self>> {
         let Some(file) = db.sqlite.clone() else {
             return Ok(None);
         };
@@ -88,7 +99,7 @@ impl SqliteSends {
         let db = db.clone();
         std::thread::Builder::new()
             .name("sqlite-sends".into())
-            .spawn(move || run(&conn, &statements, &db, &queued, &views))?;
+            .spawn(move || run(&conn, &statements, &db, &queued, &views, &publish))?;
         Ok(Some(SqliteSends { jobs }))
     }
 
@@ -130,6 +141,7 @@ fn run(
     db: &Db,
     queued: &mpsc::Receiver<Job>,
     views: &Views,
+    publish: &Publish,
 ) {
     while let Ok(first) = queued.recv() {
         let mut batch = vec![first];
@@ -143,8 +155,11 @@ fn run(
         let written = write_batch(conn, statements, &batch, views);
         drop(turn);
         match written {
-            Ok(written) => {
+            Ok((written, events)) => {
                 db.note_write_ok();
+                // Out to the streams before the senders hear back: a 201
+                // means the message is durable and on its way to operators.
+                publish(events);
                 for (job, message) in batch.into_iter().zip(written) {
                     let _ = job.done.send(match message {
                         Some(message) => Written::Message(message),
@@ -162,20 +177,22 @@ fn run(
     }
 }
 
-/// Writes the batch in one transaction: per send, the message if it is the
-/// common case (None if not: nothing was written for it).
+/// Writes the batch in one transaction: per send, the message's view if it
+/// is the common case (None if not: nothing was written for it); and the
+/// events appended to the log, in `seq` order.
 fn write_batch(
     conn: &rusqlite::Connection,
     statements: &Statements,
     batch: &[Job],
     views: &Views,
-) -> rusqlite::Result<Vec<Option<MessageRecord>>> {
+) -> rusqlite::Result<(Vec<Option<Message>>, Vec<StoredEvent>)> {
     conn.execute_batch("BEGIN IMMEDIATE")?;
+    let mut events = Vec::with_capacity(batch.len());
     let written = batch
         .iter()
-        .map(|job| write_one(conn, statements, &job.send, views))
+        .map(|job| write_one(conn, statements, &job.send, views, &mut events))
         .collect::<rusqlite::Result<Vec<_>>>()
-        .and_then(|written| conn.execute_batch("COMMIT").map(|()| written));
+        .and_then(|written| conn.execute_batch("COMMIT").map(|()| (written, events)));
     if written.is_err() && !conn.is_autocommit() {
         // Still in the transaction (SQLite may have ended it on a failed COMMIT).
         let _ = conn.execute_batch("ROLLBACK");
@@ -188,12 +205,14 @@ fn write_one(
     statements: &Statements,
     send: &VisitorSend,
     views: &Views,
-) -> rusqlite::Result<Option<MessageRecord>> {
+    events: &mut Vec<StoredEvent>,
+) -> rusqlite::Result<Option<Message>> {
     let now = now_ms();
     let into_open = &statements.into_open_conversation;
     if let Some(stored) = insert_message(conn, into_open, send.visitor_id, send, now)? {
-        record_message(conn, send, &stored, &(views.message)(&stored))?;
-        return Ok(Some(stored));
+        let message = (views.message)(&stored);
+        events.push(record_message(conn, send, &stored, &message)?);
+        return Ok(Some(message));
     }
     // No open conversation, or a retry. Only a visitor's first conversation
     // is opened here; a closed one and a retry go the general way.
@@ -237,16 +256,16 @@ fn write_one(
     // conversation before its messages.
     let message = (views.message)(&stored);
     let opened = (views.opened)(visitor, conversation_id, now, message.clone());
-    append_event(
+    events.push(append_event(
         conn,
         event::CONVERSATION_CREATED,
         send,
         conversation_id,
         &opened,
         now,
-    )?;
-    record_message(conn, send, &stored, &message)?;
-    Ok(Some(stored))
+    )?);
+    events.push(record_message(conn, send, &stored, &message)?);
+    Ok(Some(message))
 }
 
 /// The visitor's message, inserted by `sql` with `$1` = `key`; None when
@@ -279,13 +298,13 @@ fn insert_message(
 
 /// What follows a new message (as `messages::record_new` on the general
 /// path): the conversation's summary, the search index, the log (with
-/// `message`, its view).
+/// `message`, its view). Returns the log's event.
 fn record_message(
     conn: &rusqlite::Connection,
     send: &VisitorSend,
     stored: &MessageRecord,
     message: &Message,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<StoredEvent> {
     conn.prepare_cached(conversations::RECORD_MESSAGE)?
         .execute(named_params! {
             "$1": stored.id,
@@ -316,9 +335,9 @@ fn append_event(
     conversation_id: i64,
     data: &impl serde::Serialize,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<StoredEvent> {
     let data = serde_json::to_string(data).expect("a view serialises");
-    conn.prepare_cached(events::INSERT)?.query_row(
+    let seq = conn.prepare_cached(events::INSERT)?.query_row(
         named_params! {
             "$1": name,
             "$2": conversation_id,
@@ -326,6 +345,13 @@ fn append_event(
             "$4": data,
             "$5": now,
         },
-        |_| Ok(()),
-    )
+        |row| row.get::<_, i64>(0),
+    )?;
+    Ok(StoredEvent {
+        seq,
+        name: name.to_string(),
+        conversation_id: Some(conversation_id),
+        visitor_id: Some(send.visitor_id),
+        data,
+    })
 }

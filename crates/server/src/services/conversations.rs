@@ -260,10 +260,10 @@ pub async fn post_as_visitor(
             terms: post.terms.clone(),
             may_open: post.greeting.is_none(),
         };
-        if let crate::sqlite_sends::Written::Message(stored) = writer.write(send).await {
-            state.hub.wake();
+        // (which hands what it stored to the hub itself).
+        if let crate::sqlite_sends::Written::Message(message) = writer.write(send).await {
             return Ok(Posted {
-                message: message_view(state, &stored),
+                message,
                 created: true,
             });
         }
