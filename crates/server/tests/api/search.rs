@@ -281,3 +281,45 @@ async fn messages_stored_before_search_existed_are_indexed_after_the_upgrade() {
     }
     assert!(done);
 }
+
+/// Sends that arrive together are written in one transaction, their search
+/// terms all at its end (`sqlite_sends`): each message must still be found
+/// by its own words, and only by them.
+#[tokio::test]
+async fn messages_sent_at_once_are_each_found_by_their_own_words() {
+    let app = spawn_app_configured(None, unlimited_visitors).await;
+    const WORDS: [&str; 12] = [
+        "apricot", "bramble", "cobalt", "dulcimer", "ember", "fjord", "gingham", "harbour",
+        "indigo", "juniper", "kestrel", "lantern",
+    ];
+    let mut visitors = Vec::new();
+    for _ in 0..4 {
+        visitors.push(app.visitor().await);
+    }
+    // A first message each (it opens the conversation), then all at once.
+    for (v, visitor) in visitors.iter().enumerate() {
+        let r = app
+            .visitor_says(visitor, "hello", &format!("hello-{v}"))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+    let sends = WORDS.iter().enumerate().map(|(i, word)| {
+        let visitor = &visitors[i % visitors.len()];
+        let body = format!("a note about the {word}");
+        let client_id = format!("w{i}");
+        let app = &app;
+        async move {
+            let r = app.visitor_says(visitor, &body, &client_id).await;
+            assert_eq!(r.status(), StatusCode::CREATED);
+        }
+    });
+    futures_util::future::join_all(sends).await;
+    for word in WORDS {
+        assert_eq!(
+            bodies(&search(&app, word, "").await),
+            vec![format!("a note about the {word}")],
+            "{word}"
+        );
+    }
+    assert_eq!(bodies(&search(&app, "note", "").await).len(), WORDS.len());
+}
