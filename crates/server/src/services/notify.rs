@@ -304,7 +304,7 @@ impl NotificationWorker {
         decided.retain(|(p, _)| seen.insert((p.user_id, p.conversation_id)));
         let pending: Vec<Pending> = decided.iter().map(|(p, _)| p.clone()).collect();
         let due = now_ms() + self.window_ms;
-        let scheduled = notifications::schedule(conn, &pending, due).await?;
+        let scheduled = notifications::schedule(conn, self.state.db.backend, &pending, due).await?;
         let mut emails = false;
         for (p, message) in decided.drain(..) {
             if p.kind != PendingKind::FollowUp
