@@ -233,7 +233,7 @@ impl NotificationWorker {
         messages: &[Message],
     ) -> anyhow::Result<bool> {
         let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-        let mine = notifications::claim_messages(conn, &ids).await?;
+        let mine = notifications::claim_messages(conn, self.state.db.backend, &ids).await?;
         let mut emails = false;
         let mut decided = Vec::new();
         for message in messages.iter().filter(|m| mine.contains(&m.id)) {

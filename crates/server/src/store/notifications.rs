@@ -187,30 +187,35 @@ pub async fn log_refused(
 }
 
 /// Takes on the notifications of these messages; returns the ones this call
-/// took (another node has the rest). One statement for the whole batch.
+/// took (another node has the rest). One statement for the whole batch, the
+/// ids as one JSON array (see `schedule` for why).
 pub async fn claim_messages(
     conn: &mut AnyConnection,
+    backend: Backend,
     message_ids: &[i64],
 ) -> Result<HashSet<i64>, sqlx::Error> {
     if message_ids.is_empty() {
         return Ok(HashSet::new());
     }
-    let values: Vec<String> = (1..=message_ids.len()).map(|i| format!("(${i})")).collect();
-    let sql = format!(
-        "INSERT INTO notified_messages (message_id) VALUES {} ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
-        values.join(", ")
-    );
-    let mut query = sqlx::query(&sql);
-    for id in message_ids {
-        query = query.bind(*id);
-    }
-    query
+    let sql = match backend {
+        Backend::Sqlite => CLAIM_SQLITE,
+        Backend::Postgres => CLAIM_POSTGRES,
+    };
+    sqlx::query(sql)
+        .bind(serde_json::Value::from(message_ids).to_string())
         .fetch_all(conn)
         .await?
         .iter()
         .map(|row| row.try_get("message_id"))
         .collect()
 }
+
+const CLAIM_SQLITE: &str = "INSERT INTO notified_messages (message_id) \
+     SELECT value FROM json_each($1) WHERE true \
+     ON CONFLICT (message_id) DO NOTHING RETURNING message_id";
+const CLAIM_POSTGRES: &str = "INSERT INTO notified_messages (message_id) \
+     SELECT id::bigint FROM json_array_elements_text($1::json) AS id \
+     ON CONFLICT (message_id) DO NOTHING RETURNING message_id";
 
 /// Deletes refused emails logged before `before`.
 pub async fn sweep_refused(db: &Db, before: i64) -> Result<u64, sqlx::Error> {
