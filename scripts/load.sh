@@ -9,6 +9,10 @@
 # The generator runs from one address, so the per-address limits are raised
 # (ADDRESS_LIMIT_FACTOR, default 1000); per-visitor limits stay as in production.
 # SQLITE_SYNC=normal measures the server without an fsync per commit.
+# SWITCHBOARD_VISITOR_LIMIT_FACTOR=N multiplies the per-visitor limit: a closed
+# loop (--closed-loop) over 2,000 visitors reaches the production limit (30 at
+# once, then one per 500 ms each) before the server's own ceiling; the
+# generator reports such 429s.
 #
 # The generator runs two baselines in the same run (a bare websocket relay and
 # a durable relay that fdatasyncs each group-commit batch to a file in the same
