@@ -246,7 +246,8 @@ pub async fn post_as_visitor(
         }),
     });
     // Visitors' messages are the bulk of all writes. The common case goes
-    // to SQLite's own writer when there is one (see `sqlite_sends`)…
+    // to SQLite's own writer when there is one (see `sqlite_sends`), which
+    // hands what it stored to the hub itself…
     if let (Some(writer), true, Channel::Chat, None) = (
         &state.sqlite_sends,
         post.attachments.is_empty(),
@@ -260,7 +261,6 @@ pub async fn post_as_visitor(
             terms: post.terms.clone(),
             may_open: post.greeting.is_none(),
         };
-        // (which hands what it stored to the hub itself).
         if let crate::sqlite_sends::Written::Message(message) = writer.write(send).await {
             return Ok(Posted {
                 message,

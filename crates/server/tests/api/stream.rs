@@ -424,50 +424,39 @@ async fn sends_and_replies_committed_side_by_side_reach_a_stream_once_and_in_ord
     let mut live = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
     let since = next_frame(&mut live).await["seq"].as_i64().unwrap();
 
+    /// Sends `EACH` messages one after another, message `i` as `request(i)`
+    /// builds it; the ids of the messages created.
+    fn send_each(
+        request: impl Fn(usize) -> reqwest::RequestBuilder + Send + 'static,
+    ) -> tokio::task::JoinHandle<Vec<i64>> {
+        tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for i in 0..EACH {
+                let response = request(i).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+                ids.push(
+                    response.json::<Value>().await.unwrap()["id"]
+                        .as_i64()
+                        .unwrap(),
+                );
+            }
+            ids
+        })
+    }
     let mut writers = Vec::new();
     for (n, (visitor, conversation)) in visitors.into_iter().zip(conversations).enumerate() {
         let (http, url) = (app.http.clone(), app.api("/widget/messages"));
-        writers.push(tokio::spawn(async move {
-            let mut ids = Vec::new();
-            for i in 0..EACH {
-                let response = http
-                    .post(&url)
-                    .header("x-visitor-token", &visitor.token)
-                    .json(&json!({ "body": format!("v{n} m{i}"), "client_id": format!("{n}-{i}") }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), StatusCode::CREATED);
-                ids.push(
-                    response.json::<Value>().await.unwrap()["id"]
-                        .as_i64()
-                        .unwrap(),
-                );
-            }
-            ids
+        writers.push(send_each(move |i| {
+            http.post(&url)
+                .header("x-visitor-token", &visitor.token)
+                .json(&json!({ "body": format!("v{n} m{i}"), "client_id": format!("{n}-{i}") }))
         }));
         let (http, token) = (app.http.clone(), app.admin_token.clone());
         let url = app.api(&format!("/conversations/{conversation}/messages"));
-        writers.push(tokio::spawn(async move {
-            let mut ids = Vec::new();
-            for i in 0..EACH {
-                let response = http
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .json(
-                        &json!({ "body": format!("r{n} m{i}"), "client_id": format!("r{n}-{i}") }),
-                    )
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(response.status(), StatusCode::CREATED);
-                ids.push(
-                    response.json::<Value>().await.unwrap()["id"]
-                        .as_i64()
-                        .unwrap(),
-                );
-            }
-            ids
+        writers.push(send_each(move |i| {
+            http.post(&url)
+                .bearer_auth(&token)
+                .json(&json!({ "body": format!("r{n} m{i}"), "client_id": format!("r{n}-{i}") }))
         }));
     }
     let mut sent = HashSet::new();
