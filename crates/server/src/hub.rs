@@ -14,7 +14,7 @@
 //! every event of every conversation.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 
 use axum::extract::ws::Utf8Bytes;
 
@@ -40,6 +40,11 @@ const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 const HELD_BACK_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 const HELD_BACK_RETRY_MAX: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// The hub's locks guard collections that every critical section leaves
+/// whole, so they are taken even when poisoned (`PoisonError::into_inner`):
+/// a panic on one stream must not take every later stream down with it, nor
+/// the SQLite writer, which hands over its commits here before it answers
+/// the senders whose messages are already durable.
 pub struct Hub {
     db: Db,
     ring: RwLock<VecDeque<Arc<LiveEvent>>>,
@@ -249,7 +254,10 @@ impl Hub {
             return;
         }
         let gap = {
-            let _appending = self.appending.lock().expect("hub append lock poisoned");
+            let _appending = self
+                .appending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             let held = self.latest_seq();
             let first_new = batch.iter().map(|e| e.seq).find(|&seq| seq > held);
             match first_new {
@@ -270,7 +278,10 @@ impl Hub {
     /// Adds events read or committed in `seq` order to the ring and the
     /// visitors' feeds, skipping any the hub already holds, and announces them.
     fn append(&self, batch: Vec<StoredEvent>) {
-        let _appending = self.appending.lock().expect("hub append lock poisoned");
+        let _appending = self
+            .appending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         self.append_locked(batch);
     }
 
@@ -285,7 +296,7 @@ impl Hub {
             return;
         };
         {
-            let mut ring = self.ring.write().expect("hub ring poisoned");
+            let mut ring = self.ring.write().unwrap_or_else(PoisonError::into_inner);
             for event in &batch {
                 if ring.len() == RING_CAPACITY {
                     ring.pop_front();
@@ -304,7 +315,7 @@ impl Hub {
     }
 
     fn route_to_visitors(&self, batch: &[Arc<LiveEvent>], newest: i64) {
-        let mut feeds = self.feeds.lock().expect("feeds poisoned");
+        let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
         feeds.routed = newest;
         for event in batch {
             let Some(feed) = event.visitor_id.and_then(|v| feeds.by_visitor.get_mut(&v)) else {
@@ -322,7 +333,7 @@ impl Hub {
 
     /// Follows one visitor's events (and marks them present) until dropped.
     pub fn follow_visitor(&self, visitor_id: i64) -> VisitorFollow<'_> {
-        let mut feeds = self.feeds.lock().expect("feeds poisoned");
+        let mut feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
         let routed = feeds.routed;
         let feed = feeds
             .by_visitor
@@ -350,7 +361,7 @@ impl Hub {
         limit: usize,
     ) -> Result<Vec<Arc<LiveEvent>>, sqlx::Error> {
         {
-            let feeds = self.feeds.lock().expect("feeds poisoned");
+            let feeds = self.feeds.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(feed) = feeds.by_visitor.get(&visitor_id) {
                 if seq >= feed.complete_after {
                     return Ok(feed
@@ -375,7 +386,7 @@ impl Hub {
         limit: usize,
     ) -> Result<Vec<Arc<LiveEvent>>, sqlx::Error> {
         {
-            let ring = self.ring.read().expect("hub ring poisoned");
+            let ring = self.ring.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(first) = ring.front() {
                 if first.seq <= seq + 1 {
                     let start = ring.partition_point(|e| e.seq <= seq);
@@ -392,7 +403,7 @@ impl Hub {
         *self
             .connections
             .lock()
-            .expect("presence poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .entry(user_id)
             .or_default() += 1;
         ConnectionGuard { hub: self, user_id }
@@ -402,7 +413,7 @@ impl Hub {
     pub fn is_connected(&self, user_id: i64) -> bool {
         self.connections
             .lock()
-            .expect("presence poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .get(&user_id)
             .is_some_and(|n| *n > 0)
     }
@@ -411,7 +422,7 @@ impl Hub {
     pub fn visitor_present(&self, visitor_id: i64) -> bool {
         self.feeds
             .lock()
-            .expect("feeds poisoned")
+            .unwrap_or_else(PoisonError::into_inner)
             .by_visitor
             .contains_key(&visitor_id)
     }
@@ -424,7 +435,11 @@ pub struct ConnectionGuard<'a> {
 
 impl Drop for ConnectionGuard<'_> {
     fn drop(&mut self) {
-        let mut map = self.hub.connections.lock().expect("presence poisoned");
+        let mut map = self
+            .hub
+            .connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(n) = map.get_mut(&self.user_id) {
             *n -= 1;
             if *n == 0 {
@@ -460,12 +475,63 @@ impl VisitorFollow<'_> {
 
 impl Drop for VisitorFollow<'_> {
     fn drop(&mut self) {
-        let mut feeds = self.hub.feeds.lock().expect("feeds poisoned");
+        let mut feeds = self
+            .hub
+            .feeds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(feed) = feeds.by_visitor.get_mut(&self.visitor_id) {
             feed.streams -= 1;
             if feed.streams == 0 {
                 feeds.by_visitor.remove(&self.visitor_id);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64, visitor_id: i64) -> StoredEvent {
+        StoredEvent {
+            seq,
+            name: event::MESSAGE_CREATED.into(),
+            conversation_id: Some(1),
+            visitor_id: Some(visitor_id),
+            data: "{}".into(),
+        }
+    }
+
+    /// A panic while the hub's locks were held (here: on purpose, in another
+    /// thread) leaves them poisoned; committed events still go out to the
+    /// ring and the visitors' feeds instead of panicking every later caller.
+    #[tokio::test]
+    async fn poisoned_locks_do_not_stop_the_fan_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
+        let hub = Hub::start(Db::connect(&url).await.unwrap()).await.unwrap();
+        let follow = hub.follow_visitor(7);
+        std::thread::scope(|s| {
+            let poison = s.spawn(|| {
+                let _appending = hub.appending.lock().unwrap();
+                let _ring = hub.ring.write().unwrap();
+                let _feeds = hub.feeds.lock().unwrap();
+                panic!("poisoning the hub's locks");
+            });
+            assert!(poison.join().is_err());
+        });
+        assert!(hub.appending.is_poisoned() && hub.ring.is_poisoned());
+
+        hub.publish_committed(vec![event(1, 7), event(2, 8)]);
+
+        assert_eq!(hub.latest_seq(), 2);
+        let seen = hub.visitor_events_after(7, 0, 10).await.unwrap();
+        assert_eq!(seen.iter().map(|e| e.seq).collect::<Vec<_>>(), [1]);
+        assert_eq!(hub.events_after(0, 10).await.unwrap().len(), 2);
+        drop(follow);
     }
 }

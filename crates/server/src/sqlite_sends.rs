@@ -159,7 +159,7 @@ fn run(
                 db.note_write_ok();
                 // Out to the streams before the senders hear back: a 201
                 // means the message is durable and on its way to operators.
-                publish(events);
+                publish_or_leave_to_the_log(publish, events);
                 for (job, message) in batch.into_iter().zip(written) {
                     let _ = job.done.send(match message {
                         Some(message) => Written::Message(message),
@@ -174,6 +174,19 @@ fn run(
                 }
             }
         }
+    }
+}
+
+/// Hands the committed events to `publish`, surviving a panic in it: the
+/// batch is durable, so its senders must still hear so. Were this thread to
+/// die here, they would retry on the general path and a send without a
+/// `client_id` would be stored twice. The events themselves are not lost:
+/// they are in the log, which the hub reads when its next wake-up or poll
+/// finds it behind.
+fn publish_or_leave_to_the_log(publish: &Publish, events: Vec<StoredEvent>) {
+    let published = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| publish(events)));
+    if published.is_err() {
+        tracing::error!("sqlite sends: handing committed events to the hub panicked; the hub reads them from the log");
     }
 }
 
@@ -372,4 +385,68 @@ fn append_event(
         visitor_id: Some(send.visitor_id),
         data,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    fn send(visitor_id: i64, body: &str) -> VisitorSend {
+        VisitorSend {
+            visitor_id,
+            client_id: None,
+            body: body.into(),
+            terms: body.into(),
+            may_open: true,
+        }
+    }
+
+    /// The hub panics on the first batch handed over: its senders are still
+    /// told their messages are stored (they are durable), so none retries on
+    /// the general path and stores it twice, and the writer goes on with the
+    /// next batch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panic_while_publishing_answers_the_senders_and_spares_the_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
+        let db = Db::connect(&url).await.unwrap();
+        let (visitor, _token) = visitors::create(&db, "en").await.unwrap();
+        let handed_over = Arc::new(AtomicUsize::new(0));
+        let publish: Publish = Box::new({
+            let handed_over = handed_over.clone();
+            move |events| {
+                if handed_over.fetch_add(1, Ordering::SeqCst) == 0 {
+                    panic!("the hub failed on {} events", events.len());
+                }
+            }
+        });
+        let views = Views {
+            message: Box::new(|m| {
+                crate::services::conversations::message_view_without_files("http://localhost", m)
+            }),
+            opened: crate::services::conversations::opened_view,
+        };
+        let writer = SqliteSends::start(&db, 16, views, publish)
+            .unwrap()
+            .expect("an SQLite file gets its own writer");
+
+        for body in ["first, whose batch panics", "second"] {
+            let written = writer.write(send(visitor.id, body)).await;
+            let Written::Message(message) = written else {
+                panic!("{body:?} was sent the general way");
+            };
+            assert_eq!(message.body, body);
+        }
+        assert_eq!(handed_over.load(Ordering::SeqCst), 2);
+        let stored: Vec<String> = sqlx::query_scalar("SELECT body FROM messages ORDER BY id")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(stored, ["first, whose batch panics", "second"]);
+    }
 }
