@@ -93,6 +93,7 @@ pub struct ConversationList {
 #[tauri::command]
 pub async fn list_conversations(state: State<'_, AppState>, filter: Filter) -> R<ConversationList> {
     let s = state.core.session().await?;
+    crate::memory::trim_soon();
     Ok(ConversationList {
         items: s.conversations(filter),
         counts: s.unread_counts(),

@@ -6,6 +6,7 @@
 //! tray (unread count and status).
 
 mod commands;
+mod memory;
 mod tray;
 mod webkit;
 
@@ -56,6 +57,7 @@ pub fn show_main(app: &tauri::AppHandle) {
 }
 
 fn main() {
+    memory::limit_arenas();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| "warn,switchboard_core=info,switchboard_desktop=info".into())
         // tungstenite traces the whole upgrade request, Authorization header included

@@ -3,7 +3,7 @@
 // against a bare Tauri window (BARE_BIN: an empty page, the same WebKit settings)
 // started in the same run. Prints figures, asserts nothing about speed.
 // Run by `bash tests/desktop-e2e/run.sh bench`.
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 
 const { SERVER_URL, WEBDRIVER_URL, APP_BIN, BARE_BIN } = process.env;
 const ADMIN = { email: 'admin@example.com', password: 'correct horse battery' };
@@ -70,7 +70,20 @@ function processes() {
   }
   return out;
 }
-function memoryKb(bin) {
+/** With BENCH_SMAPS=<dir>, each measurement also keeps every process's
+ * /proc/<pid>/smaps there (`<label>-<name>-<pid>.smaps`), to see what the PSS is made of. */
+function keepSmaps(label, parts) {
+  const dir = process.env.BENCH_SMAPS;
+  if (!dir) return;
+  mkdirSync(dir, { recursive: true });
+  for (const p of parts) {
+    try {
+      const name = p.exe.split('/').pop();
+      writeFileSync(`${dir}/${label}-${name}-${p.pid}.smaps`, readFileSync(`/proc/${p.pid}/smaps`));
+    } catch {}
+  }
+}
+function memoryKb(bin, label) {
   const ps = processes();
   const app = ps.filter((p) => p.exe === bin);
   const ids = new Set(app.map((p) => p.pid));
@@ -81,6 +94,7 @@ function memoryKb(bin) {
     for (const p of ps) if (!ids.has(p.pid) && ids.has(p.ppid)) (ids.add(p.pid), (grew = true));
   }
   const parts = [...ids].map((pid) => ({ pid, exe: ps.find((p) => p.pid === pid)?.exe ?? '?', kb: pss(pid) }));
+  if (label) keepSmaps(label, parts);
   return { total: parts.reduce((a, p) => a + p.kb, 0), parts };
 }
 
@@ -125,7 +139,7 @@ try {
     await jsAsync('const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(1)));');
     const painted = performance.now() - t;
     await sleep(SETTLE);
-    bare = { painted, mem: memoryKb(BARE_BIN) };
+    bare = { painted, mem: memoryKb(BARE_BIN, 'bare') };
     await wd('DELETE', s(''));
     await sleep(1000);
   }
@@ -152,7 +166,7 @@ try {
   await find('[data-testid=signin]', 60000, 5);
   const signinPainted = performance.now() - tFirst;
   await sleep(SETTLE);
-  const signinMem = memoryKb(APP_BIN);
+  const signinMem = memoryKb(APP_BIN, 'signin');
   for (const [name, v] of [['server', SERVER_URL], ['email', ADMIN.email], ['password', ADMIN.password]]) {
     const el = await find(`input[name=${name}]`);
     await wd('POST', s(`/element/${el}/clear`), {});
@@ -187,11 +201,11 @@ try {
       .map(([n, t]) => `${n.replace('sb:', '')} ${(page + t).toFixed(0)}`)
       .join(', ');
     await sleep(SETTLE);
-    const mem = memoryKb(APP_BIN);
+    const mem = memoryKb(APP_BIN, `rest${starts.length + 1}`);
     // scrolling the whole list: 7 rows a frame for 5 s, then the memory again
     const sc = await jsAsync(SCROLL(7 * 64, 5000));
     await sleep(1000);
-    const after = memoryKb(APP_BIN);
+    const after = memoryKb(APP_BIN, `scrolled${starts.length + 1}`);
     starts.push({ list: tList - t1, session: tSession - t1, rows, mem, sc, after, split });
     await wd('DELETE', s(''));
     await sleep(1000);
