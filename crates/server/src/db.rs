@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::store_fault::{self, Fault};
@@ -119,11 +119,22 @@ impl Db {
             // A database that does not answer is answered 503 within seconds
             // (ACQUIRE_TIMEOUT), not after a client has given up.
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            // A pooled SQLite connection is a file handle on a thread of its
-            // own: it cannot have gone away, and pinging it before each use
-            // cost a thread hand-off per query. A PostgreSQL connection may
-            // have (a restarted server): it is checked.
-            .test_before_acquire(backend == Backend::Postgres)
+            // sqlx pings a connection before lending it (and again when it
+            // comes back). A pooled SQLite connection is a file handle on a
+            // thread of its own: it cannot have gone away, and the ping cost
+            // a thread hand-off per query. A PostgreSQL connection may have
+            // (a restarted server), but one that passed the ping on its
+            // return moments ago is taken as it is: under load that ping
+            // was a round trip before every query.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend == Backend::Postgres && meta.idle_for >= PING_WHEN_IDLE_FOR {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -262,6 +273,9 @@ impl Db {
     }
 }
 
+/// A pooled PostgreSQL connection idle this long is pinged before it is used.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// How long a request waits for a database connection before it is answered
 /// 503 `database_unavailable`.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -291,8 +305,8 @@ pub enum LockKey {
     Notifier,
     /// The widget's settings document and its greeting ids.
     WidgetSettings,
-    /// Numbering the event log (`store::events::sequence`).
-    EventLog,
+    // (5, 0) is taken too: the database function `number_events` holds it
+    // while it numbers the event log (`store::events::sequence`).
 }
 
 impl LockKey {
@@ -305,7 +319,6 @@ impl LockKey {
             LockKey::Team => (2, 0),
             LockKey::Notifier => (3, 0),
             LockKey::WidgetSettings => (4, 0),
-            LockKey::EventLog => (5, 0),
         }
     }
 }
@@ -332,6 +345,31 @@ impl WriteTx {
             .await
             .map(|_| ())
             .inspect_err(|e| note_fault(&self.fault, &self.storage_full_at, e))
+    }
+
+    /// Holds every one of `keys` until this transaction ends, taken in the
+    /// order given (ascending, see `lock`) and in one round trip: a batch of
+    /// the group commit locks all its visitors before it writes.
+    pub async fn lock_all(&mut self, keys: &[LockKey]) -> Result<(), sqlx::Error> {
+        match keys {
+            _ if !self.locks() => Ok(()),
+            [] => Ok(()),
+            [key] => self.lock(*key).await,
+            keys => {
+                let pairs: Vec<(i32, i32)> = keys.iter().map(|key| key.keys()).collect();
+                // The function scan gives the pairs in array order, and
+                // each lock is taken as its row passes.
+                sqlx::query(
+                    "SELECT count(pg_advisory_xact_lock((k->>0)::int, (k->>1)::int)) AS taken \
+                     FROM json_array_elements($1::json) AS k",
+                )
+                .bind(serde_json::to_string(&pairs).expect("pairs of integers serialise"))
+                .execute(&mut *self.tx)
+                .await
+                .map(|_| ())
+                .inspect_err(|e| note_fault(&self.fault, &self.storage_full_at, e))
+            }
+        }
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {

@@ -175,9 +175,7 @@ async fn write_in_one_transaction(db: &Db, batch: &[Job]) -> ApiResult<Vec<Outpu
     let mut locks: Vec<LockKey> = batch.iter().filter_map(|job| job.lock).collect();
     locks.sort_unstable();
     locks.dedup();
-    for key in locks {
-        tx.lock(key).await?;
-    }
+    tx.lock_all(&locks).await?;
     let mut outputs = Vec::with_capacity(batch.len());
     for job in batch {
         outputs.push((job.run)(&mut tx.tx).await?);

@@ -13,7 +13,7 @@
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{now_ms, Backend, Db, LockKey};
+use crate::db::{now_ms, Backend, Db};
 
 /// The column that orders the log for readers (see the module's comment).
 fn position(db: &Db) -> &'static str {
@@ -22,15 +22,6 @@ fn position(db: &Db) -> &'static str {
         Backend::Postgres => "pos",
     }
 }
-
-/// PostgreSQL: gives positions to the events of finished transactions below
-/// the oldest one still running, in (transaction, id) order, after the
-/// highest position given so far. Run under `LockKey::EventLog`.
-const SEQUENCE: &str = "WITH base AS (SELECT COALESCE(MAX(pos), 0) AS b FROM events), \
-    todo AS (SELECT seq, row_number() OVER (ORDER BY xid, seq) AS n FROM events \
-             WHERE pos IS NULL AND xid < pg_snapshot_xmin(pg_current_snapshot()) \
-             ORDER BY xid, seq LIMIT 10000) \
-    UPDATE events SET pos = base.b + todo.n FROM base, todo WHERE events.seq = todo.seq";
 
 /// What a call of [`sequence`] did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -42,31 +33,23 @@ pub struct Numbering {
 
 /// Numbers what has committed since the last call (PostgreSQL; SQLite needs
 /// nothing). Any node may call it at any time: calls take turns.
+///
+/// The database function `number_events` (migration 0012) takes
+/// the event log's advisory lock (5, 0), then gives positions to the events of finished
+/// transactions older than the oldest one still running, in (transaction,
+/// id) order, after the highest position given so far — all in one round
+/// trip, as every node's hub calls this after each commit it hears of.
 pub async fn sequence(db: &Db) -> Result<Numbering, sqlx::Error> {
-    if db.backend != Backend::Postgres || !unnumbered(&db.pool).await? {
+    if db.backend != Backend::Postgres {
         return Ok(Numbering::default());
     }
-    let mut tx = db.begin_write().await?;
-    tx.lock(LockKey::EventLog).await?;
-    let numbered = sqlx::query(SEQUENCE)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
-    tx.commit().await?;
+    let row = sqlx::query("SELECT numbered, held_back FROM number_events()")
+        .fetch_one(&db.pool)
+        .await?;
     Ok(Numbering {
-        numbered,
-        held_back: unnumbered(&db.pool).await?,
+        numbered: row.try_get::<i64, _>("numbered")? as u64,
+        held_back: row.try_get("held_back")?,
     })
-}
-
-/// Whether some committed event has no position yet.
-async fn unnumbered(pool: &sqlx::AnyPool) -> Result<bool, sqlx::Error> {
-    Ok(
-        sqlx::query("SELECT 1 AS one FROM events WHERE pos IS NULL LIMIT 1")
-            .fetch_optional(pool)
-            .await?
-            .is_some(),
-    )
 }
 
 #[derive(Debug, Clone)]

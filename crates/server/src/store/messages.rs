@@ -389,10 +389,10 @@ pub async fn set_email_auth(db: &crate::db::Db, id: i64, results: &str) -> Resul
 /// (`search::index_new_message`) and the log tells of it (`events::append_for`,
 /// `message.created` with `event_data`).
 ///
-/// This is on every send's path. sqlx runs each SQLite statement on the
-/// connection's own thread, a hand-off there and back per statement, so on
-/// SQLite the three go as one script (`$1`–`$6` are `RECORD_MESSAGE`'s);
-/// PostgreSQL prepares statements one at a time and takes them in turn.
+/// This is on every send's path, and each statement is a round trip: to the
+/// connection's own thread on SQLite (sqlx), to the server's process on
+/// PostgreSQL. So the three go as one: a script on SQLite, one statement
+/// with a WITH on PostgreSQL.
 pub async fn record_new(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -401,40 +401,44 @@ pub async fn record_new(
     visitor_id: Option<i64>,
     event_data: &serde_json::Value,
 ) -> Result<(), sqlx::Error> {
-    use crate::store::{conversations, events, search};
+    use crate::store::conversations;
     use switchboard_protocol::event::MESSAGE_CREATED;
-    match backend {
-        Backend::Sqlite => {
-            static SCRIPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-                format!(
-                    "{}; \
-                     INSERT INTO message_search (rowid, terms) SELECT $1, $7 WHERE $7 <> ''; \
-                     INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
-                     VALUES ($8, $3, $9, $10, $11)",
-                    conversations::RECORD_MESSAGE
-                )
-            });
-            conversations::bind_record_message(sqlx::query(SCRIPT.as_str()), message)
-                .bind(terms)
-                .bind(MESSAGE_CREATED)
-                .bind(visitor_id)
-                .bind(event_data.to_string())
-                .bind(now_ms())
-                .execute(conn)
-                .await?;
-        }
-        Backend::Postgres => {
-            conversations::record_message(conn, message.conversation_id, message).await?;
-            search::index_new_message(conn, backend, message.id, terms).await?;
-            events::append_for(
-                conn,
-                MESSAGE_CREATED,
-                visitor_id,
-                Some(message.conversation_id),
-                event_data,
-            )
-            .await?;
-        }
-    }
+    // The conversation's update, the search terms and the event, in one
+    // round trip: `$1`–`$6` as `bind_record_message` binds them, `$7` the
+    // terms, `$8`–`$11` the event's name, visitor, data and time.
+    static SQLITE_SCRIPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{}; \
+             INSERT INTO message_search (rowid, terms) SELECT $1, $7 WHERE $7 <> ''; \
+             INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
+             VALUES ($8, $3, $9, $10, $11)",
+            conversations::RECORD_MESSAGE
+        )
+    });
+    // PostgreSQL runs no scripts with parameters, but every statement of a
+    // WITH runs once, whether or not the main statement reads it. Each
+    // statement is a trip to another process, paid under the visitor's lock.
+    static POSTGRES_STATEMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH recorded AS ({}), \
+             indexed AS (INSERT INTO message_search (message_id, terms) \
+                         VALUES ($1, strip(to_tsvector('simple', $7)))) \
+             INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
+             VALUES ($8, $3, $9, $10, $11)",
+            conversations::RECORD_MESSAGE
+        )
+    });
+    let statement = match backend {
+        Backend::Sqlite => SQLITE_SCRIPT.as_str(),
+        Backend::Postgres => POSTGRES_STATEMENT.as_str(),
+    };
+    conversations::bind_record_message(sqlx::query(statement), message)
+        .bind(terms)
+        .bind(MESSAGE_CREATED)
+        .bind(visitor_id)
+        .bind(event_data.to_string())
+        .bind(now_ms())
+        .execute(conn)
+        .await?;
     Ok(())
 }
