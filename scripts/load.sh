@@ -18,7 +18,8 @@
 # a durable relay that fdatasyncs each group-commit batch to a file in the same
 # temp dir as the nodes' data, so on the same filesystem); --closed-loop N
 # keeps N messages in flight instead of a fixed rate; --fsync-probe only times
-# fdatasync there. Flags go to switchboard-loadgen as they are.
+# fdatasync there; --timeline prints each row's p99 per tenth of the run.
+# Flags go to switchboard-loadgen as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The command that reproduces this run: the settings it ran with, then its flags.

@@ -19,7 +19,7 @@
 //!
 //! Usage: switchboard-loadgen --url http://127.0.0.1:8080 [--url …] --email E --password P
 //!        [--visitors 1000] [--operators 10] [--rate 500 | --closed-loop 64] [--seconds 10]
-//!        [--pid PID …] [--durable-dir DIR]
+//!        [--pid PID …] [--durable-dir DIR] [--timeline]
 //!        switchboard-loadgen --fsync-probe [--durable-dir DIR]
 
 mod probe;
@@ -49,6 +49,8 @@ struct Args {
     closed_loop: Option<usize>,
     durable_dir: PathBuf,
     fsync_probe: bool,
+    /// Also print each row's p99 per tenth of the run (where the tail is).
+    timeline: bool,
 }
 
 fn parse_args() -> Args {
@@ -64,6 +66,7 @@ fn parse_args() -> Args {
         closed_loop: None,
         durable_dir: std::env::temp_dir(),
         fsync_probe: false,
+        timeline: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -80,6 +83,7 @@ fn parse_args() -> Args {
             "--closed-loop" => a.closed_loop = Some(value().parse().expect("--closed-loop N")),
             "--durable-dir" => a.durable_dir = value().into(),
             "--fsync-probe" => a.fsync_probe = true,
+            "--timeline" => a.timeline = true,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -288,8 +292,31 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
             bare.throughput(),
         );
     }
+    if args.timeline {
+        timeline(&[
+            ("bare relay", bare),
+            ("durable relay", durable),
+            ("switchboard", full),
+        ]);
+    }
     if args.pids.is_empty() {
         println!("(no --pid given: the server's CPU and memory were not measured)");
+    }
+}
+
+/// Each row's p99 over each tenth of its deliveries, in the order they
+/// arrived: whether the tail is spread over the run or comes at one moment
+/// (the visitors' first messages, a checkpoint, a stall).
+fn timeline(rows: &[(&str, &Outcome)]) {
+    println!("\np99 ms by tenth of the deliveries, in arrival order:");
+    for (name, o) in rows {
+        let tenth = o.latencies.len().div_ceil(10).max(1);
+        let slices: Vec<String> = o
+            .latencies
+            .chunks(tenth)
+            .map(|slice| format!("{:.1}", pct(slice, 99.0)))
+            .collect();
+        println!("{name:<14} {}", slices.join("  "));
     }
 }
 

@@ -306,7 +306,7 @@ pub enum LockKey {
     /// The widget's settings document and its greeting ids.
     WidgetSettings,
     // (5, 0) is taken too: the database function `number_events` holds it
-    // while it numbers the event log (`store::events::sequence`).
+    // while it numbers the event log (`store::events::numbered_after`).
 }
 
 impl LockKey {

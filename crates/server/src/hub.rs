@@ -211,36 +211,31 @@ impl Hub {
         let mut retry: Option<std::time::Duration> = None;
         loop {
             let _ = tokio::time::timeout(retry.unwrap_or(POLL_EVERY), self.wake.notified()).await;
-            // PostgreSQL: number what writers on every node committed (see
-            // `events::sequence`).
-            let held_back = match events::sequence(&self.db).await {
-                Ok(numbering) => numbering.held_back,
-                Err(e) => {
-                    tracing::warn!(error = %e, "hub: numbering the event log failed");
-                    true
-                }
-            };
-            retry = held_back
-                .then(|| retry.map_or(HELD_BACK_RETRY, |r| (r * 2).min(HELD_BACK_RETRY_MAX)));
+            // PostgreSQL: what writers on every node committed is numbered
+            // first (see `events::numbered_after`).
+            let mut held_back = false;
             loop {
                 let after = self.latest_seq();
-                match events::after(&self.db, after, READ_AT_ONCE).await {
-                    Ok(batch) if batch.is_empty() => break,
-                    Ok(batch) => {
+                match events::numbered_after(&self.db, after, READ_AT_ONCE).await {
+                    Ok(pass) => {
+                        held_back |= pass.held_back;
                         // A short read reached the end of the log: asking
                         // again would cost a round trip to say so.
-                        let at_end = batch.len() < READ_AT_ONCE as usize;
-                        self.append(batch);
+                        let at_end = pass.events.len() < READ_AT_ONCE as usize;
+                        self.append(pass.events);
                         if at_end {
                             break;
                         }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "hub: reading the event log failed");
+                        held_back = true;
                         break;
                     }
                 }
             }
+            retry = held_back
+                .then(|| retry.map_or(HELD_BACK_RETRY, |r| (r * 2).min(HELD_BACK_RETRY_MAX)));
         }
     }
 

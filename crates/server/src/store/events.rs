@@ -6,7 +6,7 @@
 //! On SQLite, with one writer at a time, the row id is that position: rows
 //! commit in id order. On PostgreSQL writers on several nodes commit side by
 //! side, so ids may commit out of order; there the position (`pos`) is given
-//! after commit by [`sequence`], to events of transactions older than every
+//! after commit by [`numbered_after`], to events of transactions older than every
 //! transaction still open, in transaction order. A position, once given, is
 //! final and nothing later gets a smaller one: a cursor never skips an event.
 
@@ -23,33 +23,51 @@ fn position(db: &Db) -> &'static str {
     }
 }
 
-/// What a call of [`sequence`] did.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Numbering {
-    pub numbered: u64,
-    /// Some committed events wait for an older transaction still open.
+/// One pass of a hub over the log: what is new after a position.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// Events after the position asked for, oldest first.
+    pub events: Vec<StoredEvent>,
+    /// Some committed events wait for an older transaction still open
+    /// (PostgreSQL only): they will get positions once it ends.
     pub held_back: bool,
 }
 
-/// Numbers what has committed since the last call (PostgreSQL; SQLite needs
-/// nothing). Any node may call it at any time: calls take turns.
+/// Events after `seq`, at most `limit`, once what has committed since the
+/// last pass is numbered (PostgreSQL; SQLite's row ids are positions already).
+/// Any node may call it at any time: the numbering takes turns.
 ///
-/// The database function `number_events` (migration 0012) takes
-/// the event log's advisory lock (5, 0), then gives positions to the events of finished
+/// On PostgreSQL this is one round trip, the database function
+/// `read_events_numbered` (migration 0013): `number_events` takes the event
+/// log's advisory lock (5, 0), gives positions to the events of finished
 /// transactions older than the oldest one still running, in (transaction,
-/// id) order, after the highest position given so far — all in one round
-/// trip, as every node's hub calls this after each commit it hears of.
-pub async fn sequence(db: &Db) -> Result<Numbering, sqlx::Error> {
+/// id) order, after the highest position given so far, and commits without
+/// waiting for its WAL flush (why that is safe: the migration's comment);
+/// then the events after `seq` are read.
+pub async fn numbered_after(db: &Db, seq: i64, limit: i64) -> Result<Pass, sqlx::Error> {
     if db.backend != Backend::Postgres {
-        return Ok(Numbering::default());
+        return Ok(Pass {
+            events: after(db, seq, limit).await?,
+            held_back: false,
+        });
     }
-    let row = sqlx::query("SELECT numbered, held_back FROM number_events()")
-        .fetch_one(&db.pool)
-        .await?;
-    Ok(Numbering {
-        numbered: row.try_get::<i64, _>("numbered")? as u64,
-        held_back: row.try_get("held_back")?,
-    })
+    let rows = sqlx::query(
+        "SELECT pos AS seq, name, conversation_id, visitor_id, data, held_back \
+         FROM read_events_numbered($1, $2)",
+    )
+    .bind(seq)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut pass = Pass::default();
+    for row in &rows {
+        pass.held_back |= row.try_get::<bool, _>("held_back")?;
+        // A row without a position only says that events are held back.
+        if row.try_get::<Option<i64>, _>("seq")?.is_some() {
+            pass.events.push(from_row(row)?);
+        }
+    }
+    Ok(pass)
 }
 
 #[derive(Debug, Clone)]
