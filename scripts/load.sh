@@ -75,20 +75,11 @@ for n in $(seq 0 $((nodes - 1))); do
     done
 done
 
-# PostgreSQL's CPU is not the nodes': with DATABASE_URL, all of its processes'
-# CPU time over the run is printed after it (only the server's part uses it).
-pg_cpu_ticks() {
-    local total=0 pid fields
-    for pid in $(pgrep -x postgres); do
-        read -r -a fields <"/proc/$pid/stat" 2>/dev/null || continue
-        total=$((total + fields[13] + fields[14]))
-    done
-    echo "$total"
-}
-pg_before=$(pg_cpu_ticks)
-"$bin/switchboard-loadgen" "${urls[@]}" "${pid_flags[@]}" \
-    --durable-dir "$data" --email load@example.com --password load-password "$@"
+# PostgreSQL's CPU is not the nodes': with DATABASE_URL, the CPU of all its
+# processes over the send phase is printed after the table.
+db_process=()
 if [ -n "${DATABASE_URL:-}" ]; then
-    ticks=$(($(pg_cpu_ticks) - pg_before))
-    echo "PostgreSQL (all its processes) over the run: $(awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.1f", t / hz }') s of CPU"
+    db_process=(--db-process postgres)
 fi
+"$bin/switchboard-loadgen" "${urls[@]}" "${pid_flags[@]}" "${db_process[@]}" \
+    --durable-dir "$data" --email load@example.com --password load-password "$@"

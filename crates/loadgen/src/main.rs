@@ -19,7 +19,7 @@
 //!
 //! Usage: switchboard-loadgen --url http://127.0.0.1:8080 [--url …] --email E --password P
 //!        [--visitors 1000] [--operators 10] [--rate 500 | --closed-loop 64] [--seconds 10]
-//!        [--pid PID …] [--durable-dir DIR] [--timeline]
+//!        [--pid PID …] [--durable-dir DIR] [--timeline] [--db-process postgres]
 //!        switchboard-loadgen --fsync-probe [--durable-dir DIR]
 
 mod probe;
@@ -51,6 +51,9 @@ struct Args {
     fsync_probe: bool,
     /// Also print each row's p99 per tenth of the run (where the tail is).
     timeline: bool,
+    /// The process name of a database the server uses (`postgres`): its CPU
+    /// over the send phase is measured too, all its processes together.
+    db_process: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -67,6 +70,7 @@ fn parse_args() -> Args {
         durable_dir: std::env::temp_dir(),
         fsync_probe: false,
         timeline: false,
+        db_process: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -84,6 +88,7 @@ fn parse_args() -> Args {
             "--durable-dir" => a.durable_dir = value().into(),
             "--fsync-probe" => a.fsync_probe = true,
             "--timeline" => a.timeline = true,
+            "--db-process" => a.db_process = Some(value()),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -114,6 +119,9 @@ struct Resources {
     /// Context switches of all their threads during the send phase: each is
     /// a thread that blocked (waiting for another) or was preempted.
     switches: u64,
+    /// CPU time of the database's processes (`--db-process`) during the send
+    /// phase, in seconds.
+    db_cpu_seconds: Option<f64>,
 }
 
 struct Outcome {
@@ -292,6 +300,15 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
             bare.throughput(),
         );
     }
+    if let (Some(name), Some(db)) = (&args.db_process, full.resources.db_cpu_seconds) {
+        println!(
+            "\n{name} (all its processes), send phase: CPU {:.0} % of one core, {:.0} ms per 1,000 \
+             messages; with the server's: {:.0} ms per 1,000",
+            db / full.elapsed * 100.0,
+            db * 1_000_000.0 / full.accepted as f64,
+            (db + full.resources.cpu_seconds) * 1_000_000.0 / full.accepted as f64,
+        );
+    }
     if args.timeline {
         timeline(&[
             ("bare relay", bare),
@@ -367,6 +384,21 @@ fn context_switches(pids: &[u32]) -> u64 {
         }
     }
     total
+}
+
+/// The processes whose name (`/proc/PID/comm`) is `name`.
+fn processes_named(name: &str) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return vec![];
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| comm.trim_end() == name)
+        })
+        .collect()
 }
 
 /// utime + stime of the processes, in clock ticks.
@@ -505,6 +537,8 @@ where
     let connected_rss_kb = memory_kb(pids, "Rss:");
     let ticks_before = cpu_ticks(pids);
     let switches_before = context_switches(pids);
+    let db_pids = |name: &str| processes_named(name);
+    let db_before = args.db_process.as_deref().map(|n| cpu_ticks(&db_pids(n)));
     let (attempted, accepted, elapsed) = match args.closed_loop {
         None => {
             let total = args.rate * args.seconds as usize;
@@ -515,6 +549,13 @@ where
     };
     let cpu_seconds = cpu_ticks(pids).saturating_sub(ticks_before) as f64 / 100.0;
     let switches = context_switches(pids).saturating_sub(switches_before);
+    // Processes that ended during the phase take their ticks with them; a
+    // database's connections stay open (the server pools them).
+    let db_cpu_seconds = args
+        .db_process
+        .as_deref()
+        .zip(db_before)
+        .map(|(n, before)| cpu_ticks(&db_pids(n)).saturating_sub(before) as f64 / 100.0);
     Outcome {
         latencies: vec![],
         acks: vec![],
@@ -528,6 +569,7 @@ where
             connected_rss_kb,
             cpu_seconds,
             switches,
+            db_cpu_seconds,
         },
     }
 }
