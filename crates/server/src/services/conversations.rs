@@ -21,7 +21,7 @@ use crate::store::attachments::AttachmentRecord;
 use crate::store::conversations::{self, ConversationRecord};
 use crate::store::messages::{self, MessageRecord, NewMessage};
 use crate::store::users::UserRecord;
-use crate::store::visitors::{self, VisitorRecord};
+use crate::store::visitors::VisitorRecord;
 use crate::store::{events, search, users};
 
 pub const MAX_BODY_CHARS: usize = 10_000;
@@ -316,10 +316,13 @@ async fn write_visitor_message(
     // is no retry. Nothing changes about the conversation itself then.
     if let Some(stored) = messages::insert_into_open_conversation(conn, visitor_id, new(0)).await? {
         let message = message_view(state, &stored);
-        return record_visitor_message(conn, post, &stored, message).await;
+        return record_visitor_message(conn, post, &stored, message, None).await;
     }
     // The visitor has no conversation yet, it is closed, or this is a retry.
-    let conversation = conversations::of_visitor(conn, visitor_id).await?;
+    // (They may be gone since their token was checked.)
+    let (visitor_record, conversation) = conversations::visitor_and_latest(conn, visitor_id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown visitor token: start a new session"))?;
     let retry = |first: &MessageRecord| Posted {
         message: message_view(state, first),
         created: false,
@@ -344,18 +347,12 @@ async fn write_visitor_message(
     let visitor;
     let (conversation_id, created_at, change) = match &conversation {
         None => {
-            // Their first message: read them here, in the transaction (the
-            // send knew only the id its token names; they may be gone since).
-            let record = visitors::by_id_in(&mut *conn, visitor_id)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::unauthorized("unknown visitor token: start a new session")
-                })?;
+            // Their first message: who they are was read with the above.
             visitor = VisitorRef {
-                id: record.id,
-                name: record.name,
-                email: record.email,
-                email_bouncing: record.email_bouncing,
+                id: visitor_record.id,
+                name: visitor_record.name,
+                email: visitor_record.email,
+                email_bouncing: visitor_record.email_bouncing,
             };
             let (id, created_at) = conversations::create(conn, visitor_id).await?;
             if let Some((greeting, terms)) = &post.greeting {
@@ -389,7 +386,9 @@ async fn write_visitor_message(
         return Ok(retry(&first));
     };
     let message = message_view(state, &stored);
-    if let Some(change) = change {
+    // The conversation's event, then the greeting's, then the message's: a
+    // client learns of a conversation before its messages.
+    let opened = change.map(|change| {
         // Everything the view shows is at hand: no need to read it back.
         let view = match &conversation {
             None => Conversation {
@@ -409,28 +408,25 @@ async fn write_visitor_message(
                 greeting_id,
             },
         };
-        events::append_for(
-            conn,
-            change,
-            Some(visitor_id),
-            Some(conversation_id),
-            &json!(view),
-        )
-        .await?;
+        (change, json!(view))
+    });
+    let Some(greeting) = greeting_message else {
+        // The common case: the conversation's event goes with the message's.
+        let before = opened.as_ref().map(|(name, view)| (*name, view));
+        return record_visitor_message(conn, post, &stored, message, before).await;
+    };
+    if let Some((change, view)) = &opened {
+        events::append_for(conn, change, Some(visitor_id), Some(conversation_id), view).await?;
     }
-    if let Some(greeting) = greeting_message {
-        events::append_for(
-            conn,
-            event::MESSAGE_CREATED,
-            Some(visitor_id),
-            Some(conversation_id),
-            &json!(greeting),
-        )
-        .await?;
-    }
-    // The conversation's and the greeting's events come first: a client
-    // learns of a conversation before its messages.
-    record_visitor_message(conn, post, &stored, message).await
+    events::append_for(
+        conn,
+        event::MESSAGE_CREATED,
+        Some(visitor_id),
+        Some(conversation_id),
+        &json!(greeting),
+    )
+    .await?;
+    record_visitor_message(conn, post, &stored, message, None).await
 }
 
 /// What follows a visitor's new message in its transaction (see
@@ -440,6 +436,7 @@ async fn record_visitor_message(
     post: &VisitorPost,
     stored: &MessageRecord,
     message: Message,
+    before: Option<(&str, &serde_json::Value)>,
 ) -> ApiResult<Posted> {
     messages::record_new(
         conn,
@@ -448,6 +445,7 @@ async fn record_visitor_message(
         &post.terms,
         Some(post.visitor_id),
         &json!(message),
+        before,
     )
     .await?;
     Ok(Posted {
@@ -566,6 +564,7 @@ pub async fn post_as_operator(
         &terms,
         Some(c.visitor_id),
         &json!(message),
+        None,
     )
     .await?;
     // Answering is reading: the operator has seen everything up to their reply.

@@ -6,6 +6,7 @@ use switchboard_protocol::ConversationStatus;
 
 use crate::db::{now_ms, Db};
 use crate::domain::report::ReportRow;
+use crate::store::visitors::VisitorRecord;
 
 #[derive(Debug, Clone)]
 pub struct ConversationRecord {
@@ -104,6 +105,45 @@ pub async fn of_visitor(
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(from_row).transpose()
+}
+
+/// A visitor and their latest conversation, if they have one, in one round
+/// trip: a send that found no open conversation needs the one or the other
+/// (a first message needs the visitor, a closed conversation reopens). None
+/// when the visitor is gone.
+pub async fn visitor_and_latest(
+    conn: &mut AnyConnection,
+    visitor_id: i64,
+) -> Result<Option<(VisitorRecord, Option<ConversationRecord>)>, sqlx::Error> {
+    const STATEMENT: &str = "SELECT v.locale, \
+        c.id, c.status, v.id AS visitor_id, v.name AS visitor_name, v.email AS visitor_email, \
+        v.email_bounced_at AS visitor_email_bounced_at, \
+        c.assignee_id, c.last_message_id, c.created_at, c.updated_at, c.greeting_id, \
+        CAST(0 AS BIGINT) AS unread \
+        FROM visitors v LEFT JOIN conversations c \
+        ON c.id = (SELECT MAX(id) FROM conversations WHERE visitor_id = v.id) \
+        WHERE v.id = $1";
+    let Some(row) = sqlx::query(STATEMENT)
+        .bind(visitor_id)
+        .fetch_optional(conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let visitor = VisitorRecord {
+        id: row.try_get("visitor_id")?,
+        name: row.try_get("visitor_name")?,
+        email: row.try_get("visitor_email")?,
+        locale: row.try_get("locale")?,
+        email_bouncing: row
+            .try_get::<Option<i64>, _>("visitor_email_bounced_at")?
+            .is_some(),
+    };
+    let conversation = match row.try_get::<Option<i64>, _>("id")? {
+        Some(_) => Some(from_row(&row)?),
+        None => None,
+    };
+    Ok(Some((visitor, conversation)))
 }
 
 /// Opens a conversation; returns its id and creation time.

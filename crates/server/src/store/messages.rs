@@ -393,6 +393,11 @@ pub async fn set_email_auth(db: &crate::db::Db, id: i64, results: &str) -> Resul
 /// connection's own thread on SQLite (sqlx), to the server's process on
 /// PostgreSQL. So the three go as one: a script on SQLite, one statement
 /// with a WITH on PostgreSQL.
+///
+/// `before`, an event of the conversation (its name and data) that must come
+/// just before the message's — its opening or reopening by this message — is
+/// written by the same statement, so that a visitor's first message costs no
+/// round trip more for it.
 pub async fn record_new(
     conn: &mut AnyConnection,
     backend: Backend,
@@ -400,16 +405,20 @@ pub async fn record_new(
     terms: &str,
     visitor_id: Option<i64>,
     event_data: &serde_json::Value,
+    before: Option<(&str, &serde_json::Value)>,
 ) -> Result<(), sqlx::Error> {
     use crate::store::conversations;
     use switchboard_protocol::event::MESSAGE_CREATED;
     // The conversation's update, the search terms and the event, in one
     // round trip: `$1`–`$6` as `bind_record_message` binds them, `$7` the
-    // terms, `$8`–`$11` the event's name, visitor, data and time.
+    // terms, `$8`–`$11` the event's name, visitor, data and time, `$12` and
+    // `$13` the name and data of the event before it, if any (NULL).
     static SQLITE_SCRIPT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "{}; \
              INSERT INTO message_search (rowid, terms) SELECT $1, $7 WHERE $7 <> ''; \
+             INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
+             SELECT $12, $3, $9, $13, $11 WHERE $12 IS NOT NULL; \
              INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
              VALUES ($8, $3, $9, $10, $11)",
             conversations::RECORD_MESSAGE
@@ -418,13 +427,17 @@ pub async fn record_new(
     // PostgreSQL runs no scripts with parameters, but every statement of a
     // WITH runs once, whether or not the main statement reads it. Each
     // statement is a trip to another process, paid under the visitor's lock.
+    // Both events come from one INSERT whose rows are produced in order, so
+    // their ids (the order within the transaction) are in that order too.
     static POSTGRES_STATEMENT: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         format!(
             "WITH recorded AS ({}), \
              indexed AS (INSERT INTO message_search (message_id, terms) \
                          VALUES ($1, strip(to_tsvector('simple', $7)))) \
              INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
-             VALUES ($8, $3, $9, $10, $11)",
+             SELECT e.name, $3, $9, e.data, $11 \
+             FROM (VALUES (1, $12, $13), (2, $8, $10)) AS e(k, name, data) \
+             WHERE e.name IS NOT NULL ORDER BY e.k",
             conversations::RECORD_MESSAGE
         )
     });
@@ -438,6 +451,8 @@ pub async fn record_new(
         .bind(visitor_id)
         .bind(event_data.to_string())
         .bind(now_ms())
+        .bind(before.map(|(name, _)| name))
+        .bind(before.map(|(_, data)| data.to_string()))
         .execute(conn)
         .await?;
     Ok(())
