@@ -13,6 +13,7 @@ mod durability;
 mod email;
 mod faults;
 mod nodes;
+mod numbering_crash;
 mod outbox;
 mod profile;
 mod reports;
