@@ -22,7 +22,7 @@ use tokio::sync::{watch, Notify};
 
 use switchboard_protocol::event;
 
-use crate::db::Db;
+use crate::db::{Backend, Db};
 use crate::store::events::{self, StoredEvent};
 
 const RING_CAPACITY: usize = 4096;
@@ -229,7 +229,16 @@ impl Hub {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "hub: reading the event log failed");
-                        held_back = true;
+                        if self.db.backend == Backend::Postgres {
+                            // Numbering is a write and may fail where reading
+                            // does not (a full disk): what other nodes
+                            // numbered still goes out, and the numbering is
+                            // tried again soon.
+                            held_back = true;
+                            if let Ok(batch) = events::after(&self.db, after, READ_AT_ONCE).await {
+                                self.append(batch);
+                            }
+                        }
                         break;
                     }
                 }

@@ -44,6 +44,12 @@ pub struct Pass {
 /// id) order, after the highest position given so far, and commits without
 /// waiting for its WAL flush (why that is safe: the migration's comment);
 /// then the events after `seq` are read.
+///
+/// Call it only as a statement of its own (as here, on a pooled connection
+/// outside any transaction): `number_events` turns off the flush wait of the
+/// whole transaction it runs in, and it holds the log's lock until that
+/// transaction ends — a write of a visitor's message sharing it would be
+/// acknowledged before it is durable.
 pub async fn numbered_after(db: &Db, seq: i64, limit: i64) -> Result<Pass, sqlx::Error> {
     if db.backend != Backend::Postgres {
         return Ok(Pass {
