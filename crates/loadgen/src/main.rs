@@ -537,8 +537,10 @@ where
     let connected_rss_kb = memory_kb(pids, "Rss:");
     let ticks_before = cpu_ticks(pids);
     let switches_before = context_switches(pids);
-    let db_pids = |name: &str| processes_named(name);
-    let db_before = args.db_process.as_deref().map(|n| cpu_ticks(&db_pids(n)));
+    let db_before = args
+        .db_process
+        .as_deref()
+        .map(|n| cpu_ticks(&processes_named(n)));
     let (attempted, accepted, elapsed) = match args.closed_loop {
         None => {
             let total = args.rate * args.seconds as usize;
@@ -555,7 +557,7 @@ where
         .db_process
         .as_deref()
         .zip(db_before)
-        .map(|(n, before)| cpu_ticks(&db_pids(n)).saturating_sub(before) as f64 / 100.0);
+        .map(|(n, before)| cpu_ticks(&processes_named(n)).saturating_sub(before) as f64 / 100.0);
     Outcome {
         latencies: vec![],
         acks: vec![],

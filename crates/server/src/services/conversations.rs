@@ -343,17 +343,16 @@ async fn write_visitor_message(
     }
     let mut greeting_id = conversation.as_ref().and_then(|c| c.greeting_id);
     let mut greeting_message = None;
-    // Who the visitor is, as the conversation's view shows them.
-    let visitor;
+    // Who the visitor is, as the conversation's view shows them (read with
+    // the conversation above, in the transaction).
+    let visitor = VisitorRef {
+        id: visitor_record.id,
+        name: visitor_record.name,
+        email: visitor_record.email,
+        email_bouncing: visitor_record.email_bouncing,
+    };
     let (conversation_id, created_at, change) = match &conversation {
         None => {
-            // Their first message: who they are was read with the above.
-            visitor = VisitorRef {
-                id: visitor_record.id,
-                name: visitor_record.name,
-                email: visitor_record.email,
-                email_bouncing: visitor_record.email_bouncing,
-            };
             let (id, created_at) = conversations::create(conn, visitor_id).await?;
             if let Some((greeting, terms)) = &post.greeting {
                 greeting_message =
@@ -363,12 +362,6 @@ async fn write_visitor_message(
             (id, created_at, Some(event::CONVERSATION_CREATED))
         }
         Some(c) => {
-            visitor = VisitorRef {
-                id: c.visitor_id,
-                name: c.visitor_name.clone(),
-                email: c.visitor_email.clone(),
-                email_bouncing: c.visitor_email_bouncing,
-            };
             if c.status == ConversationStatus::Closed {
                 conversations::set_status(conn, c.id, ConversationStatus::Open).await?;
                 (c.id, c.created_at, Some(event::CONVERSATION_UPDATED))
