@@ -101,9 +101,12 @@ impl Db {
     }
 
     pub async fn connect_with(url: &str, sync: SqliteSync) -> anyhow::Result<Db> {
+        // wal_autocheckpoint: a commit leaves the WAL's checkpoints to the
+        // server's checkpointer (see `wal_checkpoint`) unless the WAL has grown
+        // past 10,000 pages (40 MB), the bound for a process without one.
         let pragmas = match sync {
-            SqliteSync::Full => "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
-            SqliteSync::Normal => "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            SqliteSync::Full => "PRAGMA busy_timeout = 10000; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;",
+            SqliteSync::Normal => "PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 10000;",
         };
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {

@@ -27,6 +27,7 @@ pub mod store;
 pub mod store_fault;
 pub mod throttle;
 pub mod visitor_tokens;
+pub mod wal_checkpoint;
 pub mod widget_view;
 
 use std::net::SocketAddr;
@@ -167,6 +168,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         tokio::spawn(retention::Sweeper::new(state.clone()).run()),
         tokio::spawn(services::search::backfill(state.clone())),
         tokio::spawn(services::widget_settings::follow_changes(state.clone())),
+        tokio::spawn(wal_checkpoint::run(state.db.clone())),
     ];
     let smtp_in = match state.config.smtp_in {
         Some(addr) => Some(smtp_in::start(state.clone(), addr)?),
