@@ -84,18 +84,32 @@ pub async fn session_info(state: State<'_, AppState>) -> R<Option<SessionInfo>> 
 #[derive(Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct ConversationList {
+    /// The dialogs at positions `start..start + items.length` of the list.
     items: Vec<Conversation>,
+    start: u32,
+    /// Dialogs in the whole list.
+    total: u32,
     counts: HashMap<&'static str, i64>,
     unread_total: i64,
     connection: ConnState,
 }
 
+/// A window of a filter's dialog list, the latest first: the UI asks for the
+/// rows around what it shows, so a list of thousands costs a screenful.
 #[tauri::command]
-pub async fn list_conversations(state: State<'_, AppState>, filter: Filter) -> R<ConversationList> {
+pub async fn list_conversations(
+    state: State<'_, AppState>,
+    filter: Filter,
+    start: u32,
+    count: u32,
+) -> R<ConversationList> {
     let s = state.core.session().await?;
     crate::memory::trim_soon();
+    let window = s.conversations_window(filter, start as usize, count as usize);
     Ok(ConversationList {
-        items: s.conversations(filter),
+        items: window.items,
+        start: window.start as u32,
+        total: window.total as u32,
         counts: s.unread_counts(),
         unread_total: s.unread_total(),
         connection: s.connection(),

@@ -113,19 +113,25 @@ function parts(mem) {
   }
   return [...by].map(([n, kb]) => `${n} ${mb(kb)}`).join(', ') + ` — ${mem.parts.length} processes`;
 }
-/** Scrolls the list by `step` px every frame for `ms`, wrapping at the end; frame times. */
+/**
+ * Scrolls the list by `step` px every frame for `ms`, wrapping at the end; frame times,
+ * and how many frames showed a row still loading (the list loads a window of rows
+ * around the screen: a blank row is one whose dialog has not come from the core yet).
+ */
 const SCROLL = (step, ms) => `
   const done = arguments[arguments.length - 1];
   const el = document.querySelector('[data-testid=conversation-list]');
   const deltas = [];
   let last = 0;
+  let blank = 0;
   const t0 = performance.now();
   function frame(t) {
     if (last) deltas.push(t - last);
     last = t;
+    if (el.querySelector('.row[aria-hidden=true]')) blank++;
     el.scrollTop = el.scrollTop + el.clientHeight >= el.scrollHeight - 1 ? 0 : el.scrollTop + ${step};
     if (t - t0 < ${ms}) requestAnimationFrame(frame);
-    else done({ deltas, rows: document.querySelectorAll('[data-testid=conversation]').length, top: el.scrollTop });
+    else done({ deltas, blank, rows: document.querySelectorAll('[data-testid=conversation]').length, top: el.scrollTop });
   }
   requestAnimationFrame(frame);`;
 
@@ -233,7 +239,8 @@ try {
   console.log(
     `scrolling ${N} dialogs (7 rows a frame, 5 s, ${RUNS} runs): ${frames.length} frames, median ${median(frames).toFixed(1)} ms, ` +
       `p99 ${pct(frames, 0.99).toFixed(1)} ms, max ${Math.max(...frames).toFixed(1)} ms, ` +
-      `over 50 ms: ${frames.filter((d) => d > 50).length}`,
+      `over 50 ms: ${frames.filter((d) => d > 50).length}; ` +
+      `frames showing a row still loading: ${starts.reduce((n, x) => n + x.sc.blank, 0)}`,
   );
   process.exit(0);
 } catch (e) {

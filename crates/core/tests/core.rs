@@ -283,6 +283,42 @@ async fn sync_live_then_resume_after_restart_with_cache() {
     assert!(!s.conversations(Filter::All).iter().any(|c| c.id == cid));
 }
 
+/// A long list is read a window at a time: the same dialogs in the same order
+/// as the whole list, with the whole list's length, and an empty window past
+/// its end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dialog_list_is_read_a_window_at_a_time() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let s = core.session().await.unwrap();
+    for n in 0..5 {
+        Visitor::new(&server).await.say(&format!("hello {n}")).await;
+    }
+    eventually("five dialogs", 20, || {
+        s.conversations(Filter::All).len() == 5
+    })
+    .await;
+
+    let whole: Vec<i64> = s.conversations(Filter::All).iter().map(|c| c.id).collect();
+    let window = s.conversations_window(Filter::All, 1, 3);
+    assert_eq!(window.total, 5);
+    assert_eq!(window.start, 1);
+    let ids: Vec<i64> = window.items.iter().map(|c| c.id).collect();
+    assert_eq!(ids, whole[1..4]);
+
+    let tail = s.conversations_window(Filter::All, 3, 10);
+    assert_eq!(tail.items.len(), 2, "only what is left of the list");
+    let past = s.conversations_window(Filter::All, 9, 10);
+    assert_eq!((past.total, past.start, past.items.len()), (5, 5, 0));
+    let closed = s.conversations_window(Filter::Closed, 0, 10);
+    assert_eq!((closed.total, closed.items.len()), (0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reset_reloads_over_rest() {
     let server = Server::start().await;

@@ -13,7 +13,8 @@ export const api = {
   signOut: () => commands.signOut(),
   switchAccount: (key: string) => commands.switchAccount({ key }),
   sessionInfo: () => commands.sessionInfo(),
-  listConversations: (filter: Filter) => commands.listConversations({ filter }),
+  listConversations: (filter: Filter, start: number, count: number) =>
+    commands.listConversations({ filter, start, count }),
   loadClosed: (more: boolean) => commands.loadClosed({ more }),
   getConversation: (id: number) => commands.getConversation({ id }),
   cachedMessages: (id: number) => commands.cachedMessages({ id }),

@@ -21,6 +21,8 @@ import {
   preview,
   signedOutKey,
   visibleRange,
+  listWindow,
+  LIST_MARGIN,
   absoluteUrl,
 } from './format';
 import { pickLocale, translate } from './i18n';
@@ -55,6 +57,12 @@ describe('virtual list', () => {
     expect(r.end - r.start).toBeLessThan(40);
     expect(r.start).toBe(4992);
     expect(visibleRange(0, 640, 64, 3)).toEqual({ start: 0, end: 3 });
+  });
+  it('loads a margin of rows beyond each edge of the screen', () => {
+    expect(listWindow(4992, 5020)).toEqual({ start: 4992 - LIST_MARGIN, count: 28 + 2 * LIST_MARGIN });
+    // at the top there is nothing above to load
+    expect(listWindow(0, 18)).toEqual({ start: 0, count: 18 + LIST_MARGIN });
+    expect(listWindow(30, 48)).toEqual({ start: 0, count: 48 + LIST_MARGIN });
   });
 });
 

@@ -116,6 +116,17 @@ export function visibleRange(
   return { start, end };
 }
 
+/** Rows loaded beyond each edge of the screen, so that scrolling rarely waits. */
+export const LIST_MARGIN = 100;
+/** The rows loaded before the list has measured its screen. */
+export const LIST_WINDOW = 2 * LIST_MARGIN;
+
+/** The window of the dialog list to load for rows `start..end` on screen. */
+export function listWindow(start: number, end: number): { start: number; count: number } {
+  const from = Math.max(0, start - LIST_MARGIN);
+  return { start: from, count: end + LIST_MARGIN - from };
+}
+
 export const MAX_AVATAR_BYTES = 1_048_576;
 export const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 

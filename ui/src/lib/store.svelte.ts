@@ -1,6 +1,6 @@
 // The UI's state, fed by commands and core events.
 import { api, onCoreEvent } from './api';
-import { MAX_FILES, pastedName, signedOutKey } from './format';
+import { LIST_WINDOW, listWindow, MAX_FILES, pastedName, signedOutKey } from './format';
 import { pickLocale, translate, type Key, type Locale } from './i18n';
 import type {
   AppInfo,
@@ -48,9 +48,17 @@ class Store {
   user = $state<User | null>(null);
   locale = $state<Locale>('en');
   filter = $state<Filter>('all');
-  // raw: thousands of dialogs, each replaced whole, never changed in place; a deep
-  // proxy would wrap every one the list touches (memory and time for nothing)
+  // The dialog list is loaded a window at a time around the rows on screen
+  // (`showRows`): `list` holds positions `listStart..listStart + list.length` of
+  // `listTotal`. raw: each dialog is replaced whole, never changed in place; a
+  // deep proxy would wrap every one (memory and time for nothing).
   list = $state.raw<Conversation[]>([]);
+  listStart = $state(0);
+  listTotal = $state(0);
+  /** The rows on screen, as the list last asked (`showRows`). */
+  private wanted = { start: 0, end: LIST_WINDOW };
+  private listAsked = 0;
+  private listApplied = 0;
   counts = $state<Record<Filter, number>>({ mine: 0, unassigned: 0, all: 0, closed: 0 });
   unreadTotal = $state(0);
   connection = $state<ConnState>({ state: 'connecting' });
@@ -73,7 +81,8 @@ class Store {
   /** Attachments being saved or fetched to open: bytes so far. */
   downloads = $state<Record<number, { received: number; total: number | null }>>({});
   /** The dialog opened from a search hit when the current list does not hold it. */
-  extraConversation = $state<Conversation | null>(null);
+  /** The open dialog, wherever it is in the list (or in none: a search hit). */
+  current = $state.raw<Conversation | null>(null);
   /** A found message to scroll to and highlight once the dialog shows it. */
   focusMessage = $state<number | null>(null);
   /** The visitor panel beside the dialog is open (remembered on this computer). */
@@ -196,6 +205,9 @@ class Store {
     this.selected = null;
     this.messages = [];
     this.list = [];
+    this.listStart = 0;
+    this.listTotal = 0;
+    this.current = null;
     this.composerFiles = {};
     this.uploads = {};
     this.clearSearch();
@@ -205,10 +217,21 @@ class Store {
 
   async refreshList(): Promise<void> {
     if (!this.session) return;
+    const filter = this.filter;
+    const { start, count } = listWindow(this.wanted.start, this.wanted.end);
+    // Scrolling may ask again before an answer is back: answers apply in the
+    // order asked, and one overtaken by a later one is dropped.
+    const asked = ++this.listAsked;
     try {
-      const l = await api.listConversations(this.filter);
+      const l = await api.listConversations(filter, start, count);
+      if (filter !== this.filter || asked < this.listApplied) return;
+      this.listApplied = asked;
       if (!this.list.length) performance.mark('sb:list');
       this.list = l.items;
+      this.listStart = l.start;
+      this.listTotal = l.total;
+      const open = l.items.find((c) => c.id === this.selected);
+      if (open) this.current = open;
       // the core sends a string-keyed map: a filter it left out counts 0
       const counts = { ...this.counts };
       for (const f of FILTERS) counts[f] = l.counts[f] ?? 0;
@@ -228,8 +251,20 @@ class Store {
     }, 150);
   }
 
+  /**
+   * The list shows rows `start..end`: loads the window around them unless the
+   * one loaded holds them already.
+   */
+  showRows(start: number, end: number): void {
+    this.wanted = { start, end };
+    const loadedEnd = this.listStart + this.list.length;
+    const covered = start >= this.listStart && (end <= loadedEnd || loadedEnd >= this.listTotal);
+    if (!covered) void this.refreshList();
+  }
+
   async setFilter(f: Filter): Promise<void> {
     this.filter = f;
+    this.wanted = { start: 0, end: LIST_WINDOW };
     await this.refreshList();
     if (f === 'closed') {
       try {
@@ -254,15 +289,20 @@ class Store {
    * Opens a dialog; with `focus`, its history is fetched back to that message (a
    * search hit), which the dialog then scrolls to and highlights.
    */
-  async select(id: number | null, focus: number | null = null): Promise<void> {
+  async select(id: number | null, focus: number | null = null, conversation: Conversation | null = null): Promise<void> {
     this.selected = id;
     this.messages = [];
     this.olderCursor = null;
     this.focusMessage = focus;
-    if (this.extraConversation && this.extraConversation.id !== id) this.extraConversation = null;
+    this.current =
+      conversation ?? this.list.find((c) => c.id === id) ?? (this.current?.id === id ? this.current : null);
     void api.setView(id);
     if (id === null) return;
     try {
+      if (!this.current) {
+        const c = await api.getConversation(id);
+        if (this.selected === id) this.current = c;
+      }
       const cached = await api.cachedMessages(id);
       if (this.selected === id) this.messages = cached.items;
       const fresh = focus === null ? await api.getMessages(id) : await api.messagesUntil(id, focus);
@@ -281,15 +321,13 @@ class Store {
   /** Opens the dialog of a search hit, at the found message. */
   async openHit(hit: SearchHit): Promise<void> {
     this.view = 'dialogs';
-    if (!this.list.some((c) => c.id === hit.conversation.id)) this.extraConversation = hit.conversation;
-    await this.select(hit.conversation.id, hit.message?.id ?? null);
+    await this.select(hit.conversation.id, hit.message?.id ?? null, hit.conversation);
   }
 
   /** Opens a dialog that may not be in the current list (an earlier conversation). */
   async openConversation(c: Conversation): Promise<void> {
     this.view = 'dialogs';
-    if (!this.list.some((x) => x.id === c.id)) this.extraConversation = c;
-    await this.select(c.id);
+    await this.select(c.id, null, c);
   }
 
   toggleVisitorPanel(): void {
@@ -473,9 +511,7 @@ class Store {
   }
 
   selectedConversation(): Conversation | null {
-    const c = this.list.find((c) => c.id === this.selected);
-    if (c) return c;
-    return this.extraConversation?.id === this.selected ? this.extraConversation : null;
+    return this.current?.id === this.selected ? this.current : null;
   }
 
   onEvent(e: CoreEvent): void {
@@ -494,7 +530,7 @@ class Store {
           list[i] = e.conversation;
           this.list = list;
         }
-        if (this.extraConversation?.id === e.conversation.id) this.extraConversation = e.conversation;
+        if (this.current?.id === e.conversation.id) this.current = e.conversation;
         this.scheduleRefresh();
         break;
       }

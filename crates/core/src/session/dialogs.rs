@@ -7,16 +7,35 @@ use std::collections::HashMap;
 use switchboard_protocol::{Conversation, ConversationStatus, UpdateConversation, VisitorProfile};
 
 use super::{Filter, Session, PAGE};
+
+/// A part of a dialog list (see [`Session::conversations_window`]).
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Dialogs in the whole list.
+    pub total: usize,
+    /// The position of `items[0]` in it.
+    pub start: usize,
+    pub items: Vec<Conversation>,
+}
 use crate::api::ConversationStatusFilter;
 use crate::cache::MessageLog;
 use crate::error::Result;
 use crate::CoreEvent;
 
 impl Session {
+    /// Every dialog of `filter`, the latest first.
     pub fn conversations(&self, filter: Filter) -> Vec<Conversation> {
+        self.conversations_window(filter, 0, usize::MAX).items
+    }
+
+    /// The dialogs of `filter` at positions `start..start + count` in the
+    /// list (the latest first), and how many it has in all. A list of
+    /// thousands is shown a screenful at a time: only those are copied and
+    /// sent to the UI.
+    pub fn conversations_window(&self, filter: Filter, start: usize, count: usize) -> Window {
         let me = self.account.user_id;
         let st = self.state.lock().unwrap();
-        let mut v: Vec<Conversation> = st
+        let mut matching: Vec<&Conversation> = st
             .convs
             .values()
             .filter(|c| match filter {
@@ -27,10 +46,21 @@ impl Session {
                 Filter::All => c.status == ConversationStatus::Open,
                 Filter::Closed => c.status == ConversationStatus::Closed,
             })
-            .cloned()
             .collect();
-        v.sort_by_key(|c| (std::cmp::Reverse(c.updated_at), std::cmp::Reverse(c.id)));
-        v
+        matching
+            .sort_unstable_by_key(|c| (std::cmp::Reverse(c.updated_at), std::cmp::Reverse(c.id)));
+        let total = matching.len();
+        let start = start.min(total);
+        let items = matching[start..]
+            .iter()
+            .take(count)
+            .map(|c| (*c).clone())
+            .collect();
+        Window {
+            total,
+            start,
+            items,
+        }
     }
 
     /// Who the visitor is, for the panel beside the dialog (needs the server).

@@ -41,6 +41,7 @@ use crate::{CoreEvent, SessionInfo, Shared};
 pub use account::check_avatar;
 pub use attachments::{Upload, UploadState, MAX_FILES};
 pub use connection::{BACKOFF_MAX, BACKOFF_MIN, DEAD_AFTER, PING_EVERY};
+pub use dialogs::Window;
 pub use search::SearchResults;
 pub use state::{ConnState, Filter};
 

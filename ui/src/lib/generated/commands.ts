@@ -36,7 +36,7 @@ export function sessionInfo(): Promise<SessionInfo | null> {
 }
 
 /** `list_conversations` */
-export function listConversations(args: { filter: Filter }): Promise<ConversationList> {
+export function listConversations(args: { filter: Filter; start: number; count: number }): Promise<ConversationList> {
   return invoke('list_conversations', args);
 }
 

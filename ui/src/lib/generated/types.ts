@@ -57,7 +57,15 @@ created_at: number, updated_at: number,
  */
 greeting_id?: number | null, };
 
-export type ConversationList = { items: Array<Conversation>, counts: { [key in string]: number }, unread_total: number, connection: ConnState, };
+export type ConversationList = { 
+/**
+ * The dialogs at positions `start..start + items.length` of the list.
+ */
+items: Array<Conversation>, start: number, 
+/**
+ * Dialogs in the whole list.
+ */
+total: number, counts: { [key in string]: number }, unread_total: number, connection: ConnState, };
 
 export type ConversationStatus = "open" | "closed";
 
