@@ -23,6 +23,7 @@ import {
   visibleRange,
   listWindow,
   LIST_MARGIN,
+  needsWindow,
   absoluteUrl,
 } from './format';
 import { pickLocale, translate } from './i18n';
@@ -63,6 +64,19 @@ describe('virtual list', () => {
     // at the top there is nothing above to load
     expect(listWindow(0, 18)).toEqual({ start: 0, count: 18 + LIST_MARGIN });
     expect(listWindow(30, 48)).toEqual({ start: 0, count: 48 + LIST_MARGIN });
+  });
+  it('asks for the next window before the screen reaches rows not loaded', () => {
+    // rows 0..118 loaded of 10,000
+    expect(needsWindow(0, 18, 0, 118, 10_000)).toBe(false);
+    expect(needsWindow(60, 78, 0, 118, 10_000)).toBe(true);
+    // scrolled up towards a window that starts below the top
+    expect(needsWindow(440, 458, 400, 718, 10_000)).toBe(true);
+    expect(needsWindow(560, 578, 400, 718, 10_000)).toBe(false);
+    // the list's own ends are no edge to load past
+    expect(needsWindow(9_982, 10_000, 9_882, 10_000, 10_000)).toBe(false);
+    expect(needsWindow(0, 3, 0, 3, 3)).toBe(false);
+    // nothing loaded yet
+    expect(needsWindow(0, 0, 0, 0, 0)).toBe(false);
   });
 });
 

@@ -127,6 +127,16 @@ export function listWindow(start: number, end: number): { start: number; count: 
   return { start: from, count: end + LIST_MARGIN - from };
 }
 
+/**
+ * Whether rows `start..end` on screen call for a new window: they come within half a
+ * margin of an edge of the loaded rows `loadedStart..loadedEnd` (not the list's own
+ * ends), so the next window is asked for before a scroll reaches rows not loaded.
+ */
+export function needsWindow(start: number, end: number, loadedStart: number, loadedEnd: number, total: number): boolean {
+  const ahead = LIST_MARGIN / 2;
+  return Math.max(0, start - ahead) < loadedStart || Math.min(total, end + ahead) > loadedEnd;
+}
+
 export const MAX_AVATAR_BYTES = 1_048_576;
 export const AVATAR_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 

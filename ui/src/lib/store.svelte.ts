@@ -1,6 +1,6 @@
 // The UI's state, fed by commands and core events.
 import { api, onCoreEvent } from './api';
-import { LIST_WINDOW, listWindow, MAX_FILES, pastedName, signedOutKey } from './format';
+import { LIST_WINDOW, listWindow, MAX_FILES, needsWindow, pastedName, signedOutKey } from './format';
 import { pickLocale, translate, type Key, type Locale } from './i18n';
 import type {
   AppInfo,
@@ -253,13 +253,13 @@ class Store {
 
   /**
    * The list shows rows `start..end`: loads the window around them unless the
-   * one loaded holds them already.
+   * one loaded holds them with room to scroll (`needsWindow`).
    */
   showRows(start: number, end: number): void {
     this.wanted = { start, end };
-    const loadedEnd = this.listStart + this.list.length;
-    const covered = start >= this.listStart && (end <= loadedEnd || loadedEnd >= this.listTotal);
-    if (!covered) void this.refreshList();
+    if (needsWindow(start, end, this.listStart, this.listStart + this.list.length, this.listTotal)) {
+      void this.refreshList();
+    }
   }
 
   async setFilter(f: Filter): Promise<void> {
