@@ -35,7 +35,12 @@ export function sessionInfo(): Promise<SessionInfo | null> {
   return invoke('session_info');
 }
 
-/** `list_conversations` */
+/**
+ * A window of a filter's dialog list, the latest first: the UI asks for the
+ * rows around what it shows, so a list of thousands costs a screenful.
+ *
+ * `list_conversations`
+ */
 export function listConversations(args: { filter: Filter; start: number; count: number }): Promise<ConversationList> {
   return invoke('list_conversations', args);
 }

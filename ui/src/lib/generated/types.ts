@@ -57,11 +57,11 @@ created_at: number, updated_at: number,
  */
 greeting_id?: number | null, };
 
-export type ConversationList = { 
+export type ConversationList = {
 /**
  * The dialogs at positions `start..start + items.length` of the list.
  */
-items: Array<Conversation>, start: number, 
+items: Array<Conversation>, start: number,
 /**
  * Dialogs in the whole list.
  */
