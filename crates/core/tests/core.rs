@@ -289,13 +289,7 @@ async fn sync_live_then_resume_after_restart_with_cache() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dialog_list_is_read_a_window_at_a_time() {
     let server = Server::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let core = new_core(dir.path(), &unique("sb-test"));
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
-        .await
-        .unwrap();
-    wait_online(&core).await;
-    let s = core.session().await.unwrap();
+    let (_dir, _core, s) = admin_online(&server).await;
     for n in 0..5 {
         Visitor::new(&server).await.say(&format!("hello {n}")).await;
     }

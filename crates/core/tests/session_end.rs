@@ -264,13 +264,7 @@ async fn real_emailed_password_leads_to_the_password_screen_then_online() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_no_file_of_the_app_holds_the_token() {
     let server = Server::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let core = new_core(dir.path(), &unique("sb-test"));
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
-        .await
-        .unwrap();
-    wait_online(&core).await;
-    let s = core.session().await.unwrap();
+    let (dir, core, s) = admin_online(&server).await;
     let token = s.api().token().unwrap().to_string();
     assert!(token.len() >= 16);
     assert!(!format!("{:?}", s.api()).contains(&token));

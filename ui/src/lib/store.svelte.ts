@@ -80,7 +80,6 @@ class Store {
   previews = $state<Record<string, string>>({});
   /** Attachments being saved or fetched to open: bytes so far. */
   downloads = $state<Record<number, { received: number; total: number | null }>>({});
-  /** The dialog opened from a search hit when the current list does not hold it. */
   /** The open dialog, wherever it is in the list (or in none: a search hit). */
   current = $state.raw<Conversation | null>(null);
   /** A found message to scroll to and highlight once the dialog shows it. */

@@ -7,6 +7,10 @@ use std::collections::HashMap;
 use switchboard_protocol::{Conversation, ConversationStatus, UpdateConversation, VisitorProfile};
 
 use super::{Filter, Session, PAGE};
+use crate::api::ConversationStatusFilter;
+use crate::cache::MessageLog;
+use crate::error::Result;
+use crate::CoreEvent;
 
 /// A part of a dialog list (see [`Session::conversations_window`]).
 #[derive(Debug, Clone)]
@@ -17,10 +21,6 @@ pub struct Window {
     pub start: usize,
     pub items: Vec<Conversation>,
 }
-use crate::api::ConversationStatusFilter;
-use crate::cache::MessageLog;
-use crate::error::Result;
-use crate::CoreEvent;
 
 impl Session {
     /// Every dialog of `filter`, the latest first.

@@ -462,13 +462,7 @@ async fn a_file_over_the_limit_is_refused_with_the_reason() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_finds_other_word_forms_and_opens_at_the_hit() {
     let server = Server::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let core = new_core(dir.path(), &unique("sb-test"));
-    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
-        .await
-        .unwrap();
-    wait_online(&core).await;
-    let s = core.session().await.unwrap();
+    let (_dir, core, s) = admin_online(&server).await;
     let visitor = Visitor::new(&server).await;
     visitor.contact("Мария Петрова", "maria@example.net").await;
     let hit = visitor.say("Что с моим заказом 4512?").await;

@@ -455,6 +455,21 @@ pub fn record(core: &Core) -> Arc<Mutex<Vec<CoreEvent>>> {
     log
 }
 
+/// The admin signed in to `server` from a core of its own (its dirs in the
+/// returned temporary dir, which must outlive it), the stream online.
+pub async fn admin_online(
+    server: &Server,
+) -> (tempfile::TempDir, Core, Arc<switchboard_core::Session>) {
+    let dir = tempfile::tempdir().unwrap();
+    let core = new_core(dir.path(), &unique("sb-test"));
+    core.sign_in(&server.url, ADMIN_EMAIL, ADMIN_PASSWORD, false)
+        .await
+        .unwrap();
+    wait_online(&core).await;
+    let session = core.session().await.unwrap();
+    (dir, core, session)
+}
+
 pub async fn wait_online(core: &Core) {
     let s = core.session().await.unwrap();
     eventually("the stream to be online", 30, || {
