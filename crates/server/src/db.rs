@@ -50,6 +50,9 @@ pub struct SqliteFile {
     pub path: std::path::PathBuf,
     /// PRAGMAs every connection runs first.
     pub pragmas: &'static str,
+    /// Notified when a commit left the WAL long enough to checkpoint (see
+    /// `wal_checkpoint`).
+    pub wal_grew: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// A write transaction; on SQLite it also holds the write lock until it ends.
@@ -162,6 +165,7 @@ impl Db {
                     .get_filename()
                     .to_path_buf(),
                 pragmas,
+                wal_grew: Default::default(),
             }),
             Backend::Postgres => None,
         };

@@ -32,6 +32,7 @@ use switchboard_protocol::{event, Conversation, Message, VisitorRef};
 use crate::store::events::{self, StoredEvent};
 use crate::store::messages::{self, MessageRecord};
 use crate::store::{conversations, search, visitors};
+use crate::wal_checkpoint;
 
 /// At most this many sends share a transaction (as in `group_commit`).
 const MAX_BATCH: usize = 256;
@@ -99,7 +100,10 @@ impl SqliteSends {
         let db = db.clone();
         std::thread::Builder::new()
             .name("sqlite-sends".into())
-            .spawn(move || run(&conn, &statements, &db, &queued, &views, &publish))?;
+            .spawn(move || {
+                let _checkpoints = wal_checkpoint::wake_when_wal_grows(&conn, file.wal_grew);
+                run(&conn, &statements, &db, &queued, &views, &publish)
+            })?;
         Ok(Some(SqliteSends { jobs }))
     }
 

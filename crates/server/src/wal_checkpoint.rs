@@ -11,22 +11,33 @@
 //! Here the writers' connections only checkpoint past 10,000 pages (a bound
 //! for a process that runs no checkpointer, such as a one-off command; see the
 //! pragmas in `db`),
-//! and the server runs a `PASSIVE` checkpoint every [`EVERY`] on a pooled
-//! connection of its own. A passive checkpoint takes no writer's lock: commits
+//! and the server runs a `PASSIVE` checkpoint on a pooled connection of its
+//! own every [`EVERY`], and as soon as a commit of visitors' sends leaves the
+//! WAL past [`WAKE_AT_PAGES`] (SQLite tells: see [`wake_when_wal_grows`]). A passive checkpoint takes no writer's lock: commits
 //! go on appending to the WAL while it copies, and the next write transaction
 //! after a complete one starts the WAL again from its beginning. Durability is
 //! unchanged: a commit is durable once its WAL frames are synced, which each
 //! commit still does (`synchronous = FULL`).
 
+use std::os::raw::{c_char, c_int, c_void};
+use std::sync::Arc;
 use std::time::Duration;
 
+use rusqlite::ffi;
 use sqlx::Row;
+use tokio::sync::Notify;
 
 use crate::db::{Backend, Db};
 
-/// How often the checkpointer runs. At 2,000 messages a second this is about
-/// a thousand WAL pages, as SQLite's own default threshold.
+/// How often the checkpointer runs at least. At 2,000 messages a second this
+/// is a few hundred WAL pages.
 pub const EVERY: Duration = Duration::from_millis(100);
+/// A commit that leaves the WAL this long wakes the checkpointer at once.
+/// Writes can outrun a timer: on a fast disk a message committed alone is a
+/// dozen WAL pages and a thousand pages take 30 ms, and the WAL's file keeps
+/// the size it once reached — an 8 MB disk filled with WAL after 67 messages
+/// of 1.8 KB, before the first timed checkpoint.
+pub const WAKE_AT_PAGES: c_int = 250;
 
 /// What one checkpoint did, as `PRAGMA wal_checkpoint` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,11 +55,12 @@ pub async fn run(db: Db) {
     if db.backend != Backend::Sqlite {
         return;
     }
-    let mut every = tokio::time::interval(EVERY);
-    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let Some(wal_grew) = db.sqlite.as_ref().map(|f| f.wal_grew.clone()) else {
+        return;
+    };
     let mut failing = false;
     loop {
-        every.tick().await;
+        let _ = tokio::time::timeout(EVERY, wal_grew.notified()).await;
         match checkpoint(&db).await {
             Ok(_) => failing = false,
             // A full disk or a lost file: the write path reports those; the
@@ -60,6 +72,53 @@ pub async fn run(db: Db) {
             Err(_) => {}
         }
     }
+}
+
+/// Has SQLite notify `wal_grew` whenever a commit on `conn` leaves the WAL at
+/// [`WAKE_AT_PAGES`] or longer, until the returned guard is dropped. This
+/// replaces the connection's own checkpoints (`wal_autocheckpoint` is
+/// SQLite's hook of the same kind): the checkpointer does them instead.
+pub fn wake_when_wal_grows(conn: &rusqlite::Connection, wal_grew: Arc<Notify>) -> WalWatch<'_> {
+    let wake = Arc::into_raw(wal_grew);
+    // SAFETY: the hook's argument is the `Notify` leaked just above, which
+    // stays alive until the guard removes the hook and frees it; the guard
+    // borrows `conn`, so the connection outlives the hook. The hook runs on
+    // the thread that commits, and `Notify` may be used from any thread.
+    unsafe {
+        ffi::sqlite3_wal_hook(conn.handle(), Some(wal_committed), wake as *mut c_void);
+    }
+    WalWatch { conn, wake }
+}
+
+/// Removes the hook of [`wake_when_wal_grows`] when dropped.
+pub struct WalWatch<'c> {
+    conn: &'c rusqlite::Connection,
+    wake: *const Notify,
+}
+
+impl Drop for WalWatch<'_> {
+    fn drop(&mut self) {
+        // SAFETY: no hook refers to `wake` once removed, and it came from
+        // `Arc::into_raw`.
+        unsafe {
+            ffi::sqlite3_wal_hook(self.conn.handle(), None, std::ptr::null_mut());
+            drop(Arc::from_raw(self.wake));
+        }
+    }
+}
+
+/// SQLite's WAL hook: called after each commit with the WAL's length in pages.
+unsafe extern "C" fn wal_committed(
+    wake: *mut c_void,
+    _db: *mut ffi::sqlite3,
+    _schema: *const c_char,
+    pages: c_int,
+) -> c_int {
+    if pages >= WAKE_AT_PAGES {
+        // SAFETY: see `wake_when_wal_grows`.
+        unsafe { &*(wake as *const Notify) }.notify_one();
+    }
+    ffi::SQLITE_OK
 }
 
 /// One passive checkpoint: copies what it can without waiting for anyone.
@@ -143,6 +202,41 @@ mod tests {
         );
         let after = checkpoint(&db).await.unwrap();
         assert!(after.wal_frames < 100, "{after:?}");
+    }
+
+    /// A commit that leaves the WAL long wakes the checkpointer; short ones
+    /// do not, nor any once the hook is gone.
+    #[tokio::test]
+    async fn a_long_wal_wakes_the_checkpointer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir).await;
+        let file = db.sqlite.clone().unwrap();
+        let conn = rusqlite::Connection::open(&file.path).unwrap();
+        conn.execute_batch(file.pragmas).unwrap();
+        let woken = |wait_ms| {
+            let wal_grew = file.wal_grew.clone();
+            async move {
+                tokio::time::timeout(Duration::from_millis(wait_ms), wal_grew.notified())
+                    .await
+                    .is_ok()
+            }
+        };
+        let write = |pages: u32| {
+            conn.execute(
+                &format!("INSERT INTO scratch (b) VALUES (randomblob({pages} * 4096))"),
+                [],
+            )
+            .unwrap();
+        };
+
+        let watch = wake_when_wal_grows(&conn, file.wal_grew.clone());
+        write(1);
+        assert!(!woken(50).await, "a short WAL woke the checkpointer");
+        write(300);
+        assert!(woken(1_000).await, "a WAL past 250 pages did not wake it");
+        drop(watch);
+        write(300);
+        assert!(!woken(50).await, "the hook outlived its guard");
     }
 
     /// The running checkpointer keeps the WAL small under a steady stream of
