@@ -3,7 +3,8 @@
 //! Writers append events to the database and then `wake` the hub. One task per
 //! node reads what is new from the database, in `seq` order, into a ring of recent
 //! events and announces the newest seq (SQLite's own writer of visitors' sends
-//! hands over what it committed instead: see `publish_committed`). Each stream
+//! hands over what it committed instead: see `publish_committed`; with several
+//! nodes, each sends the others what it read: see `peers`). Each stream
 //! follows that ring at its own pace (falling back to the database when it is
 //! behind the ring), so a slow client never slows the others and nothing is
 //! skipped or sent twice.
@@ -25,15 +26,17 @@ use switchboard_protocol::event;
 use crate::db::{Backend, Db};
 use crate::store::events::{self, StoredEvent};
 
+mod peers;
+
 const RING_CAPACITY: usize = 4096;
 /// Recent events kept per visitor present on this node; a stream further
 /// behind reads its own events from the database.
 const FEED_CAPACITY: usize = 64;
-const NATS_SUBJECT: &str = "switchboard.events";
 /// Events read from the log in one query.
 const READ_AT_ONCE: i64 = 1000;
 
-/// How often the log is read when nothing wakes the hub (a lost NATS wake-up).
+/// How often the log is read when nothing wakes the hub (a batch from another
+/// node lost on NATS, or a write by a process that is no node).
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// How soon events that could not be numbered yet are tried again, at first
 /// and at most.
@@ -53,11 +56,11 @@ pub struct Hub {
     /// Held while events are added, so that the log's reader and writers
     /// handing over what they committed add each event once and in order.
     appending: Mutex<()>,
-    runtime: tokio::runtime::Handle,
-    /// Other nodes, when running several (`--nats-url`). NATS only wakes them
-    /// up: the events themselves are read from the shared database, so a lost
-    /// NATS message delays an event by at most the poll interval, never loses it.
-    nats: std::sync::OnceLock<async_nats::Client>,
+    /// Other nodes, when running several (`--nats-url`): they get the events
+    /// this hub numbered and read, and send it theirs. The log stays the
+    /// database: a batch lost on NATS delays events by at most the poll
+    /// interval, never loses them.
+    peers: OnceLock<peers::Peers>,
     /// Live operator streams per user on this node (presence).
     connections: Mutex<HashMap<i64, usize>>,
     feeds: Mutex<Feeds>,
@@ -134,8 +137,7 @@ impl Hub {
             latest: watch::channel(latest).0,
             wake: Notify::new(),
             appending: Mutex::new(()),
-            runtime: tokio::runtime::Handle::current(),
-            nats: std::sync::OnceLock::new(),
+            peers: OnceLock::new(),
             connections: Mutex::new(HashMap::new()),
             feeds: Mutex::new(Feeds {
                 routed: latest,
@@ -147,48 +149,64 @@ impl Hub {
         Ok(hub)
     }
 
-    /// Tells the hubs of every node that events were committed.
+    /// Tells this node's hub that events were committed. It numbers them
+    /// and sends them on to the other nodes.
     pub fn wake(&self) {
         self.wake.notify_one();
-        self.wake_other_nodes();
     }
 
-    fn wake_other_nodes(&self) {
-        if let Some(nats) = self.nats.get() {
-            let nats = nats.clone();
-            // Also called from writers' own threads, outside the runtime.
-            self.runtime.spawn(async move {
-                if let Err(e) = nats.publish(NATS_SUBJECT, bytes::Bytes::new()).await {
-                    tracing::warn!(error = %e, "nats: publishing a wake-up failed (other nodes poll)");
-                }
-            });
-        }
-    }
-
-    /// Joins the other nodes: their wake-ups wake this hub.
+    /// Joins the other nodes: this hub takes the events their hubs send.
     pub async fn connect_nats(self: &Arc<Self>, url: &str) -> anyhow::Result<()> {
-        let client = async_nats::connect(url)
-            .await
-            .map_err(|e| anyhow::anyhow!("connecting to NATS at {url}: {e}"))?;
-        let mut wakeups = client
-            .subscribe(NATS_SUBJECT)
-            .await
-            .map_err(|e| anyhow::anyhow!("subscribing on NATS: {e}"))?;
-        let _ = self.nats.set(client);
+        let peers = peers::Peers::connect(url, &self.db).await?;
+        let subscribe = |subject: String| {
+            let client = peers.client.clone();
+            async move {
+                client
+                    .subscribe(subject)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("subscribing on NATS: {e}"))
+            }
+        };
+        let mut batches = subscribe(peers.incoming.clone()).await?;
+        let mut legacy_wakeups = subscribe(peers::LEGACY_WAKE_SUBJECT.into()).await?;
+        let own = peers.outgoing.clone();
+        let _ = self.peers.set(peers);
         let hub = self.clone();
         tokio::spawn(async move {
             use futures_util::StreamExt;
-            while wakeups.next().await.is_some() {
-                hub.wake.notify_one();
+            while let Some(message) = batches.next().await {
+                if message.subject.as_str() == own {
+                    continue;
+                }
+                match peers::decode(&message.payload) {
+                    Ok(batch) => hub.add_following(batch),
+                    Err(e) => {
+                        tracing::warn!(error = %e, subject = %message.subject, "nats: a batch of events did not parse; reading the log");
+                        hub.wake.notify_one();
+                    }
+                }
             }
             tracing::warn!("nats: subscription ended; falling back to polling");
+        });
+        let hub = self.clone();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            while legacy_wakeups.next().await.is_some() {
+                hub.wake.notify_one();
+            }
         });
         Ok(())
     }
 
     /// The connection to the other nodes, when there are any.
     pub fn nats(&self) -> Option<&async_nats::Client> {
-        self.nats.get()
+        self.peers.get().map(|p| &p.client)
+    }
+
+    /// The NATS subjects the nodes of this cluster send their events on
+    /// (`switchboard.<cluster>.log.*`), when connected.
+    pub fn peer_subjects(&self) -> Option<&str> {
+        self.peers.get().map(|p| p.incoming.as_str())
     }
 
     pub fn latest_seq(&self) -> i64 {
@@ -222,7 +240,12 @@ impl Hub {
                         // A short read reached the end of the log: asking
                         // again would cost a round trip to say so.
                         let at_end = pass.events.len() < READ_AT_ONCE as usize;
-                        self.append(pass.events);
+                        let added = self.append(pass.events);
+                        if let Some(peers) = self.peers.get() {
+                            if self.db.backend == Backend::Postgres && !added.is_empty() {
+                                peers.send(&added).await;
+                            }
+                        }
                         if at_end {
                             break;
                         }
@@ -250,10 +273,16 @@ impl Hub {
 
     /// Events a writer of this node has just committed, handed over so that
     /// the hub need not read them back from the database. Only for SQLite,
-    /// where the write lock makes `seq` the commit order: a batch that
-    /// follows on from what the hub holds goes straight out; one that does not
-    /// (an earlier commit not read yet) wakes the hub to read the log instead.
+    /// where the write lock makes `seq` the commit order (SQLite nodes share
+    /// no log, so nothing goes to other nodes).
     pub fn publish_committed(&self, batch: Vec<StoredEvent>) {
+        self.add_following(batch);
+    }
+
+    /// Events in position order, straight out if they follow on from what
+    /// the hub holds; if they do not (an earlier one is not here yet), the hub
+    /// is woken to read the log instead.
+    fn add_following(&self, batch: Vec<StoredEvent>) {
         if batch.is_empty() {
             return;
         }
@@ -276,20 +305,20 @@ impl Hub {
         if gap {
             self.wake.notify_one();
         }
-        self.wake_other_nodes();
     }
 
     /// Adds events read or committed in `seq` order to the ring and the
-    /// visitors' feeds, skipping any the hub already holds, and announces them.
-    fn append(&self, batch: Vec<StoredEvent>) {
+    /// visitors' feeds, skipping any the hub already holds, and announces
+    /// them. Returns those it added.
+    fn append(&self, batch: Vec<StoredEvent>) -> Vec<Arc<LiveEvent>> {
         let _appending = self
             .appending
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        self.append_locked(batch);
+        self.append_locked(batch)
     }
 
-    fn append_locked(&self, batch: Vec<StoredEvent>) {
+    fn append_locked(&self, batch: Vec<StoredEvent>) -> Vec<Arc<LiveEvent>> {
         let held = self.latest_seq();
         let batch: Vec<Arc<LiveEvent>> = batch
             .into_iter()
@@ -297,7 +326,7 @@ impl Hub {
             .map(LiveEvent::new)
             .collect();
         let Some(newest) = batch.last().map(|e| e.seq) else {
-            return;
+            return batch;
         };
         {
             let mut ring = self.ring.write().unwrap_or_else(PoisonError::into_inner);
@@ -316,6 +345,7 @@ impl Hub {
         {
             self.widget_changes.send_modify(|n| *n += 1);
         }
+        batch
     }
 
     fn route_to_visitors(&self, batch: &[Arc<LiveEvent>], newest: i64) {

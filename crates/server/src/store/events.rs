@@ -76,7 +76,8 @@ pub async fn numbered_after(db: &Db, seq: i64, limit: i64) -> Result<Pass, sqlx:
     Ok(pass)
 }
 
-#[derive(Debug, Clone)]
+/// Serialisable: nodes send each other what they read (`hub::peers`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct StoredEvent {
     pub seq: i64,
     pub name: String,

@@ -610,3 +610,91 @@ async fn a_stream_resumed_across_two_nodes_under_concurrent_writes_misses_and_re
     assert_eq!(got.len(), seen.len(), "a message arrived twice");
     assert_eq!(got, written, "every message written arrived");
 }
+
+/// Other nodes' hubs send the events they numbered over NATS, and a hub takes
+/// them as they are: here events that no database holds, so they cannot have
+/// been read from the log. A batch that does not follow on from what the hub
+/// holds is left (the hub reads the log instead), and so is another
+/// cluster's (clusters on different databases may share a NATS server).
+#[tokio::test]
+async fn a_hub_takes_its_clusters_events_from_nats_in_order_and_no_others() {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_DATABASE=postgres (and NATS)");
+        return;
+    }
+    use switchboard_server::hub::Hub;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("db.sqlite").display()
+    );
+    let db = switchboard_server::db::Db::connect(&url).await.unwrap();
+    let hub = Hub::start(db).await.unwrap();
+    hub.connect_nats(&test_nats_url()).await.unwrap();
+    assert_eq!(hub.latest_seq(), 0, "an empty log");
+    let peer = hub.peer_subjects().unwrap().replace('*', "peer-node");
+    let elsewhere = "switchboard.another-cluster.log.peer-node";
+
+    let nats = async_nats::connect(test_nats_url()).await.unwrap();
+    let send = |subject: String, seqs: &[i64], from: &str| {
+        let batch: Vec<Value> = seqs
+            .iter()
+            .map(|seq| {
+                json!({
+                    "seq": seq,
+                    "name": "test.from_peer",
+                    "conversation_id": 7,
+                    "visitor_id": null,
+                    "data": json!({ "from": from, "seq": seq }).to_string(),
+                })
+            })
+            .collect();
+        let nats = nats.clone();
+        async move {
+            nats.publish(subject, serde_json::to_vec(&batch).unwrap().into())
+                .await
+                .unwrap();
+            nats.flush().await.unwrap();
+        }
+    };
+    let wait_for = |seq: i64| {
+        let hub = &hub;
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            while hub.latest_seq() < seq {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the hub holds {} after 5 s, not {seq}",
+                    hub.latest_seq()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        }
+    };
+    send(elsewhere.into(), &[1], "another cluster").await;
+    send(peer.clone(), &[1, 2], "this cluster").await;
+    wait_for(2).await;
+    // One NATS connection delivers in order: once the hub holds seq 3 below,
+    // it has seen (and left) the batch sent before it.
+    send(peer.clone(), &[5], "after a gap").await;
+    send(peer.clone(), &[2, 3], "this cluster").await;
+    wait_for(3).await;
+
+    let expected: Vec<(i64, String)> = (1..=3)
+        .map(|seq| {
+            (
+                seq,
+                json!({ "from": "this cluster", "seq": seq }).to_string(),
+            )
+        })
+        .collect();
+    let held: Vec<(i64, String)> = hub
+        .events_after(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| (e.seq, e.data.clone()))
+        .collect();
+    assert_eq!(held, expected);
+    assert_eq!(hub.latest_seq(), 3);
+}

@@ -1,0 +1,165 @@
+//! The other nodes of a cluster (`--nats-url`), as the hub sees them.
+//!
+//! A node's hub numbers and reads the shared PostgreSQL log when this node's
+//! writers wake it, then sends the events it added over NATS; the other
+//! nodes add them to their rings as they are, without a round trip to the
+//! database. Before, every commit woke every node's hub with an empty NATS
+//! message, and each one numbered and read the log itself: with two nodes,
+//! twice the hubs' statements on PostgreSQL, taking turns on the log's lock.
+//!
+//! Nothing depends on NATS delivering: a batch that does not follow on from
+//! what a node holds (one was lost, or came late) wakes its hub to read the
+//! log, and every hub reads the log at least once a second anyway.
+//!
+//! Subjects are `switchboard.<cluster>.log.<node>`: the cluster is a random
+//! name kept in the database, so that clusters on different databases may
+//! share a NATS server without taking each other's events; the node is
+//! random per start, so that a node does not read back its own batches.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::LiveEvent;
+use crate::db::Db;
+use crate::store::events::StoredEvent;
+use crate::store::settings;
+
+/// Where nodes before this one sent their empty wake-ups. Still heard (one
+/// wakes the hub to read the log), so that during a rolling upgrade the
+/// events of nodes not upgraded yet arrive at once; no longer sent: a node
+/// not upgraded yet gets the events of upgraded ones by its polling.
+pub(super) const LEGACY_WAKE_SUBJECT: &str = "switchboard.events";
+const CLUSTER_KEY: &str = "cluster_name";
+/// Events are sent in batches of at most this many bytes, well under NATS's
+/// default limit of 1 MB a message.
+const BATCH_BYTES: usize = 256 * 1024;
+
+pub(super) struct Peers {
+    pub client: async_nats::Client,
+    /// This node's subject.
+    pub outgoing: String,
+    /// Every node's subject: `switchboard.<cluster>.log.*`.
+    pub incoming: String,
+}
+
+impl Peers {
+    pub async fn connect(url: &str, db: &Db) -> anyhow::Result<Peers> {
+        let client = async_nats::connect(url)
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting to NATS at {url}: {e}"))?;
+        let cluster: String =
+            settings::get_or_init(db, CLUSTER_KEY, &format!("{:016x}", rand::random::<u64>()))
+                .await?;
+        let prefix = format!("switchboard.{cluster}.log");
+        Ok(Peers {
+            client,
+            outgoing: format!("{prefix}.{:016x}", rand::random::<u64>()),
+            incoming: format!("{prefix}.*"),
+        })
+    }
+
+    /// Sends events this node added to its ring, in order.
+    pub async fn send(&self, events: &[Arc<LiveEvent>]) {
+        for payload in encode(events, BATCH_BYTES) {
+            if let Err(e) = self.client.publish(self.outgoing.clone(), payload).await {
+                tracing::warn!(error = %e, "nats: sending events failed (other nodes read the log)");
+                return;
+            }
+        }
+    }
+}
+
+/// The events as JSON arrays of at most about `max_bytes` each (a single
+/// larger event goes alone).
+fn encode(events: &[Arc<LiveEvent>], max_bytes: usize) -> Vec<Bytes> {
+    let mut payloads = Vec::new();
+    let mut batch: Vec<&StoredEvent> = Vec::new();
+    let mut size = 0;
+    for event in events {
+        let this = event.stored.data.len() + event.stored.name.len() + 80;
+        if !batch.is_empty() && size + this > max_bytes {
+            payloads.push(to_payload(&batch));
+            batch.clear();
+            size = 0;
+        }
+        batch.push(&event.stored);
+        size += this;
+    }
+    if !batch.is_empty() {
+        payloads.push(to_payload(&batch));
+    }
+    payloads
+}
+
+fn to_payload(batch: &[&StoredEvent]) -> Bytes {
+    serde_json::to_vec(batch)
+        .expect("stored events serialise")
+        .into()
+}
+
+pub(super) fn decode(payload: &[u8]) -> Result<Vec<StoredEvent>, serde_json::Error> {
+    serde_json::from_slice(payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(seq: i64, data: &str) -> Arc<LiveEvent> {
+        LiveEvent::new(StoredEvent {
+            seq,
+            name: "message.created".into(),
+            conversation_id: Some(3),
+            visitor_id: None,
+            data: data.into(),
+        })
+    }
+
+    #[test]
+    fn events_cross_as_they_were_stored_in_batches_of_bounded_size() {
+        let events: Vec<_> = (1..=10)
+            .map(|seq| {
+                event(
+                    seq,
+                    &format!(r#"{{"body":"{}\"quoted\""}}"#, "x".repeat(100)),
+                )
+            })
+            .collect();
+        let payloads = encode(&events, 500);
+        assert!(payloads.len() > 1, "split into several messages");
+        assert!(payloads.iter().all(|p| p.len() <= 500 + 300));
+        let back: Vec<StoredEvent> = payloads.iter().flat_map(|p| decode(p).unwrap()).collect();
+        assert_eq!(back.len(), 10);
+        for (sent, got) in events.iter().zip(&back) {
+            assert_eq!(
+                (
+                    got.seq,
+                    &got.name,
+                    got.conversation_id,
+                    got.visitor_id,
+                    &got.data
+                ),
+                (
+                    sent.seq,
+                    &sent.name,
+                    sent.conversation_id,
+                    sent.visitor_id,
+                    &sent.data
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn an_event_larger_than_a_batch_goes_alone() {
+        let events = [
+            event(1, "{}"),
+            event(2, &format!("\"{}\"", "y".repeat(2000))),
+            event(3, "{}"),
+        ];
+        let payloads = encode(&events, 500);
+        let sizes: Vec<usize> = payloads.iter().map(|p| decode(p).unwrap().len()).collect();
+        assert_eq!(sizes, [1, 1, 1]);
+    }
+}
