@@ -16,9 +16,8 @@ use crate::extract::Path;
 use crate::json::Json;
 use crate::services::conversations as service;
 use crate::state::SharedState;
-use crate::store::users::AccountStatus;
 use crate::store::visitors::{self, VisitorRecord};
-use crate::store::{conversations, messages, users};
+use crate::store::{conversations, messages};
 
 const WIDGET_JS: &str = include_str!("../../assets/widget.js");
 const DEMO_HTML: &str = include_str!("../../assets/demo.html");
@@ -130,13 +129,11 @@ pub async fn session(
             visitors::create(&state.db, locale).await?
         }
     };
-    let team = users::team(&state.db).await?;
-    let online = team.iter().any(|u| {
-        u.status == AccountStatus::Active
-            && u.role.answers_visitors()
-            && !u.away
-            && state.hub.is_connected(u.id)
-    });
+    let online = state
+        .widget
+        .answering()
+        .iter()
+        .any(|&id| state.hub.is_connected(id));
     let widget = state.widget.get();
     Ok(Json(WidgetSession {
         visitor_token: token,

@@ -180,6 +180,17 @@ pub async fn create_admin(
         },
     )
     .await?;
+    // The widget's "online" and faces follow the team from the log (also
+    // when this runs in a command beside a running server).
+    let data = serde_json::json!({ "user_id": id });
+    events::append(
+        &mut tx.tx,
+        switchboard_protocol::event::TEAM_UPDATED,
+        None,
+        &data,
+    )
+    .await?;
     tx.commit().await?;
+    state.hub.wake();
     Ok(id)
 }

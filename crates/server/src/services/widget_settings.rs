@@ -33,8 +33,9 @@ pub async fn publish(
     db: &Db,
     avatar_url: impl Fn(Option<&str>) -> Option<String>,
 ) -> anyhow::Result<WidgetView> {
-    let view = public_view(&load(db).await?, &users::team(db).await?, &avatar_url);
-    Ok(WidgetView::new(view))
+    let team = users::team(db).await?;
+    let view = public_view(&load(db).await?, &team, &avatar_url);
+    Ok(WidgetView::new(view, answering_now(&team)))
 }
 
 /// Rebuilds the public view whenever the hub sees the widget or the team
@@ -52,12 +53,21 @@ pub async fn follow_changes(state: SharedState) {
 async fn rebuild(state: &SharedState) -> anyhow::Result<()> {
     let team = users::team(&state.db).await?;
     let view = public_view(&load(&state.db).await?, &team, &|f| state.avatar_url(f));
-    state.widget.replace(view);
+    state.widget.replace(view, answering_now(&team));
     Ok(())
 }
 
 fn answers(u: &UserRecord) -> bool {
     u.status == AccountStatus::Active && u.role.answers_visitors()
+}
+
+/// Members who answer visitors and are not away (the widget's "online" asks
+/// whether one of them has a live stream).
+fn answering_now(team: &[UserRecord]) -> Vec<i64> {
+    team.iter()
+        .filter(|u| answers(u) && !u.away)
+        .map(|u| u.id)
+        .collect()
 }
 
 /// What a visitor's widget is told: faces in the chosen order (or everyone

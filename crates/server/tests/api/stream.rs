@@ -259,6 +259,29 @@ async fn presence_follows_live_streams() {
         .await
         .unwrap();
     assert_eq!(away["presence"], "away");
+    // Visitors see the team away once the change reaches the node (through
+    // the log, as on every node).
+    let widget_online = || async {
+        let session: Value = app
+            .http
+            .post(app.api("/widget/session"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["online"].as_bool().unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while widget_online().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the widget still shows an away team online"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     drop(ws);
 }
 
