@@ -33,11 +33,47 @@ impl VisitorTokens {
             // Unknown tokens are not remembered: strangers cannot fill this.
             return Ok(None);
         };
+        self.remember_digest(digest, visitor.id);
+        Ok(Some(visitor.id))
+    }
+
+    /// Remembers a token the caller knows names `visitor_id` (a session just
+    /// made or found it): the visitor's first send then asks no database.
+    pub fn remember(&self, token: &str, visitor_id: i64) {
+        self.remember_digest(secret::token_digest(token), visitor_id);
+    }
+
+    fn remember_digest(&self, digest: [u8; 32], visitor_id: i64) {
         let mut known = self.known.lock().expect("visitor tokens");
         if known.len() >= MAX_REMEMBERED {
             known.clear();
         }
-        known.insert(digest, visitor.id);
-        Ok(Some(visitor.id))
+        known.insert(digest, visitor_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A remembered token answers without the database (here, one that
+    /// holds no visitor at all); an unknown one is asked there, and stays
+    /// unknown.
+    #[tokio::test]
+    async fn a_remembered_token_needs_no_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("db.sqlite").display()
+        );
+        let db = Db::connect(&url).await.unwrap();
+        let tokens = VisitorTokens::default();
+        tokens.remember("vis_remembered", 42);
+        assert_eq!(
+            tokens.visitor_id(&db, "vis_remembered").await.unwrap(),
+            Some(42)
+        );
+        assert_eq!(tokens.visitor_id(&db, "vis_unknown").await.unwrap(), None);
+        assert_eq!(tokens.known.lock().unwrap().len(), 1);
     }
 }

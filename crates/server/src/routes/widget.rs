@@ -129,6 +129,7 @@ pub async fn session(
             visitors::create(&state.db, locale).await?
         }
     };
+    state.visitor_tokens.remember(&token, visitor.id);
     let online = state
         .widget
         .answering()
