@@ -14,8 +14,9 @@
 //! so a visitor's stream wakes only for what concerns it instead of scanning
 //! every event of every conversation.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::time::Instant;
 
 use axum::extract::ws::Utf8Bytes;
 
@@ -63,6 +64,11 @@ pub struct Hub {
     peers: OnceLock<peers::Peers>,
     /// Live operator streams per user on this node (presence).
     connections: Mutex<HashMap<i64, usize>>,
+    /// Notified when a member's first stream here opens or their last closes.
+    presence_changed: Notify,
+    /// Members with a live stream on other nodes, as each node last told
+    /// (keyed by its subject), and when it told.
+    remote_presence: Mutex<HashMap<String, (Instant, HashSet<i64>)>>,
     feeds: Mutex<Feeds>,
     /// Bumped when the log shows the widget's settings or the team changed
     /// (the widget shows colleagues' faces).
@@ -139,6 +145,8 @@ impl Hub {
             appending: Mutex::new(()),
             peers: OnceLock::new(),
             connections: Mutex::new(HashMap::new()),
+            presence_changed: Notify::new(),
+            remote_presence: Mutex::new(HashMap::new()),
             feeds: Mutex::new(Feeds {
                 routed: latest,
                 by_visitor: HashMap::new(),
@@ -169,7 +177,9 @@ impl Hub {
         };
         let mut batches = subscribe(peers.incoming.clone()).await?;
         let mut legacy_wakeups = subscribe(peers::LEGACY_WAKE_SUBJECT.into()).await?;
+        let mut presence = subscribe(peers.presence_in.clone()).await?;
         let own = peers.outgoing.clone();
+        let own_presence = peers.presence_out.clone();
         let _ = self.peers.set(peers);
         let hub = self.clone();
         tokio::spawn(async move {
@@ -195,7 +205,54 @@ impl Hub {
                 hub.wake.notify_one();
             }
         });
+        let hub = self.clone();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            while let Some(message) = presence.next().await {
+                if message.subject.as_str() == own_presence {
+                    continue;
+                }
+                match serde_json::from_slice::<Vec<i64>>(&message.payload) {
+                    Ok(members) => {
+                        let mut told = hub
+                            .remote_presence
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner);
+                        // Nodes that stopped telling (a restart is a new node).
+                        told.retain(|_, (at, _)| at.elapsed() < peers::PRESENCE_FOR);
+                        told.insert(
+                            message.subject.to_string(),
+                            (Instant::now(), members.into_iter().collect()),
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, subject = %message.subject, "nats: presence did not parse")
+                    }
+                }
+            }
+        });
+        tokio::spawn(self.clone().tell_presence());
         Ok(())
+    }
+
+    /// Tells the other nodes who holds a stream here, at each change and
+    /// every `PRESENCE_EVERY`.
+    async fn tell_presence(self: Arc<Self>) {
+        let Some(peers) = self.peers.get() else {
+            return;
+        };
+        loop {
+            let members: Vec<i64> = self
+                .connections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .keys()
+                .copied()
+                .collect();
+            peers.send_presence(&members).await;
+            let _ =
+                tokio::time::timeout(peers::PRESENCE_EVERY, self.presence_changed.notified()).await;
+        }
     }
 
     /// The connection to the other nodes, when there are any.
@@ -434,22 +491,38 @@ impl Hub {
 
     /// Counts one live operator stream of a user until dropped.
     pub fn connected(&self, user_id: i64) -> ConnectionGuard<'_> {
-        *self
-            .connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(user_id)
-            .or_default() += 1;
+        let first = {
+            let mut connections = self
+                .connections
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let streams = connections.entry(user_id).or_default();
+            *streams += 1;
+            *streams == 1
+        };
+        if first {
+            self.presence_changed.notify_one();
+        }
         ConnectionGuard { hub: self, user_id }
     }
 
-    /// Whether a team member has a live stream here.
+    /// Whether a team member has a live stream on this node or, as the other
+    /// nodes told lately, on another.
     pub fn is_connected(&self, user_id: i64) -> bool {
-        self.connections
+        let here = self
+            .connections
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .get(&user_id)
-            .is_some_and(|n| *n > 0)
+            .is_some_and(|n| *n > 0);
+        here || self
+            .remote_presence
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .any(|(told, members)| {
+                told.elapsed() < peers::PRESENCE_FOR && members.contains(&user_id)
+            })
     }
 
     /// Whether a visitor is on the site (their widget holds a stream).
@@ -478,6 +551,7 @@ impl Drop for ConnectionGuard<'_> {
             *n -= 1;
             if *n == 0 {
                 map.remove(&self.user_id);
+                self.hub.presence_changed.notify_one();
             }
         }
     }

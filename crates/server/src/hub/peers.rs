@@ -11,12 +11,21 @@
 //! what a node holds (one was lost, or came late) wakes its hub to read the
 //! log, and every hub reads the log at least once a second anyway.
 //!
-//! Subjects are `switchboard.<cluster>.log.<node>`: the cluster is a random
-//! name kept in the database, so that clusters on different databases may
-//! share a NATS server without taking each other's events; the node is
-//! random per start, so that a node does not read back its own batches.
+//! Each node also tells the others who holds an operator stream on it, when
+//! that changes and every [`PRESENCE_EVERY`]; what a node told counts for
+//! [`PRESENCE_FOR`] (a node that stops stops counting). Presence decides
+//! whether the widget shows the team online, how colleagues see each other,
+//! and whether a notification email waits for the app to show the message:
+//! an operator connected to another node is connected.
+//!
+//! Subjects are `switchboard.<cluster>.log.<node>` and
+//! `switchboard.<cluster>.presence.<node>`: the cluster is a random name kept
+//! in the database, so that clusters on different databases may share a NATS
+//! server without taking each other's events; the node is random per start,
+//! so that a node does not read back its own messages.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 
@@ -34,13 +43,21 @@ const CLUSTER_KEY: &str = "cluster_name";
 /// Events are sent in batches of at most this many bytes, well under NATS's
 /// default limit of 1 MB a message.
 const BATCH_BYTES: usize = 256 * 1024;
+/// How often a node tells who holds a stream on it (besides each change).
+pub(super) const PRESENCE_EVERY: Duration = Duration::from_secs(2);
+/// How long what a node told about presence counts without news from it.
+pub(super) const PRESENCE_FOR: Duration = Duration::from_secs(7);
 
 pub(super) struct Peers {
     pub client: async_nats::Client,
-    /// This node's subject.
+    /// This node's subject for events.
     pub outgoing: String,
-    /// Every node's subject: `switchboard.<cluster>.log.*`.
+    /// Every node's subject for events: `switchboard.<cluster>.log.*`.
     pub incoming: String,
+    /// This node's subject for presence.
+    pub presence_out: String,
+    /// Every node's: `switchboard.<cluster>.presence.*`.
+    pub presence_in: String,
 }
 
 impl Peers {
@@ -51,12 +68,27 @@ impl Peers {
         let cluster: String =
             settings::get_or_init(db, CLUSTER_KEY, &format!("{:016x}", rand::random::<u64>()))
                 .await?;
-        let prefix = format!("switchboard.{cluster}.log");
+        let prefix = format!("switchboard.{cluster}");
+        let node = format!("{:016x}", rand::random::<u64>());
         Ok(Peers {
             client,
-            outgoing: format!("{prefix}.{:016x}", rand::random::<u64>()),
-            incoming: format!("{prefix}.*"),
+            outgoing: format!("{prefix}.log.{node}"),
+            incoming: format!("{prefix}.log.*"),
+            presence_out: format!("{prefix}.presence.{node}"),
+            presence_in: format!("{prefix}.presence.*"),
         })
+    }
+
+    /// Tells the other nodes which members hold a stream here.
+    pub async fn send_presence(&self, members: &[i64]) {
+        let payload = serde_json::to_vec(members).expect("ids serialise");
+        if let Err(e) = self
+            .client
+            .publish(self.presence_out.clone(), payload.into())
+            .await
+        {
+            tracing::warn!(error = %e, "nats: sending presence failed");
+        }
     }
 
     /// Sends events this node added to its ring, in order.

@@ -698,3 +698,68 @@ async fn a_hub_takes_its_clusters_events_from_nats_in_order_and_no_others() {
     assert_eq!(held, expected);
     assert_eq!(hub.latest_seq(), 3);
 }
+
+/// An operator with the app open on one node is present on every node: a
+/// visitor arriving through the other node sees the team online, colleagues
+/// there see them online, and both follow when the app closes. (Before, each
+/// node knew only its own streams: with two nodes behind a balancer, half the
+/// visitors saw an empty team, and notification emails went out at once for
+/// operators who had the app open on the other node.)
+#[tokio::test]
+async fn an_operator_connected_to_one_node_is_present_on_every_node() {
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &a).await;
+    let seen_from_b = || async {
+        let session: Value = http
+            .post(format!("{}/api/v1/widget/session", b.url()))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let team: Value = http
+            .get(format!("{}/api/v1/team", b.url()))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        (
+            session["online"].as_bool().unwrap(),
+            team[0]["presence"].as_str().unwrap().to_string(),
+        )
+    };
+    let becomes = |expected: (bool, &'static str)| {
+        let seen_from_b = &seen_from_b;
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+            loop {
+                let seen = seen_from_b().await;
+                if (seen.0, seen.1.as_str()) == expected {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "node B still shows {seen:?}, not {expected:?}"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    becomes((false, "offline")).await;
+
+    let base = a.url().replacen("http://", "ws://", 1);
+    let mut app = connect(&format!("{base}/api/v1/stream?token={token}")).await;
+    assert_eq!(next_frame(&mut app).await["type"], "ready");
+    becomes((true, "online")).await;
+
+    drop(app);
+    becomes((false, "offline")).await;
+}
