@@ -30,14 +30,17 @@ use tokio::sync::Notify;
 use crate::db::{Backend, Db};
 
 /// How often the checkpointer runs at least. At 2,000 messages a second this
-/// is a few hundred WAL pages.
+/// is about a thousand WAL pages.
 pub const EVERY: Duration = Duration::from_millis(100);
-/// A commit that leaves the WAL this long wakes the checkpointer at once.
-/// Writes can outrun a timer: on a fast disk a message committed alone is a
-/// dozen WAL pages and a thousand pages take 30 ms, and the WAL's file keeps
-/// the size it once reached — an 8 MB disk filled with WAL after 67 messages
-/// of 1.8 KB, before the first timed checkpoint.
-pub const WAKE_AT_PAGES: c_int = 250;
+/// A commit that leaves the WAL this long wakes the checkpointer at once
+/// (SQLite's own threshold for checkpointing in the commit). Writes can
+/// outrun a timer: on a fast disk a message committed alone is a dozen WAL
+/// pages and a thousand pages take 30 ms, and the WAL's file keeps the size
+/// it once reached — with the timer alone, 5 MB of free disk filled with WAL
+/// after 61–69 messages of 1.8 KB; with this, after about 220. Waking at 250
+/// pages stored 900 there but cost 10 % more CPU per message under load
+/// (BENCHMARKS.md, "WAL checkpoints off the writer").
+pub const WAKE_AT_PAGES: c_int = 1000;
 
 /// What one checkpoint did, as `PRAGMA wal_checkpoint` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,10 +235,10 @@ mod tests {
         let watch = wake_when_wal_grows(&conn, file.wal_grew.clone());
         write(1);
         assert!(!woken(50).await, "a short WAL woke the checkpointer");
-        write(300);
-        assert!(woken(1_000).await, "a WAL past 250 pages did not wake it");
+        write(1_100);
+        assert!(woken(1_000).await, "a WAL past 1,000 pages did not wake it");
         drop(watch);
-        write(300);
+        write(1_100);
         assert!(!woken(50).await, "the hook outlived its guard");
     }
 
