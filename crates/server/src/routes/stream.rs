@@ -28,7 +28,6 @@ use crate::extract::{Query, WebSocketUpgrade};
 use crate::hub::{Hub, LiveEvent, VisitorFollow};
 use crate::services::conversations as service;
 use crate::state::SharedState;
-use crate::store::visitors::{self, VisitorRecord};
 use crate::store::{conversations, events};
 
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -54,7 +53,8 @@ pub struct StreamParams {
 /// Whose stream this is: it decides which events it shows.
 enum Viewer {
     Operator(CurrentUser),
-    Visitor(VisitorRecord),
+    /// A visitor, by id.
+    Visitor(i64),
 }
 
 /// Clients send small JSON frames (typing): anything larger is refused with
@@ -124,11 +124,14 @@ pub async fn visitor_stream(
         .visitor_token
         .as_deref()
         .ok_or_else(|| ApiError::unauthorized("missing ?visitor_token="))?;
-    let visitor = visitors::by_token(&state.db, token)
+    // From the node's memory of tokens when it can: widgets reconnect often.
+    let visitor = state
+        .visitor_tokens
+        .visitor_id(&state.db, token)
         .await?
         .ok_or_else(|| ApiError::unauthorized("unknown visitor token"))?;
     let ws = ws?;
-    let slot = state.limits.open_visitor_stream(visitor.id)?;
+    let slot = state.limits.open_visitor_stream(visitor)?;
     Ok(upgrade(ws).on_upgrade(move |socket| async move {
         run(state, socket, Viewer::Visitor(visitor), params.since).await;
         drop(slot);
@@ -189,7 +192,7 @@ async fn run(state: SharedState, mut socket: WebSocket, mut viewer: Viewer, sinc
             Some(hub.connected(me.user.id)),
             Follow::All(hub, hub.subscribe()),
         ),
-        Viewer::Visitor(v) => (None, Follow::Visitor(hub.follow_visitor(v.id))),
+        Viewer::Visitor(v) => (None, Follow::Visitor(hub.follow_visitor(*v))),
     };
     // Visitors' widgets apply the widget's settings live.
     let mut widget = match &viewer {
@@ -367,7 +370,7 @@ async fn render(state: &SharedState, viewer: &Viewer, ev: &Arc<LiveEvent>) -> Op
     };
     match viewer {
         Viewer::Visitor(v) => {
-            let theirs = ev.visitor_id == Some(v.id)
+            let theirs = ev.visitor_id == Some(*v)
                 && matches!(
                     ev.name.as_str(),
                     event::MESSAGE_CREATED
@@ -376,7 +379,7 @@ async fn render(state: &SharedState, viewer: &Viewer, ev: &Arc<LiveEvent>) -> Op
                         | event::CONVERSATION_UPDATED
                         | event::CONVERSATION_CREATED
                 );
-            if !theirs || own_typing("visitor", v.id) {
+            if !theirs || own_typing("visitor", *v) {
                 return None;
             }
             Some(ev.frame())
@@ -409,23 +412,24 @@ async fn render(state: &SharedState, viewer: &Viewer, ev: &Arc<LiveEvent>) -> Op
 async fn typing(state: &SharedState, viewer: &Viewer, conversation_id: Option<i64>) {
     let result = match viewer {
         Viewer::Visitor(v) => {
-            if !state.limits.visitor_typing(v.id) {
+            if !state.limits.visitor_typing(*v) {
                 return; // several tabs typing at once: the excess is dropped
             }
             let Ok(mut conn) = state.db.pool.acquire().await else {
                 return;
             };
-            let Ok(Some(c)) = conversations::of_visitor(&mut conn, v.id).await else {
+            let Ok(Some(c)) = conversations::of_visitor(&mut conn, *v).await else {
                 return;
             };
             drop(conn);
+            // The name as it is now (a visitor may leave one mid-conversation).
             let author = Author {
                 kind: AuthorKind::Visitor,
-                id: Some(v.id),
-                name: v.name.clone(),
+                id: Some(*v),
+                name: c.visitor_name.clone(),
                 avatar_url: None,
             };
-            service::typing(state, v.id, c.id, author).await
+            service::typing(state, *v, c.id, author).await
         }
         Viewer::Operator(me) => {
             let Some(id) = conversation_id else { return };

@@ -59,7 +59,9 @@ async fn operators_see_dialogs_live_and_visitors_see_answers() {
     assert_eq!(answer["data"]["author"]["kind"], "operator");
     assert_eq!(answer["data"]["body"], "Hi! How can I help?");
 
-    // Visitor typing reaches operators.
+    // Visitor typing reaches operators, with the name the visitor left
+    // after their stream opened.
+    crate::email::leave_email(&app, &visitor, "anna@example.net").await;
     mine.send(WsMessage::Text(
         json!({ "type": "typing", "conversation_id": null })
             .to_string()
@@ -69,6 +71,7 @@ async fn operators_see_dialogs_live_and_visitors_see_answers() {
     .unwrap();
     let typing = next_event(&mut ops, "typing").await;
     assert_eq!(typing["data"]["author"]["kind"], "visitor");
+    assert_eq!(typing["data"]["author"]["name"], "Anna");
     assert_eq!(typing["data"]["conversation_id"], conversation);
 
     // The other visitor saw none of it.
