@@ -300,7 +300,7 @@ impl Hub {
                         let added = self.append(pass.events);
                         if let Some(peers) = self.peers.get() {
                             if self.db.backend == Backend::Postgres && !added.is_empty() {
-                                peers.send(&added).await;
+                                peers.send(&added);
                             }
                         }
                         if at_end {

@@ -43,6 +43,10 @@ const CLUSTER_KEY: &str = "cluster_name";
 /// Events are sent in batches of at most this many bytes, well under NATS's
 /// default limit of 1 MB a message.
 const BATCH_BYTES: usize = 256 * 1024;
+/// Batches waiting for NATS. While NATS is away its client stops taking
+/// messages; past this many the hub drops batches (other nodes read the log)
+/// rather than wait: a hub that waits on NATS stops its own node's streams.
+const WAITING_BATCHES: usize = 1024;
 /// How often a node tells who holds a stream on it (besides each change).
 pub(super) const PRESENCE_EVERY: Duration = Duration::from_secs(2);
 /// How long what a node told about presence counts without news from it.
@@ -50,6 +54,8 @@ pub(super) const PRESENCE_FOR: Duration = Duration::from_secs(7);
 
 pub(super) struct Peers {
     pub client: async_nats::Client,
+    /// Batches of events on their way to NATS (see `WAITING_BATCHES`).
+    outbox: tokio::sync::mpsc::Sender<Bytes>,
     /// This node's subject for events.
     pub outgoing: String,
     /// Every node's subject for events: `switchboard.<cluster>.log.*`.
@@ -70,9 +76,13 @@ impl Peers {
                 .await?;
         let prefix = format!("switchboard.{cluster}");
         let node = format!("{:016x}", rand::random::<u64>());
+        let outgoing = format!("{prefix}.log.{node}");
+        let (outbox, waiting) = tokio::sync::mpsc::channel(WAITING_BATCHES);
+        tokio::spawn(publish_in_order(client.clone(), outgoing.clone(), waiting));
         Ok(Peers {
             client,
-            outgoing: format!("{prefix}.log.{node}"),
+            outbox,
+            outgoing,
             incoming: format!("{prefix}.log.*"),
             presence_out: format!("{prefix}.presence.{node}"),
             presence_in: format!("{prefix}.presence.*"),
@@ -91,43 +101,51 @@ impl Peers {
         }
     }
 
-    /// Sends events this node added to its ring, in order.
-    pub async fn send(&self, events: &[Arc<LiveEvent>]) {
+    /// Queues events this node added to its ring for the other nodes, in
+    /// order, without waiting for NATS.
+    pub fn send(&self, events: &[Arc<LiveEvent>]) {
         for payload in encode(events, BATCH_BYTES) {
-            if let Err(e) = self.client.publish(self.outgoing.clone(), payload).await {
-                tracing::warn!(error = %e, "nats: sending events failed (other nodes read the log)");
+            if self.outbox.try_send(payload).is_err() {
+                tracing::warn!("nats: too many batches waiting; other nodes read the log instead");
                 return;
             }
         }
     }
 }
 
-/// The events as JSON arrays of at most about `max_bytes` each (a single
-/// larger event goes alone).
-fn encode(events: &[Arc<LiveEvent>], max_bytes: usize) -> Vec<Bytes> {
-    let mut payloads = Vec::new();
-    let mut batch: Vec<&StoredEvent> = Vec::new();
-    let mut size = 0;
-    for event in events {
-        let this = event.stored.data.len() + event.stored.name.len() + 80;
-        if !batch.is_empty() && size + this > max_bytes {
-            payloads.push(to_payload(&batch));
-            batch.clear();
-            size = 0;
+async fn publish_in_order(
+    client: async_nats::Client,
+    subject: String,
+    mut waiting: tokio::sync::mpsc::Receiver<Bytes>,
+) {
+    while let Some(payload) = waiting.recv().await {
+        if let Err(e) = client.publish(subject.clone(), payload).await {
+            tracing::warn!(error = %e, "nats: sending events failed (other nodes read the log)");
         }
-        batch.push(&event.stored);
-        size += this;
     }
-    if !batch.is_empty() {
-        payloads.push(to_payload(&batch));
-    }
-    payloads
 }
 
-fn to_payload(batch: &[&StoredEvent]) -> Bytes {
-    serde_json::to_vec(batch)
-        .expect("stored events serialise")
-        .into()
+/// The events as JSON arrays of at most `max_bytes` each (a single larger
+/// event goes alone).
+fn encode(events: &[Arc<LiveEvent>], max_bytes: usize) -> Vec<Bytes> {
+    let mut payloads = Vec::new();
+    let mut batch = b"[".to_vec();
+    for event in events {
+        let this = serde_json::to_vec(&event.stored).expect("stored events serialise");
+        if batch.len() > 1 && batch.len() + this.len() + 1 > max_bytes {
+            batch.push(b']');
+            payloads.push(std::mem::replace(&mut batch, b"[".to_vec()).into());
+        }
+        if batch.len() > 1 {
+            batch.push(b',');
+        }
+        batch.extend_from_slice(&this);
+    }
+    if batch.len() > 1 {
+        batch.push(b']');
+        payloads.push(batch.into());
+    }
+    payloads
 }
 
 pub(super) fn decode(payload: &[u8]) -> Result<Vec<StoredEvent>, serde_json::Error> {
@@ -160,7 +178,7 @@ mod tests {
             .collect();
         let payloads = encode(&events, 500);
         assert!(payloads.len() > 1, "split into several messages");
-        assert!(payloads.iter().all(|p| p.len() <= 500 + 300));
+        assert!(payloads.iter().all(|p| p.len() <= 500));
         let back: Vec<StoredEvent> = payloads.iter().flat_map(|p| decode(p).unwrap()).collect();
         assert_eq!(back.len(), 10);
         for (sent, got) in events.iter().zip(&back) {

@@ -42,6 +42,11 @@ pub async fn publish(
 /// change (on any node); runs for the life of the server.
 pub async fn follow_changes(state: SharedState) {
     let mut changes = state.hub.widget_changes();
+    // A change between the view built at start and this subscription would
+    // otherwise wait for the next one.
+    if let Err(e) = rebuild(&state).await {
+        tracing::warn!(error = %e, "widget: reloading the settings failed");
+    }
     while changes.changed().await.is_ok() {
         // On failure the next change (or the next start) tries again.
         if let Err(e) = rebuild(&state).await {
