@@ -28,16 +28,15 @@ async fn fresh(state: &SharedState, id: i64) -> ApiResult<Json<User>> {
 /// Tells every operator's app that a member's public face changed.
 async fn announce(state: &SharedState, id: i64) -> ApiResult<()> {
     let mut tx = state.db.begin_write().await?;
-    let data = serde_json::json!({ "user_id": id });
-    events::append(
-        &mut tx.tx,
-        switchboard_protocol::event::TEAM_UPDATED,
-        None,
-        &data,
-    )
-    .await?;
+    append_team_updated(&mut tx.tx, id).await?;
     tx.commit().await?;
     state.hub.wake();
+    Ok(())
+}
+
+async fn append_team_updated(conn: &mut sqlx::AnyConnection, id: i64) -> ApiResult<()> {
+    let data = serde_json::json!({ "user_id": id });
+    events::append(conn, switchboard_protocol::event::TEAM_UPDATED, None, &data).await?;
     Ok(())
 }
 
@@ -204,7 +203,12 @@ pub async fn put_presence(
             ))
         }
     };
-    users::set_away(&state.db, me.user.id, away).await?;
-    announce(&state, me.user.id).await?;
+    // The change and its announcement commit together: every node's widget
+    // view learns who answers visitors now from the log.
+    let mut tx = state.db.begin_write().await?;
+    users::set_away(&mut tx.tx, me.user.id, away).await?;
+    append_team_updated(&mut tx.tx, me.user.id).await?;
+    tx.commit().await?;
+    state.hub.wake();
     fresh(&state, me.user.id).await
 }

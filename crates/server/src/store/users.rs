@@ -245,12 +245,12 @@ pub async fn set_notifications(
     Ok(())
 }
 
-pub async fn set_away(db: &Db, id: i64, away: bool) -> Result<(), sqlx::Error> {
+pub async fn set_away(conn: &mut AnyConnection, id: i64, away: bool) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE users SET away = $1, updated_at = $2 WHERE id = $3")
         .bind(away as i64)
         .bind(now_ms())
         .bind(id)
-        .execute(&db.pool)
+        .execute(conn)
         .await?;
     Ok(())
 }
