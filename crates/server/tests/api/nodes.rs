@@ -20,6 +20,18 @@ async fn admin_login(http: &reqwest::Client, node: &switchboard_server::RunningS
     login["token"].as_str().unwrap().to_string()
 }
 
+/// A new widget session opened on the node at `base` (its URL).
+async fn widget_session(http: &reqwest::Client, base: &str) -> Value {
+    http.post(format!("{base}/api/v1/widget/session"))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_visitor_on_one_node_reaches_an_operator_on_another_and_resume_works_across_nodes() {
     let Some(TwoNodes {
@@ -42,15 +54,7 @@ async fn a_visitor_on_one_node_reaches_an_operator_on_another_and_resume_works_a
     let mut on_b = connect(&ws(&node_b, None)).await;
     next_frame(&mut on_b).await;
 
-    let session: Value = http
-        .post(format!("{}/api/v1/widget/session", node_a.url()))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = widget_session(&http, &node_a.url()).await;
     let visitor = session["visitor_token"].as_str().unwrap().to_string();
     let say = |body: &'static str, id: &'static str| {
         let (http, url, visitor) = (
@@ -387,15 +391,7 @@ async fn widget_settings_saved_on_one_node_reach_a_widget_open_on_another() {
     };
     let http = reqwest::Client::new();
     let token = admin_login(&http, &a).await;
-    let session: Value = http
-        .post(format!("{}/api/v1/widget/session", b.url()))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = widget_session(&http, &b.url()).await;
     let visitor = session["visitor_token"].as_str().unwrap();
     let base = b.url().replacen("http://", "ws://", 1);
     let mut widget = connect(&format!(
@@ -456,15 +452,7 @@ async fn writers_on_two_nodes_do_not_wait_for_each_other_and_no_late_event_is_sk
     .await
     .unwrap();
 
-    let session: Value = http
-        .post(format!("{}/api/v1/widget/session", b.url()))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = widget_session(&http, &b.url()).await;
     let send = http
         .post(format!("{}/api/v1/widget/messages", b.url()))
         .header(
@@ -525,15 +513,7 @@ async fn a_stream_resumed_across_two_nodes_under_concurrent_writes_misses_and_re
         let node = if v % 2 == 0 { a.url() } else { b.url() };
         let http = http.clone();
         writers.push(tokio::spawn(async move {
-            let session: Value = http
-                .post(format!("{node}/api/v1/widget/session"))
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let session = widget_session(&http, &node).await;
             let visitor = session["visitor_token"].as_str().unwrap().to_string();
             let mut ids = Vec::new();
             for i in 0..EACH {
@@ -713,15 +693,7 @@ async fn an_operator_connected_to_one_node_is_present_on_every_node() {
     let http = reqwest::Client::new();
     let token = admin_login(&http, &a).await;
     let seen_from_b = || async {
-        let session: Value = http
-            .post(format!("{}/api/v1/widget/session", b.url()))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let session = widget_session(&http, &b.url()).await;
         let team: Value = http
             .get(format!("{}/api/v1/team", b.url()))
             .bearer_auth(&token)

@@ -222,34 +222,28 @@ async fn streams_refuse_strangers() {
 #[tokio::test]
 async fn presence_follows_live_streams() {
     let (app, _sink) = spawn_app().await;
+    // Whether a visitor opening the widget now sees the team online.
+    let widget_online = || async {
+        let session: Value = app
+            .http
+            .post(app.api("/widget/session"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["online"].as_bool().unwrap()
+    };
     let me: Value = app.get(&app.admin_token, "/me").await.json().await.unwrap();
     assert_eq!(me["presence"], "offline");
-    let session: Value = app
-        .http
-        .post(app.api("/widget/session"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(session["online"], false);
+    assert!(!widget_online().await);
     let mut ws = connect(&app.ws_url(&format!("/stream?token={}", app.admin_token))).await;
     next_frame(&mut ws).await;
     let me: Value = app.get(&app.admin_token, "/me").await.json().await.unwrap();
     assert_eq!(me["presence"], "online");
-    let session: Value = app
-        .http
-        .post(app.api("/widget/session"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(session["online"], true);
+    assert!(widget_online().await);
     let away: Value = app
         .send_json(
             reqwest::Method::PUT,
@@ -264,19 +258,6 @@ async fn presence_follows_live_streams() {
     assert_eq!(away["presence"], "away");
     // Visitors see the team away once the change reaches the node (through
     // the log, as on every node).
-    let widget_online = || async {
-        let session: Value = app
-            .http
-            .post(app.api("/widget/session"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        session["online"].as_bool().unwrap()
-    };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while widget_online().await {
         assert!(
