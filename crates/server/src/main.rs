@@ -1,4 +1,5 @@
 use clap::Parser;
+use std::time::Duration;
 use switchboard_server::config::{AdminCommand, Cli, Command, DkimSign, MailCommand};
 use tracing_subscriber::EnvFilter;
 
@@ -84,9 +85,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     dir.display()
                 );
             }
-            tokio::signal::ctrl_c().await?;
+            stop_requested().await?;
             tracing::info!("shutting down");
+            // Other nodes stop showing this one's operators as online.
+            let _ = tokio::time::timeout(Duration::from_secs(2), server.state.hub.leave()).await;
             Ok(())
         }
     }
+}
+
+/// Ctrl-C, or SIGTERM (what service managers and `kill` send).
+async fn stop_requested() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            stop = tokio::signal::ctrl_c() => stop,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }

@@ -66,6 +66,9 @@ pub struct Hub {
     connections: Mutex<HashMap<i64, usize>>,
     /// Notified when a member's first stream here opens or their last closes.
     presence_changed: Notify,
+    /// Held while presence goes out; `true` once the node is stopping and has
+    /// told the others that nobody is here any more.
+    presence_out: tokio::sync::Mutex<bool>,
     /// Members with a live stream on other nodes, as each node last told
     /// (keyed by its subject), and when it told.
     remote_presence: Mutex<HashMap<String, (Instant, HashSet<i64>)>>,
@@ -146,6 +149,7 @@ impl Hub {
             peers: OnceLock::new(),
             connections: Mutex::new(HashMap::new()),
             presence_changed: Notify::new(),
+            presence_out: tokio::sync::Mutex::new(false),
             remote_presence: Mutex::new(HashMap::new()),
             feeds: Mutex::new(Feeds {
                 routed: latest,
@@ -242,16 +246,37 @@ impl Hub {
             return;
         };
         loop {
-            let members: Vec<i64> = self
-                .connections
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .keys()
-                .copied()
-                .collect();
-            peers.send_presence(&members).await;
+            {
+                let left = self.presence_out.lock().await;
+                if *left {
+                    return;
+                }
+                let members: Vec<i64> = self
+                    .connections
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .keys()
+                    .copied()
+                    .collect();
+                peers.send_presence(&members).await;
+            }
             let _ =
                 tokio::time::timeout(peers::PRESENCE_EVERY, self.presence_changed.notified()).await;
+        }
+    }
+
+    /// Tells the other nodes, as this one stops, that nobody holds a stream
+    /// here any more: they stop counting its operators as online at once
+    /// rather than `PRESENCE_FOR` later (which still covers a node that dies).
+    pub async fn leave(&self) {
+        let Some(peers) = self.peers.get() else {
+            return;
+        };
+        let mut left = self.presence_out.lock().await;
+        *left = true;
+        peers.send_presence(&[]).await;
+        if let Err(e) = peers.client.flush().await {
+            tracing::warn!(error = %e, "nats: telling the other nodes this one stops failed");
         }
     }
 

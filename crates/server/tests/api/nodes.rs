@@ -684,7 +684,8 @@ async fn a_hub_takes_its_clusters_events_from_nats_in_order_and_no_others() {
 /// there see them online, and both follow when the app closes. (Before, each
 /// node knew only its own streams: with two nodes behind a balancer, half the
 /// visitors saw an empty team, and notification emails went out at once for
-/// operators who had the app open on the other node.)
+/// operators who had the app open on the other node.) A node that stops says
+/// so on its way out.
 #[tokio::test]
 async fn an_operator_connected_to_one_node_is_present_on_every_node() {
     let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
@@ -692,8 +693,19 @@ async fn an_operator_connected_to_one_node_is_present_on_every_node() {
     };
     let http = reqwest::Client::new();
     let token = admin_login(&http, &a).await;
+    // One visitor asks again and again (new visitors would soon meet the
+    // per-address limit on sessions).
+    let visitor = widget_session(&http, &b.url()).await["visitor_token"].clone();
     let seen_from_b = || async {
-        let session = widget_session(&http, &b.url()).await;
+        let session: Value = http
+            .post(format!("{}/api/v1/widget/session", b.url()))
+            .json(&json!({ "visitor_token": visitor }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let team: Value = http
             .get(format!("{}/api/v1/team", b.url()))
             .bearer_auth(&token)
@@ -734,4 +746,14 @@ async fn an_operator_connected_to_one_node_is_present_on_every_node() {
 
     drop(app);
     becomes((false, "offline")).await;
+
+    // A node that stops tells the others first: its operators stop counting
+    // at once, not when its last word runs out (the app here is still
+    // connected to it, so only that word can take them offline).
+    let mut app = connect(&format!("{base}/api/v1/stream?token={token}")).await;
+    assert_eq!(next_frame(&mut app).await["type"], "ready");
+    becomes((true, "online")).await;
+    a.state.hub.leave().await;
+    becomes((false, "offline")).await;
+    drop(app);
 }
