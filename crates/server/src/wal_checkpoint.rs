@@ -62,17 +62,33 @@ pub async fn run(db: Db) {
         return;
     };
     let mut failing = false;
+    // After a checkpoint that failed, or copied nothing more than the one
+    // before while frames were left (a long reader still needs older pages),
+    // the WAL stays long and every commit would wake the checkpointer again to
+    // do nothing new: it waits the full period instead.
+    let mut held_back = false;
+    let mut copied_before = -1;
     loop {
-        let _ = tokio::time::timeout(EVERY, wal_grew.notified()).await;
+        if held_back {
+            tokio::time::sleep(EVERY).await;
+        } else {
+            let _ = tokio::time::timeout(EVERY, wal_grew.notified()).await;
+        }
         match checkpoint(&db).await {
-            Ok(_) => failing = false,
+            Ok(done) => {
+                failing = false;
+                held_back = done.copied < done.wal_frames && done.copied == copied_before;
+                copied_before = done.copied;
+            }
             // A full disk or a lost file: the write path reports those; the
             // WAL keeps every commit until a checkpoint succeeds again.
-            Err(e) if !failing => {
-                failing = true;
-                tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+            Err(e) => {
+                held_back = true;
+                if !failing {
+                    failing = true;
+                    tracing::warn!(error = %e, "WAL checkpoint failed; retrying");
+                }
             }
-            Err(_) => {}
         }
     }
 }
