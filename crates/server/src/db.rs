@@ -247,6 +247,15 @@ impl Db {
 
     /// Begins a write transaction (serialised on SQLite).
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        self.begin_write_holding(&[]).await
+    }
+
+    /// Begins a write transaction that holds `keys` from its start (in the
+    /// order given: ascending, see [`WriteTx::lock`]). On PostgreSQL the
+    /// `BEGIN` and the locks go in one round trip — a group-commit batch is
+    /// otherwise three round trips of bookkeeping (begin, lock, commit) for
+    /// one or two messages.
+    pub async fn begin_write_holding(&self, keys: &[LockKey]) -> Result<WriteTx, sqlx::Error> {
         let guard = match self.backend {
             Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             Backend::Postgres => None,
@@ -256,10 +265,15 @@ impl Db {
         // that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT) when a
         // single-statement write slipped in between.
         let begin = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
+            Backend::Sqlite => "BEGIN IMMEDIATE".to_string(),
+            // Without arguments this goes as one simple query: its statements
+            // run in order, and the transaction stays open after it.
+            Backend::Postgres => keys.iter().fold("BEGIN".to_string(), |sql, key| {
+                let (class, id) = key.keys();
+                format!("{sql}; SELECT pg_advisory_xact_lock({class}, {id})")
+            }),
         };
-        if let Err(e) = conn.execute(begin).await {
+        if let Err(e) = conn.execute(begin.as_str()).await {
             // Unsure what state a failed BEGIN leaves: don't pool it again.
             conn.close_on_drop();
             self.note(&e);
@@ -331,15 +345,16 @@ impl LockKey {
 }
 
 impl WriteTx {
-    /// Holds `key` until this transaction ends (PostgreSQL; a no-op on
-    /// SQLite, where the transaction already has the database to itself).
-    /// Take several in ascending order (see `LockKey`'s `Ord`), so that two
-    /// transactions never wait on each other in a cycle.
     /// Whether `lock` does anything (several writers at once: PostgreSQL).
     pub fn locks(&self) -> bool {
         self.backend == Backend::Postgres
     }
 
+    /// Holds `key` until this transaction ends (PostgreSQL; a no-op on
+    /// SQLite, where the transaction already has the database to itself).
+    /// Take several in ascending order (see `LockKey`'s `Ord`), so that two
+    /// transactions never wait on each other in a cycle. Locks known before
+    /// the transaction starts are cheaper with [`Db::begin_write_holding`].
     pub async fn lock(&mut self, key: LockKey) -> Result<(), sqlx::Error> {
         if !self.locks() {
             return Ok(());
@@ -352,31 +367,6 @@ impl WriteTx {
             .await
             .map(|_| ())
             .inspect_err(|e| note_fault(&self.fault, &self.storage_full_at, e))
-    }
-
-    /// Holds every one of `keys` until this transaction ends, taken in the
-    /// order given (ascending, see `lock`) and in one round trip: a batch of
-    /// the group commit locks all its visitors before it writes.
-    pub async fn lock_all(&mut self, keys: &[LockKey]) -> Result<(), sqlx::Error> {
-        match keys {
-            _ if !self.locks() => Ok(()),
-            [] => Ok(()),
-            [key] => self.lock(*key).await,
-            keys => {
-                let pairs: Vec<(i32, i32)> = keys.iter().map(|key| key.keys()).collect();
-                // The function scan gives the pairs in array order, and
-                // each lock is taken as its row passes.
-                sqlx::query(
-                    "SELECT count(pg_advisory_xact_lock((k->>0)::int, (k->>1)::int)) AS taken \
-                     FROM json_array_elements($1::json) AS k",
-                )
-                .bind(serde_json::to_string(&pairs).expect("pairs of integers serialise"))
-                .execute(&mut *self.tx)
-                .await
-                .map(|_| ())
-                .inspect_err(|e| note_fault(&self.fault, &self.storage_full_at, e))
-            }
-        }
     }
 
     pub async fn commit(mut self) -> Result<(), sqlx::Error> {

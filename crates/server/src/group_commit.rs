@@ -169,13 +169,12 @@ async fn write_together(db: &Db, batch: &[Job]) -> ApiResult<Vec<Output>> {
 }
 
 async fn write_in_one_transaction(db: &Db, batch: &[Job]) -> ApiResult<Vec<Output>> {
-    let mut tx = db.begin_write().await?;
     // Every lock up front and in order: two nodes' batches never wait on
     // each other in a cycle, and a job's writes come after its lock.
     let mut locks: Vec<LockKey> = batch.iter().filter_map(|job| job.lock).collect();
     locks.sort_unstable();
     locks.dedup();
-    tx.lock_all(&locks).await?;
+    let mut tx = db.begin_write_holding(&locks).await?;
     let mut outputs = Vec::with_capacity(batch.len());
     for job in batch {
         outputs.push((job.run)(&mut tx.tx).await?);

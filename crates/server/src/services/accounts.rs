@@ -159,8 +159,7 @@ pub async fn create_admin(
         anyhow::bail!("{email} is already taken");
     }
     let hash = password::hash(password_text)?;
-    let mut tx = state.db.begin_write().await?;
-    tx.lock(LockKey::Team).await?;
+    let mut tx = state.db.begin_write_holding(&[LockKey::Team]).await?;
     let id = users::insert(
         &mut tx.tx,
         NewUser {

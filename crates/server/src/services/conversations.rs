@@ -699,8 +699,10 @@ pub async fn visitor_read(
     visitor: &VisitorRecord,
     message_id: i64,
 ) -> ApiResult<()> {
-    let mut tx = state.db.begin_write().await?;
-    tx.lock(LockKey::Visitor(visitor.id)).await?;
+    let mut tx = state
+        .db
+        .begin_write_holding(&[LockKey::Visitor(visitor.id)])
+        .await?;
     let c = conversations::of_visitor(&mut tx.tx, visitor.id)
         .await?
         .ok_or_else(|| ApiError::not_found("conversation"))?;

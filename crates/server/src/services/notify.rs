@@ -170,8 +170,11 @@ impl NotificationWorker {
                 team: &team,
                 conversations: &conversations,
             };
-            let mut tx = self.state.db.begin_write().await?;
-            tx.lock(LockKey::Notifier).await?;
+            let mut tx = self
+                .state
+                .db
+                .begin_write_holding(&[LockKey::Notifier])
+                .await?;
             let emails = match self.handle(&mut tx.tx, &known, &messages).await {
                 Ok(emails) => {
                     settings::put(&mut *tx.tx, CURSOR_KEY, &newest).await?;
@@ -205,8 +208,11 @@ impl NotificationWorker {
     ) -> anyhow::Result<bool> {
         let mut emails = false;
         for message in messages {
-            let mut tx = self.state.db.begin_write().await?;
-            tx.lock(LockKey::Notifier).await?;
+            let mut tx = self
+                .state
+                .db
+                .begin_write_holding(&[LockKey::Notifier])
+                .await?;
             match self
                 .handle(&mut tx.tx, known, std::slice::from_ref(message))
                 .await
@@ -538,8 +544,7 @@ impl NotificationWorker {
         if !notifications::any_due(&state.db.pool).await? {
             return Ok(());
         }
-        let mut tx = state.db.begin_write().await?;
-        tx.lock(LockKey::Notifier).await?;
+        let mut tx = state.db.begin_write_holding(&[LockKey::Notifier]).await?;
         let due = notifications::take_due(&mut tx.tx, 500).await?;
         let mut sent = false;
         // Each member's digest entries go out together.

@@ -63,8 +63,7 @@ pub async fn invite(
     let hash = hash_password(temporary.clone()).await?;
     let expires = now_ms() + TEMPORARY_PASSWORD_TTL_MS;
 
-    let mut tx = state.db.begin_write().await?;
-    tx.lock(LockKey::Team).await?;
+    let mut tx = state.db.begin_write_holding(&[LockKey::Team]).await?;
     let id = match existing {
         Some(removed) => {
             users::reinvite_removed(&mut tx.tx, removed.id, role, &hash, expires, notifications)
@@ -127,8 +126,7 @@ pub async fn resend(state: &SharedState, admin: &CurrentUser, user_id: i64) -> A
     }
     let temporary = password::generate();
     let hash = hash_password(temporary.clone()).await?;
-    let mut tx = state.db.begin_write().await?;
-    tx.lock(LockKey::Team).await?;
+    let mut tx = state.db.begin_write_holding(&[LockKey::Team]).await?;
     users::set_temporary_password(
         &mut tx.tx,
         user.id,
@@ -154,8 +152,7 @@ pub async fn change_role(
     admin.require_admin()?;
     let role = parse_role(role)?;
     let user = member(state, user_id).await?;
-    let mut tx = state.db.begin_write().await?;
-    tx.lock(LockKey::Team).await?;
+    let mut tx = state.db.begin_write_holding(&[LockKey::Team]).await?;
     if is_active_admin(&user)
         && role != Role::Admin
         && users::count_active_admins(&mut tx.tx).await? <= 1
@@ -184,8 +181,7 @@ pub async fn change_role(
 pub async fn remove(state: &SharedState, admin: &CurrentUser, user_id: i64) -> ApiResult<()> {
     admin.require_admin()?;
     let user = member(state, user_id).await?;
-    let mut tx = state.db.begin_write().await?;
-    tx.lock(LockKey::Team).await?;
+    let mut tx = state.db.begin_write_holding(&[LockKey::Team]).await?;
     if is_active_admin(&user) && users::count_active_admins(&mut tx.tx).await? <= 1 {
         return Err(ApiError::conflict(
             "last_admin",

@@ -138,8 +138,10 @@ pub async fn save(
 ) -> ApiResult<WidgetSettings> {
     me.require(Permission::EditWidget)?;
     let team = users::team(&state.db).await?;
-    let mut tx = state.db.begin_write().await?;
-    tx.lock(LockKey::WidgetSettings).await?;
+    let mut tx = state
+        .db
+        .begin_write_holding(&[LockKey::WidgetSettings])
+        .await?;
     let current = settings::get_in(&mut tx.tx, WIDGET_SETTINGS)
         .await?
         .unwrap_or_default();
@@ -187,8 +189,10 @@ pub async fn greeting_shown(
         .iter()
         .find(|g| g.id == Some(greeting_id) && g.enabled)
         .ok_or_else(|| ApiError::not_found("greeting (it may have been turned off)"))?;
-    let mut tx = state.db.begin_write().await?;
-    tx.lock(LockKey::Visitor(visitor_id)).await?;
+    let mut tx = state
+        .db
+        .begin_write_holding(&[LockKey::Visitor(visitor_id)])
+        .await?;
     let recorded = greetings::record_showing(
         &mut tx.tx,
         greeting_id,

@@ -496,6 +496,60 @@ async fn writers_on_two_nodes_do_not_wait_for_each_other_and_no_late_event_is_sk
     );
 }
 
+/// The other half of the test above: writes of one visitor do wait for each
+/// other across nodes. A transaction on node A that took the visitor's lock
+/// as it began (the lock goes with `BEGIN` in one round trip) holds that
+/// visitor's send on node B until it ends; another visitor's send on B goes
+/// through meanwhile.
+#[tokio::test]
+async fn a_visitors_lock_taken_with_begin_holds_their_writes_on_another_node() {
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    use switchboard_server::db::LockKey;
+    let http = reqwest::Client::new();
+    let locked = widget_session(&http, &b.url()).await;
+    let other = widget_session(&http, &b.url()).await;
+    let send = |session: &Value, body: &str| {
+        http.post(format!("{}/api/v1/widget/messages", b.url()))
+            .header(
+                "x-visitor-token",
+                session["visitor_token"].as_str().unwrap(),
+            )
+            .json(&json!({ "body": body, "client_id": body }))
+            .send()
+    };
+    let held = a
+        .state
+        .db
+        .begin_write_holding(&[LockKey::Visitor(locked["visitor_id"].as_i64().unwrap())])
+        .await
+        .unwrap();
+
+    let waiting = tokio::spawn(send(&locked, "held back"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !waiting.is_finished(),
+        "the visitor's send went through while their lock was held"
+    );
+    // (Sent once the first waits in a writer of its own, so that the two
+    // are not one batch.)
+    let free = tokio::time::timeout(std::time::Duration::from_secs(5), send(&other, "free"))
+        .await
+        .expect("another visitor's send does not wait")
+        .unwrap();
+    assert_eq!(free.status(), reqwest::StatusCode::CREATED);
+    assert!(!waiting.is_finished());
+
+    held.commit().await.unwrap();
+    let answered = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+        .await
+        .expect("the send goes through once the lock is released")
+        .unwrap()
+        .unwrap();
+    assert_eq!(answered.status(), reqwest::StatusCode::CREATED);
+}
+
 /// Visitors write on both nodes at once while a colleague's stream hops
 /// between the nodes, resuming each time from the last seq it saw: every
 /// message arrives once, none is missing, positions only grow.
