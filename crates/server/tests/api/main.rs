@@ -11,6 +11,7 @@ mod crash;
 mod dkim;
 mod durability;
 mod email;
+mod event_log_plans;
 mod faults;
 mod nodes;
 mod numbering_crash;
