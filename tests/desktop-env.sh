@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a command inside a private desktop environment for the desktop core's tests:
 #   - a private D-Bus session bus (dbus-run-session),
-#   - gnome-keyring-daemon (Secret Service) unlocked with a throwaway password and a
+#   - gnome-keyring-daemon (Secret Service), started on D-Bus activation and unlocked
+#     with a throwaway password (restarted the same way should it die), a
 #     fresh HOME, waited for until org.freedesktop.secrets is owned on the bus,
 #   - ALSA's default PCM pointed at raw capture files ($SWITCHBOARD_ALSA_CAPTURE, then
 #     $SWITCHBOARD_ALSA_CAPTURE.0001, … one per opening of the device), so sound tests
@@ -33,6 +34,24 @@ pcm.!default {
   truncate false
 }
 CONF
+  # The Secret Service starts on D-Bus activation, from a service file of this
+  # environment's own (XDG_DATA_HOME's services come before the system's): the
+  # system's starts gnome-keyring-daemon locked, and with no display its unlock
+  # prompt fails. Ours unlocks it with the throwaway password — the first time
+  # and, should the daemon ever die mid-run (a CI run once lost it between two
+  # test binaries), again on the next request, with the same keyring file.
+  # (Written before the bus starts: it reads its service folders then.)
+  services="$work/home/.local/share/dbus-1/services"
+  mkdir -p "$services"
+  cat >"$work/keyring.sh" <<'DAEMON'
+#!/usr/bin/env bash
+echo -n "switchboard-test" | exec gnome-keyring-daemon --unlock --foreground --components=secrets
+DAEMON
+  cat >"$services/org.freedesktop.secrets.service" <<SERVICE
+[D-BUS Service]
+Name=org.freedesktop.secrets
+Exec=/bin/bash $work/keyring.sh
+SERVICE
   export SWITCHBOARD_DESKTOP_ENV_INNER=1
   export SWITCHBOARD_DESKTOP_ENV_DIR="$work"
   export SWITCHBOARD_ALSA_CAPTURE="$capture"
@@ -53,7 +72,8 @@ CONF
 fi
 
 # inside the private bus
-echo -n "switchboard-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+  org.freedesktop.DBus.StartServiceByName string:org.freedesktop.secrets uint32:0 >/dev/null
 for _ in $(seq 1 100); do
   if dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
       org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null \
