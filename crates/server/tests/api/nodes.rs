@@ -527,11 +527,28 @@ async fn a_visitors_lock_taken_with_begin_holds_their_writes_on_another_node() {
         .unwrap();
 
     let waiting = tokio::spawn(send(&locked, "held back"));
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(
-        !waiting.is_finished(),
-        "the visitor's send went through while their lock was held"
-    );
+    // Until node B's writer waits for the lock (as PostgreSQL shows it).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let waiters: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )
+        .fetch_one(&b.state.db.pool)
+        .await
+        .unwrap();
+        if waiters > 0 {
+            break;
+        }
+        assert!(
+            !waiting.is_finished(),
+            "the visitor's send went through while their lock was held"
+        );
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "nobody waits for the lock"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     // (Sent once the first waits in a writer of its own, so that the two
     // are not one batch.)
     let free = tokio::time::timeout(std::time::Duration::from_secs(5), send(&other, "free"))
