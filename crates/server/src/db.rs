@@ -1,6 +1,7 @@
 //! The database handle: one SQL dialect (`$n` placeholders, 64-bit integers) that
 //! both SQLite and PostgreSQL speak, through sqlx's `Any` driver.
 
+use std::borrow::Cow;
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -264,16 +265,20 @@ impl Db {
         // IMMEDIATE takes SQLite's write lock up front: a deferred transaction
         // that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT) when a
         // single-statement write slipped in between.
-        let begin = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE".to_string(),
+        let begin: Cow<'static, str> = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE".into(),
+            Backend::Postgres if keys.is_empty() => "BEGIN".into(),
             // Without arguments this goes as one simple query: its statements
             // run in order, and the transaction stays open after it.
-            Backend::Postgres => keys.iter().fold("BEGIN".to_string(), |sql, key| {
-                let (class, id) = key.keys();
-                format!("{sql}; SELECT pg_advisory_xact_lock({class}, {id})")
-            }),
+            Backend::Postgres => keys
+                .iter()
+                .fold("BEGIN".to_string(), |sql, key| {
+                    let (class, id) = key.keys();
+                    format!("{sql}; SELECT pg_advisory_xact_lock({class}, {id})")
+                })
+                .into(),
         };
-        if let Err(e) = conn.execute(begin.as_str()).await {
+        if let Err(e) = conn.execute(begin.as_ref()).await {
             // Unsure what state a failed BEGIN leaves: don't pool it again.
             conn.close_on_drop();
             self.note(&e);

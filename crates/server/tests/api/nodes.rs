@@ -22,8 +22,14 @@ async fn admin_login(http: &reqwest::Client, node: &switchboard_server::RunningS
 
 /// A new widget session opened on the node at `base` (its URL).
 async fn widget_session(http: &reqwest::Client, base: &str) -> Value {
+    widget_session_with(http, base, json!({})).await
+}
+
+/// A widget session opened on the node at `base` with `request` (a visitor
+/// token to go on with, a locale).
+async fn widget_session_with(http: &reqwest::Client, base: &str, request: Value) -> Value {
     http.post(format!("{base}/api/v1/widget/session"))
-        .json(&json!({}))
+        .json(&request)
         .send()
         .await
         .unwrap()
@@ -768,15 +774,8 @@ async fn an_operator_connected_to_one_node_is_present_on_every_node() {
     // per-address limit on sessions).
     let visitor = widget_session(&http, &b.url()).await["visitor_token"].clone();
     let seen_from_b = || async {
-        let session: Value = http
-            .post(format!("{}/api/v1/widget/session", b.url()))
-            .json(&json!({ "visitor_token": visitor }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let session =
+            widget_session_with(&http, &b.url(), json!({ "visitor_token": visitor })).await;
         let team: Value = http
             .get(format!("{}/api/v1/team", b.url()))
             .bearer_auth(&token)
