@@ -6,6 +6,8 @@ use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -100,13 +102,19 @@ impl MessageLog {
 
 pub struct Cache {
     dir: PathBuf,
+    /// Held while a dialog's log is read, changed and written back, so a message from
+    /// the stream and a page loaded at the same moment both end up in it.
+    messages_lock: Mutex<()>,
 }
 
 impl Cache {
     pub fn open(dir: impl Into<PathBuf>) -> Result<Cache> {
         let dir = dir.into();
         fs::create_dir_all(dir.join("messages"))?;
-        Ok(Cache { dir })
+        Ok(Cache {
+            dir,
+            messages_lock: Mutex::new(()),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -137,8 +145,18 @@ impl Cache {
         read_json(&self.messages_path(conversation_id)).unwrap_or_default()
     }
 
-    pub fn save_messages(&self, conversation_id: i64, log: &MessageLog) -> Result<()> {
-        write_json(&self.messages_path(conversation_id), log)
+    /// Reads a dialog's log, applies `change` and writes it back, with no other change
+    /// of a log in between. Returns what `change` returned and the log as written.
+    pub fn update_messages<R>(
+        &self,
+        conversation_id: i64,
+        change: impl FnOnce(&mut MessageLog) -> R,
+    ) -> Result<(R, MessageLog)> {
+        let _held = self.messages_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut log = self.load_messages(conversation_id);
+        let r = change(&mut log);
+        write_json(&self.messages_path(conversation_id), &log)?;
+        Ok((r, log))
     }
 
     /// Files waiting to be sent (attached in the composer or queued in the outbox).
@@ -152,6 +170,7 @@ impl Cache {
     }
 
     pub fn clear_messages(&self) -> Result<()> {
+        let _held = self.messages_lock.lock().unwrap_or_else(|e| e.into_inner());
         let d = self.dir.join("messages");
         if d.exists() {
             fs::remove_dir_all(&d)?;
@@ -186,7 +205,11 @@ pub(crate) fn read_json<T: DeserializeOwned>(path: &Path) -> Option<T> {
 
 pub(crate) fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
     let bytes = serde_json::to_vec(value)?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    // A name of its own for every write: two threads saving the same file at once must
+    // not rename each other's temp file away.
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp{}-{n}", std::process::id()));
     {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(&bytes)?;
@@ -226,6 +249,45 @@ mod tests {
         assert_eq!(log.merge([msg(2, 20), msg(3, 30)]).len(), 1);
         let ids: Vec<i64> = log.items.iter().map(|m| m.id).collect();
         assert_eq!(ids, vec![1, 2, 3]);
+    }
+
+    /// Two threads writing the same file at once (the stream and a page load saving
+    /// one dialog's log) both succeed: each write has a temp file of its own.
+    #[test]
+    fn concurrent_writes_of_one_file_all_succeed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("same.json");
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let path = &path;
+                s.spawn(move || {
+                    for i in 0..200 {
+                        write_json(path, &(t, i)).expect("a write of its own");
+                    }
+                });
+            }
+        });
+        assert!(read_json::<(i32, i32)>(&path).is_some());
+    }
+
+    /// Messages merged into one dialog's log from several threads are all kept.
+    #[test]
+    fn concurrent_merges_into_one_log_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cache::open(dir.path()).unwrap();
+        std::thread::scope(|s| {
+            for t in 0..4i64 {
+                let c = &c;
+                s.spawn(move || {
+                    for i in 0..50 {
+                        let id = t * 1000 + i;
+                        c.update_messages(1, |log| log.merge([msg(id, id)]))
+                            .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(c.load_messages(1).items.len(), 200);
     }
 
     #[test]

@@ -196,9 +196,11 @@ impl Session {
 
     /// Stores a message (from the stream or a send) and updates its dialog.
     pub(super) fn add_message(&self, m: Message, live: bool) {
-        let mut log = self.cache.load_messages(m.conversation_id);
-        let new = !log.merge([m.clone()]).is_empty();
-        if let Err(e) = self.cache.save_messages(m.conversation_id, &log) {
+        // known even when the write fails (a full disk): the dialog still shows it once
+        let mut new = false;
+        if let Err(e) = self.cache.update_messages(m.conversation_id, |log| {
+            new = !log.merge([m.clone()]).is_empty();
+        }) {
             tracing::warn!(error = %e, "cannot cache a message");
         }
         if !new {

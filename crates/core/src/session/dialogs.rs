@@ -116,16 +116,16 @@ impl Session {
     pub async fn messages(&self, id: i64) -> Result<MessageLog> {
         match self.api.messages(id, None, Some(50)).await {
             Ok(page) => {
-                let mut log = self.cache.load_messages(id);
-                let had_before = log.items.first().map(|m| m.id);
-                log.merge(page.items.clone());
-                // the page is the newest one; its cursor continues further back
-                let page_oldest = page.items.first().map(|m| m.id);
-                if !log.paged || had_before.is_none() || page_oldest <= had_before {
-                    log.next = page.next;
-                    log.paged = true;
-                }
-                self.cache.save_messages(id, &log)?;
+                let ((), log) = self.cache.update_messages(id, |log| {
+                    let had_before = log.items.first().map(|m| m.id);
+                    let page_oldest = page.items.first().map(|m| m.id);
+                    log.merge(page.items);
+                    // the page is the newest one; its cursor continues further back
+                    if !log.paged || had_before.is_none() || page_oldest <= had_before {
+                        log.next = page.next;
+                        log.paged = true;
+                    }
+                })?;
                 Ok(log)
             }
             Err(e) if e.is_network() => Ok(self.cache.load_messages(id)),
@@ -140,9 +140,10 @@ impl Session {
             return Ok(log);
         };
         let page = self.api.messages(id, Some(&cursor), Some(50)).await?;
-        log.merge(page.items);
-        log.next = page.next;
-        self.cache.save_messages(id, &log)?;
+        let ((), log) = self.cache.update_messages(id, |log| {
+            log.merge(page.items);
+            log.next = page.next;
+        })?;
         Ok(log)
     }
 
