@@ -135,7 +135,7 @@ impl Session {
 
     /// The page before the oldest cached message. Returns the whole log.
     pub async fn older_messages(&self, id: i64) -> Result<MessageLog> {
-        let mut log = self.cache.load_messages(id);
+        let log = self.cache.load_messages(id);
         let Some(cursor) = log.next.clone() else {
             return Ok(log);
         };
