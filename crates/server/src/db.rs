@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::store_fault::{self, Fault};
@@ -257,11 +257,6 @@ impl Db {
     /// otherwise three round trips of bookkeeping (begin, lock, commit) for
     /// one or two messages.
     pub async fn begin_write_holding(&self, keys: &[LockKey]) -> Result<WriteTx, sqlx::Error> {
-        let guard = match self.backend {
-            Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
-        let mut conn = self.pool.acquire().await.inspect_err(|e| self.note(e))?;
         // IMMEDIATE takes SQLite's write lock up front: a deferred transaction
         // that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT) when a
         // single-statement write slipped in between.
@@ -278,20 +273,71 @@ impl Db {
                 })
                 .into(),
         };
-        if let Err(e) = conn.execute(begin.as_ref()).await {
-            // Unsure what state a failed BEGIN leaves: don't pool it again.
-            conn.close_on_drop();
-            self.note(&e);
-            return Err(e);
+        self.begin_with(&begin).await.map(|(tx, _)| tx)
+    }
+
+    /// Begins a write transaction on PostgreSQL and takes those of `keys`
+    /// that no other transaction holds, without waiting for the others (in
+    /// one round trip). Returns the transaction and the indexes in `keys` of
+    /// the locks it does not hold. Taking none of them waits for nothing, so
+    /// any order is safe. (On SQLite: `begin_write`, every key held.)
+    pub async fn begin_write_trying(
+        &self,
+        keys: &[LockKey],
+    ) -> Result<(WriteTx, Vec<usize>), sqlx::Error> {
+        if self.backend == Backend::Sqlite || keys.is_empty() {
+            return self.begin_write().await.map(|tx| (tx, Vec::new()));
         }
-        Ok(WriteTx {
+        let locks = keys
+            .iter()
+            .enumerate()
+            .map(|(k, key)| {
+                let (class, id) = key.keys();
+                format!("({k}, {class}, {id})")
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let begin = format!(
+            "BEGIN; SELECT k FROM (VALUES {locks}) AS l(k, c, i) \
+             WHERE NOT pg_try_advisory_xact_lock(c, i)"
+        );
+        let (tx, rows) = self.begin_with(&begin).await?;
+        let not_held = rows
+            .iter()
+            .map(|row| row.try_get::<i32, _>(0).map(|k| k as usize))
+            .collect::<Result<_, _>>()?;
+        Ok((tx, not_held))
+    }
+
+    /// Takes a connection (and SQLite's write turn) and runs `begin`, a
+    /// simple query that begins the transaction; returns the rows it read.
+    async fn begin_with(
+        &self,
+        begin: &str,
+    ) -> Result<(WriteTx, Vec<sqlx::any::AnyRow>), sqlx::Error> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        let mut conn = self.pool.acquire().await.inspect_err(|e| self.note(e))?;
+        let rows = match conn.fetch_all(begin).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                // Unsure what state a failed BEGIN leaves: don't pool it again.
+                conn.close_on_drop();
+                self.note(&e);
+                return Err(e);
+            }
+        };
+        let tx = WriteTx {
             tx: TxConn(Some(conn)),
             done: false,
             guard,
             backend: self.backend,
             fault: self.write_fault.clone(),
             storage_full_at: self.storage_full_at.clone(),
-        })
+        };
+        Ok((tx, rows))
     }
 
     fn note(&self, e: &sqlx::Error) {

@@ -154,7 +154,7 @@ impl std::error::Error for ApiError {}
 impl ApiError {
     /// The answer to a database error that is the store's trouble (a full
     /// disk, a database out of reach), not the request's.
-    fn of_store_fault(err: &sqlx::Error) -> Option<ApiError> {
+    pub(crate) fn of_store_fault(err: &sqlx::Error) -> Option<ApiError> {
         match store_fault::classify(err) {
             Fault::StorageFull => Some(ApiError::storage_full()),
             Fault::Unavailable => Some(ApiError::database_unavailable()),

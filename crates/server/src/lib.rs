@@ -17,6 +17,7 @@ pub mod limits;
 pub mod listener;
 pub mod mail;
 pub mod openapi;
+pub mod postgres_sends;
 pub mod retention;
 pub mod routes;
 pub mod services;
@@ -106,18 +107,21 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         sqlite_sends: sqlite_sends::SqliteSends::start(
             &db,
             config.limits.write_queue,
-            sqlite_sends::Views {
-                message: Box::new({
-                    let public_url = public_url.clone();
-                    move |m| services::conversations::message_view_without_files(&public_url, m)
-                }),
-                opened: services::conversations::opened_view,
-            },
+            send_views(&public_url),
             Box::new({
                 let hub = hub.clone();
                 move |events| hub.publish_committed(events)
             }),
         )?,
+        postgres_sends: postgres_sends::PostgresSends::start(
+            &db,
+            config.limits.write_queue,
+            send_views(&public_url),
+            Box::new({
+                let hub = hub.clone();
+                move || hub.wake()
+            }),
+        ),
         visitor_tokens: Default::default(),
         limits: limits::Limits::new(config.limits.clone()),
         db,
@@ -134,6 +138,18 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         widget,
         config,
     }))
+}
+
+/// How the writers of visitors' sends (`sqlite_sends`, `postgres_sends`)
+/// show what they store.
+fn send_views(public_url: &str) -> sqlite_sends::Views {
+    let public_url = public_url.to_string();
+    sqlite_sends::Views {
+        message: Box::new(move |m| {
+            services::conversations::message_view_without_files(&public_url, m)
+        }),
+        opened: services::conversations::opened_view,
+    }
 }
 
 /// Binds the listener, starts the background workers and serves.

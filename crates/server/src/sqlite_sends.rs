@@ -41,11 +41,11 @@ const MAX_BATCH: usize = 256;
 /// (the node's hub, which then need not read them back).
 pub type Publish = Box<dyn Fn(Vec<StoredEvent>) + Send>;
 
-/// How the API shows what this writer stores, for the log's events (given by
-/// the caller, who knows the views).
+/// How the API shows what this writer (and `postgres_sends`) stores, for the
+/// log's events (given by the caller, who knows the views).
 pub struct Views {
     /// A new message without files.
-    pub message: Box<dyn Fn(&MessageRecord) -> Message + Send>,
+    pub message: Box<dyn Fn(&MessageRecord) -> Message + Send + Sync>,
     /// The conversation (id, opened at) a visitor's first message opened.
     pub opened: fn(VisitorRef, i64, i64, Message) -> Conversation,
 }

@@ -247,13 +247,9 @@ pub async fn post_as_visitor(
     });
     // Visitors' messages are the bulk of all writes. The common case goes
     // to SQLite's own writer when there is one (see `sqlite_sends`), which
-    // hands what it stored to the hub itself…
-    if let (Some(writer), true, Channel::Chat, None) = (
-        &state.sqlite_sends,
-        post.attachments.is_empty(),
-        post.channel,
-        &post.email,
-    ) {
+    // hands what it stored to the hub itself, or to PostgreSQL's batch writer
+    // (`postgres_sends`)…
+    if post.attachments.is_empty() && post.channel == Channel::Chat && post.email.is_none() {
         let send = crate::sqlite_sends::VisitorSend {
             visitor_id,
             client_id: post.client_id.clone(),
@@ -261,7 +257,15 @@ pub async fn post_as_visitor(
             terms: post.terms.clone(),
             may_open: post.greeting.is_none(),
         };
-        if let crate::sqlite_sends::Written::Message(message) = writer.write(send).await {
+        let written = match (&state.sqlite_sends, &state.postgres_sends) {
+            (Some(writer), _) => match writer.write(send).await {
+                crate::sqlite_sends::Written::Message(message) => Some(message),
+                crate::sqlite_sends::Written::Elsewhere => None,
+            },
+            (None, Some(writer)) => writer.write(send).await?,
+            (None, None) => None,
+        };
+        if let Some(message) = written {
             return Ok(Posted {
                 message,
                 created: true,

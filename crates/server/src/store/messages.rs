@@ -218,6 +218,96 @@ fn insert_sql(rows: &str, on_conflict: &str) -> String {
     )
 }
 
+/// Visitors' chat messages without files, in one statement (PostgreSQL; the
+/// batch writer of `postgres_sends`), at most one per visitor so that a row
+/// is known by its author. `sends` is a JSON array of `{k, visitor_id,
+/// client_id, body}` plus, with `Into::Conversations`, the `conversation_id`.
+/// Returns the rows stored: with `Into::OpenConversations` a send whose
+/// visitor has no open conversation, or a retry, has none.
+pub async fn insert_visitor_batch(
+    conn: &mut AnyConnection,
+    into: BatchInto,
+    sends: &str,
+    now: i64,
+) -> Result<Vec<MessageRecord>, sqlx::Error> {
+    static INTO_OPEN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        insert_sql(
+            "SELECT c.id, s.client_id, 'visitor', s.visitor_id, s.body, 'chat', NULL, NULL, $2, 0 \
+             FROM json_to_recordset($1::json) AS s(k int, visitor_id bigint, client_id text, body text) \
+             JOIN conversations c \
+               ON c.id = (SELECT MAX(id) FROM conversations WHERE visitor_id = s.visitor_id) \
+              AND c.status = 'open' \
+             ORDER BY s.k",
+            UNLESS_SENT,
+        )
+    });
+    static INTO: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        insert_sql(
+            "SELECT s.conversation_id, s.client_id, 'visitor', s.visitor_id, s.body, 'chat', NULL, NULL, $2, 0 \
+             FROM json_to_recordset($1::json) \
+               AS s(k int, conversation_id bigint, visitor_id bigint, client_id text, body text) \
+             ORDER BY s.k",
+            UNLESS_SENT,
+        )
+    });
+    let sql = match into {
+        BatchInto::OpenConversations => INTO_OPEN.as_str(),
+        BatchInto::Conversations => INTO.as_str(),
+    };
+    let rows = sqlx::query(sql)
+        .bind(sends)
+        .bind(now)
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// Where `insert_visitor_batch` puts each message.
+#[derive(Debug, Clone, Copy)]
+pub enum BatchInto {
+    /// The visitor's latest conversation, if it is open.
+    OpenConversations,
+    /// The `conversation_id` given with it.
+    Conversations,
+}
+
+/// What follows visitors' new messages (as `record_new` does for one, on
+/// PostgreSQL): each conversation's summary, the search terms and the
+/// events, in one statement. `stored` is a JSON array of `{k, id,
+/// conversation_id, visitor_id, created_at, terms, data, opened}` (`data`:
+/// the `message.created` event's; `opened`: the `conversation.created`
+/// event's when the message opened its conversation, else null), at most one
+/// per conversation. The events are appended in `k` order, a conversation's
+/// before its message's.
+pub async fn record_visitor_batch(
+    conn: &mut AnyConnection,
+    stored: &str,
+) -> Result<(), sqlx::Error> {
+    use switchboard_protocol::event::{CONVERSATION_CREATED, MESSAGE_CREATED};
+    // `conversations::RECORD_MESSAGE` for a visitor's message: the summary
+    // points at it, and the first visitor's message is noted once.
+    const SQL: &str = "WITH s AS (SELECT * FROM json_to_recordset($1::json) \
+             AS s(k int, id bigint, conversation_id bigint, visitor_id bigint, created_at bigint, \
+                  terms text, data text, opened text)), \
+         recorded AS (UPDATE conversations c \
+             SET last_message_id = s.id, updated_at = s.created_at, \
+                 first_visitor_at = COALESCE(c.first_visitor_at, s.created_at) \
+             FROM s WHERE c.id = s.conversation_id), \
+         indexed AS (INSERT INTO message_search (message_id, terms) \
+             SELECT s.id, strip(to_tsvector('simple', s.terms)) FROM s) \
+         INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
+         SELECT e.name, s.conversation_id, s.visitor_id, e.data, s.created_at \
+         FROM s CROSS JOIN LATERAL (VALUES (1, $2, s.opened), (2, $3, s.data)) AS e(o, name, data) \
+         WHERE e.data IS NOT NULL ORDER BY s.k, e.o";
+    sqlx::query(SQL)
+        .bind(stored)
+        .bind(CONVERSATION_CREATED)
+        .bind(MESSAGE_CREATED)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Where a message goes.
 enum Destination {
     Conversation(i64),

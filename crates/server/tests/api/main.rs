@@ -16,6 +16,7 @@ mod faults;
 mod nodes;
 mod numbering_crash;
 mod outbox;
+mod postgres_sends;
 mod profile;
 mod reports;
 mod roles;
