@@ -221,9 +221,13 @@ fn insert_sql(rows: &str, on_conflict: &str) -> String {
 /// Visitors' chat messages without files, in one statement (PostgreSQL; the
 /// batch writer of `postgres_sends`), at most one per visitor so that a row
 /// is known by its author. `sends` is a JSON array of `{k, visitor_id,
-/// client_id, body}` plus, with `Into::Conversations`, the `conversation_id`.
-/// Returns the rows stored: with `Into::OpenConversations` a send whose
-/// visitor has no open conversation, or a retry, has none.
+/// client_id, body}` plus, with `BatchInto::Conversations`, the
+/// `conversation_id`. Returns the rows stored: with
+/// `BatchInto::OpenConversations` a send whose visitor has no open
+/// conversation, or a retry, has none. (The LATERAL reaches `conversations`
+/// through its index, row by row: PostgreSQL guesses a hundred rows for
+/// `json_to_recordset`, and joined plainly it hashed a scan of the whole
+/// table for them.)
 pub async fn insert_visitor_batch(
     conn: &mut AnyConnection,
     into: BatchInto,
@@ -234,9 +238,9 @@ pub async fn insert_visitor_batch(
         insert_sql(
             "SELECT c.id, s.client_id, 'visitor', s.visitor_id, s.body, 'chat', NULL, NULL, $2, 0 \
              FROM json_to_recordset($1::json) AS s(k int, visitor_id bigint, client_id text, body text) \
-             JOIN conversations c \
-               ON c.id = (SELECT MAX(id) FROM conversations WHERE visitor_id = s.visitor_id) \
-              AND c.status = 'open' \
+             CROSS JOIN LATERAL (SELECT id, status FROM conversations \
+                 WHERE visitor_id = s.visitor_id ORDER BY id DESC LIMIT 1) c \
+             WHERE c.status = 'open' \
              ORDER BY s.k",
             UNLESS_SENT,
         )
@@ -285,14 +289,17 @@ pub async fn record_visitor_batch(
 ) -> Result<(), sqlx::Error> {
     use switchboard_protocol::event::{CONVERSATION_CREATED, MESSAGE_CREATED};
     // `conversations::RECORD_MESSAGE` for a visitor's message: the summary
-    // points at it, and the first visitor's message is noted once.
+    // points at it, and the first visitor's message is noted once. (The
+    // `ANY` finds the conversations by their key: joined with the batch alone,
+    // guessed at a hundred rows, they were read by a scan of the table.)
     const SQL: &str = "WITH s AS (SELECT * FROM json_to_recordset($1::json) \
              AS s(k int, id bigint, conversation_id bigint, visitor_id bigint, created_at bigint, \
                   terms text, data text, opened text)), \
          recorded AS (UPDATE conversations c \
              SET last_message_id = s.id, updated_at = s.created_at, \
                  first_visitor_at = COALESCE(c.first_visitor_at, s.created_at) \
-             FROM s WHERE c.id = s.conversation_id), \
+             FROM s WHERE c.id = s.conversation_id \
+               AND c.id = ANY (ARRAY(SELECT conversation_id FROM s))), \
          indexed AS (INSERT INTO message_search (message_id, terms) \
              SELECT s.id, strip(to_tsvector('simple', s.terms)) FROM s) \
          INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \

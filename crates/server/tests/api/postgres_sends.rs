@@ -23,6 +23,7 @@ type Sent = Pin<Box<dyn Future<Output = ApiResult<Option<Message>>> + Send>>;
 
 struct Setup {
     db: Db,
+    url: String,
     writer: Arc<PostgresSends>,
     /// How many commits that stored messages woke the hub.
     wakes: Arc<AtomicUsize>,
@@ -30,11 +31,25 @@ struct Setup {
 }
 
 async fn setup() -> Option<Setup> {
+    setup_then(|_| async {}).await.map(|(setup, ())| setup)
+}
+
+/// `setup`, with `prepare` run on the database first by connections that are
+/// closed before the writer starts (so that PostgreSQL's statistics of what
+/// they did are flushed: a backend flushes them as it exits).
+async fn setup_then<T, F, Fut>(prepare: F) -> Option<(Setup, T)>
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = T>,
+{
     if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
         return None; // PostgreSQL only: SQLite has its own writer.
     }
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path(), None).await;
+    let first = Db::connect(&config.database_url).await.unwrap();
+    let prepared = prepare(first.clone()).await;
+    first.pool.close().await;
     let db = Db::connect(&config.database_url).await.unwrap();
     let wakes = Arc::new(AtomicUsize::new(0));
     let writer = PostgresSends::start(
@@ -57,12 +72,14 @@ async fn setup() -> Option<Setup> {
         }),
     )
     .expect("a writer on PostgreSQL");
-    Some(Setup {
+    let setup = Setup {
         db,
+        url: config.database_url,
         writer: Arc::new(writer),
         wakes,
         _dir: dir,
-    })
+    };
+    Some((setup, prepared))
 }
 
 /// A visitor with an open conversation: (visitor id, conversation id).
@@ -335,4 +352,91 @@ async fn a_first_message_opens_the_conversation_and_a_retry_goes_elsewhere() {
             .await
             .unwrap();
     assert_eq!(conversations, 0, "nothing written for it here");
+}
+
+/// Sequential scans of `table` so far, as PostgreSQL's statistics count them.
+async fn seq_scans(db: &Db, table: &str) -> i64 {
+    let mut conn = db.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1")
+        .bind(table)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+}
+
+/// A batch reaches visitors and conversations through their keys, whatever
+/// their number: PostgreSQL guesses a hundred rows for the batch, and the
+/// first statements hashed a scan of the whole table for them.
+#[tokio::test]
+async fn a_batch_reads_no_table_whole() {
+    let Some((
+        Setup {
+            db, url, writer, ..
+        },
+        (with_conversation, new),
+    )) = setup_then(|db| async move {
+        sqlx::query(
+            "INSERT INTO visitors (token_hash, locale, created_at, last_seen_at) \
+             SELECT 'bulk-' || n, 'en', 0, 0 FROM generate_series(1, 3000) AS n",
+        )
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO conversations (visitor_id, status, created_at, updated_at) \
+             SELECT id, 'open', 0, 0 FROM visitors WHERE token_hash LIKE 'bulk-%'",
+        )
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        sqlx::query("ANALYZE visitors, conversations")
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        let mut with_conversation = Vec::new();
+        for _ in 0..4 {
+            with_conversation.push(visitor_with_conversation(&db).await.0);
+        }
+        let mut new = Vec::new();
+        for _ in 0..4 {
+            new.push(visitors::create(&db, "en").await.unwrap().0.id);
+        }
+        (with_conversation, new)
+    })
+    .await
+    else {
+        return;
+    };
+    // (The preparing connections have gone, their counts with them.)
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = (
+        seq_scans(&db, "visitors").await,
+        seq_scans(&db, "conversations").await,
+    );
+    let sent: Vec<Sent> = with_conversation
+        .iter()
+        .chain(&new)
+        .enumerate()
+        .map(|(n, visitor)| queue(&writer, *visitor, &format!("keyed{n}")))
+        .collect();
+    for sent in sent {
+        assert!(written(sent).await.is_some());
+    }
+    // The writer's counts: flushed as its connection closes.
+    db.pool.close().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stats = Db::connect(&url).await.unwrap();
+    let after = (
+        seq_scans(&stats, "visitors").await,
+        seq_scans(&stats, "conversations").await,
+    );
+    assert_eq!(
+        (after.0 - before.0, after.1 - before.1),
+        (0, 0),
+        "sequential scans of visitors and conversations"
+    );
 }
