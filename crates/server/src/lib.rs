@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod postgres_sends;
 pub mod retention;
 pub mod routes;
+pub mod sends;
 pub mod services;
 pub mod smtp_in;
 pub mod sqlite_sends;
@@ -142,9 +143,9 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
 
 /// How the writers of visitors' sends (`sqlite_sends`, `postgres_sends`)
 /// show what they store.
-fn send_views(public_url: &str) -> sqlite_sends::Views {
+fn send_views(public_url: &str) -> sends::Views {
     let public_url = public_url.to_string();
-    sqlite_sends::Views {
+    sends::Views {
         message: Box::new(move |m| {
             services::conversations::message_view_without_files(&public_url, m)
         }),

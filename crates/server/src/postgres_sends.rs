@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::db::{now_ms, Db, LockKey, WriteTx};
 use crate::error::{ApiError, ApiResult};
-use crate::sqlite_sends::{Views, VisitorSend};
+use crate::sends::{Views, VisitorSend};
 use crate::store::conversations;
 use crate::store::messages::{self, BatchInto, MessageRecord};
 

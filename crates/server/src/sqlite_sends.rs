@@ -27,7 +27,9 @@ use rusqlite::{named_params, OptionalExtension};
 use tokio::sync::oneshot;
 
 use crate::db::{now_ms, Db, SqliteFile};
-use switchboard_protocol::{event, Conversation, Message, VisitorRef};
+use switchboard_protocol::{event, Message, VisitorRef};
+
+use crate::sends::{Views, VisitorSend};
 
 use crate::store::events::{self, StoredEvent};
 use crate::store::messages::{self, MessageRecord};
@@ -40,26 +42,6 @@ const MAX_BATCH: usize = 256;
 /// Receives the events of each batch once it has committed, in `seq` order
 /// (the node's hub, which then need not read them back).
 pub type Publish = Box<dyn Fn(Vec<StoredEvent>) + Send>;
-
-/// How the API shows what this writer (and `postgres_sends`) stores, for the
-/// log's events (given by the caller, who knows the views).
-pub struct Views {
-    /// A new message without files.
-    pub message: Box<dyn Fn(&MessageRecord) -> Message + Send + Sync>,
-    /// The conversation (id, opened at) a visitor's first message opened.
-    pub opened: fn(VisitorRef, i64, i64, Message) -> Conversation,
-}
-
-pub struct VisitorSend {
-    pub visitor_id: i64,
-    pub client_id: Option<String>,
-    pub body: String,
-    /// Its search terms (see `domain::search_terms`).
-    pub terms: String,
-    /// Whether it may open the visitor's first conversation here (not when
-    /// it answers a greeting, which the general path writes first).
-    pub may_open: bool,
-}
 
 pub enum Written {
     /// Stored, durable, and in the log (handed to `publish`): the message as

@@ -250,7 +250,7 @@ pub async fn post_as_visitor(
     // hands what it stored to the hub itself, or to PostgreSQL's batch writer
     // (`postgres_sends`)…
     if post.attachments.is_empty() && post.channel == Channel::Chat && post.email.is_none() {
-        let send = crate::sqlite_sends::VisitorSend {
+        let send = crate::sends::VisitorSend {
             visitor_id,
             client_id: post.client_id.clone(),
             body: post.body.clone(),

@@ -5,24 +5,7 @@ use serde_json::json;
 use switchboard_server::db::Db;
 use switchboard_server::store::events;
 
-use crate::helpers::test_config;
-
-/// Sequential scans of `events` so far, as PostgreSQL's statistics count them
-/// (the calling backend's own counts flushed first).
-async fn seq_scans(conn: &mut sqlx::AnyConnection) -> i64 {
-    sqlx::query("SELECT pg_stat_force_next_flush()")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    sqlx::query("SELECT pg_stat_clear_snapshot()")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    sqlx::query_scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'events'")
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap()
-}
+use crate::helpers::{seq_scans, test_config};
 
 /// PL/pgSQL keeps a statement's plan for the life of the connection. Planned
 /// on an empty log, the pass used to scan the whole table — the check for
@@ -52,11 +35,11 @@ async fn the_hubs_pass_never_scans_the_whole_log() {
     let read = pass(0).fetch_all(&mut *hub).await.unwrap();
     assert_eq!(read.len(), 1000, "the pass numbered and read the events");
 
-    let before = seq_scans(&mut hub).await;
+    let before = seq_scans(&mut hub, "events").await;
     for after in (0..3_000).step_by(150) {
         pass(after).fetch_all(&mut *hub).await.unwrap();
     }
-    let after = seq_scans(&mut hub).await;
+    let after = seq_scans(&mut hub, "events").await;
     assert_eq!(
         after - before,
         0,

@@ -555,3 +555,21 @@ pub async fn two_nodes(
 pub fn test_nats_url() -> String {
     std::env::var("SWITCHBOARD_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".into())
 }
+
+/// Sequential scans of `table` so far, as PostgreSQL's statistics count them
+/// (the calling backend's own counts flushed first).
+pub async fn seq_scans(conn: &mut sqlx::AnyConnection, table: &str) -> i64 {
+    sqlx::query("SELECT pg_stat_force_next_flush()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1")
+        .bind(table)
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+}

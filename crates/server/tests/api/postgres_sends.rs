@@ -14,10 +14,10 @@ use switchboard_protocol::Message;
 use switchboard_server::db::{Db, LockKey};
 use switchboard_server::error::ApiResult;
 use switchboard_server::postgres_sends::PostgresSends;
-use switchboard_server::sqlite_sends::{Views, VisitorSend};
+use switchboard_server::sends::{Views, VisitorSend};
 use switchboard_server::store::{conversations, visitors};
 
-use crate::helpers::test_config;
+use crate::helpers::{seq_scans, test_config};
 
 type Sent = Pin<Box<dyn Future<Output = ApiResult<Option<Message>>> + Send>>;
 
@@ -354,20 +354,6 @@ async fn a_first_message_opens_the_conversation_and_a_retry_goes_elsewhere() {
     assert_eq!(conversations, 0, "nothing written for it here");
 }
 
-/// Sequential scans of `table` so far, as PostgreSQL's statistics count them.
-async fn seq_scans(db: &Db, table: &str) -> i64 {
-    let mut conn = db.pool.acquire().await.unwrap();
-    sqlx::query("SELECT pg_stat_clear_snapshot()")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    sqlx::query_scalar("SELECT seq_scan FROM pg_stat_user_tables WHERE relname = $1")
-        .bind(table)
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap()
-}
-
 /// A batch reaches visitors and conversations through their keys, whatever
 /// their number: PostgreSQL guesses a hundred rows for the batch, and the
 /// first statements hashed a scan of the whole table for them.
@@ -413,10 +399,12 @@ async fn a_batch_reads_no_table_whole() {
     };
     // (The preparing connections have gone, their counts with them.)
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut conn = db.pool.acquire().await.unwrap();
     let before = (
-        seq_scans(&db, "visitors").await,
-        seq_scans(&db, "conversations").await,
+        seq_scans(&mut conn, "visitors").await,
+        seq_scans(&mut conn, "conversations").await,
     );
+    drop(conn);
     let sent: Vec<Sent> = with_conversation
         .iter()
         .chain(&new)
@@ -430,9 +418,10 @@ async fn a_batch_reads_no_table_whole() {
     db.pool.close().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let stats = Db::connect(&url).await.unwrap();
+    let mut conn = stats.pool.acquire().await.unwrap();
     let after = (
-        seq_scans(&stats, "visitors").await,
-        seq_scans(&stats, "conversations").await,
+        seq_scans(&mut conn, "visitors").await,
+        seq_scans(&mut conn, "conversations").await,
     );
     assert_eq!(
         (after.0 - before.0, after.1 - before.1),
