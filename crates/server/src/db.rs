@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use crate::store_fault::{self, Fault};
@@ -200,6 +200,12 @@ impl Db {
         self.write_fault.store(Fault::None as u8, Ordering::Relaxed);
     }
 
+    /// A write outside `WriteTx` failed: notes whether for the store's sake
+    /// (see `write_fault`).
+    pub fn note_write_error(&self, e: &sqlx::Error) {
+        self.note(e);
+    }
+
     /// Why writes are failing now, if they are (until one succeeds).
     pub fn write_fault(&self) -> Fault {
         Fault::from_u8(self.write_fault.load(Ordering::Relaxed))
@@ -273,62 +279,17 @@ impl Db {
                 })
                 .into(),
         };
-        self.begin_with(&begin).await.map(|(tx, _)| tx)
-    }
-
-    /// Begins a write transaction on PostgreSQL and takes those of `keys`
-    /// that no other transaction holds, without waiting for the others (in
-    /// one round trip). Returns the transaction and the indexes in `keys` of
-    /// the locks it does not hold. Taking none of them waits for nothing, so
-    /// any order is safe. (On SQLite: `begin_write`, every key held.)
-    pub async fn begin_write_trying(
-        &self,
-        keys: &[LockKey],
-    ) -> Result<(WriteTx, Vec<usize>), sqlx::Error> {
-        if self.backend == Backend::Sqlite || keys.is_empty() {
-            return self.begin_write().await.map(|tx| (tx, Vec::new()));
-        }
-        let locks = keys
-            .iter()
-            .enumerate()
-            .map(|(k, key)| {
-                let (class, id) = key.keys();
-                format!("({k}, {class}, {id})")
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        let begin = format!(
-            "BEGIN; SELECT k FROM (VALUES {locks}) AS l(k, c, i) \
-             WHERE NOT pg_try_advisory_xact_lock(c, i)"
-        );
-        let (tx, rows) = self.begin_with(&begin).await?;
-        let not_held = rows
-            .iter()
-            .map(|row| row.try_get::<i32, _>(0).map(|k| k as usize))
-            .collect::<Result<_, _>>()?;
-        Ok((tx, not_held))
-    }
-
-    /// Takes a connection (and SQLite's write turn) and runs `begin`, a
-    /// simple query that begins the transaction; returns the rows it read.
-    async fn begin_with(
-        &self,
-        begin: &str,
-    ) -> Result<(WriteTx, Vec<sqlx::any::AnyRow>), sqlx::Error> {
         let guard = match self.backend {
             Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
             Backend::Postgres => None,
         };
         let mut conn = self.pool.acquire().await.inspect_err(|e| self.note(e))?;
-        let rows = match conn.fetch_all(begin).await {
-            Ok(rows) => rows,
-            Err(e) => {
-                // Unsure what state a failed BEGIN leaves: don't pool it again.
-                conn.close_on_drop();
-                self.note(&e);
-                return Err(e);
-            }
-        };
+        if let Err(e) = conn.execute(begin.as_ref()).await {
+            // Unsure what state a failed BEGIN leaves: don't pool it again.
+            conn.close_on_drop();
+            self.note(&e);
+            return Err(e);
+        }
         let tx = WriteTx {
             tx: TxConn(Some(conn)),
             done: false,
@@ -337,7 +298,7 @@ impl Db {
             fault: self.write_fault.clone(),
             storage_full_at: self.storage_full_at.clone(),
         };
-        Ok((tx, rows))
+        Ok(tx)
     }
 
     fn note(&self, e: &sqlx::Error) {
@@ -383,7 +344,7 @@ pub enum LockKey {
 
 impl LockKey {
     /// The two 32-bit keys of `pg_advisory_xact_lock(int, int)`.
-    fn keys(self) -> (i32, i32) {
+    pub fn keys(self) -> (i32, i32) {
         match self {
             // Visitor ids fit in 32 bits for a long while; past that two
             // visitors may share a lock, which only serialises them.

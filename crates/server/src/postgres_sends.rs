@@ -6,11 +6,13 @@
 //! and its follow-up, COMMIT), each one a wake-up of a PostgreSQL process and
 //! of a writer here. On two cores that PostgreSQL shares with the nodes, that
 //! CPU is what limits the rate (BENCHMARKS.md, issue 16 item 4). Here a whole
-//! batch is four round trips whatever its size: BEGIN with its visitors'
-//! locks, one insert of every message, one statement for every
-//! conversation's summary, search terms and events, and COMMIT — two more
-//! when it holds visitors' first messages (their conversations opened, then
-//! their messages inserted).
+//! batch is two round trips whatever its size (`store::visitor_batch`): a
+//! read of where each message goes, with its new id, and one statement that
+//! takes the visitors' locks, checks what was read, writes the messages,
+//! conversations opened, summaries, search terms and events, and commits as
+//! it returns. Its transaction is open only while that statement runs, so
+//! it holds back the numbering of other nodes' events (`number_events`) as
+//! briefly as it can.
 //!
 //! Only the common cases are written here, as in `sqlite_sends`: a visitor's
 //! chat message without files, not a retry, into their open conversation or
@@ -22,17 +24,17 @@
 //! order. What this writes is what `services::conversations` writes for
 //! those cases.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde_json::json;
-use switchboard_protocol::{Message, VisitorRef};
+use switchboard_protocol::Message;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{now_ms, Db, LockKey, WriteTx};
+use crate::db::{now_ms, Db, LockKey};
 use crate::error::{ApiError, ApiResult};
 use crate::sends::{Views, VisitorSend};
-use crate::store::conversations;
-use crate::store::messages::{self, BatchInto, MessageRecord};
+use crate::store::messages::MessageRecord;
+use crate::store::visitor_batch;
 
 /// At most this many sends share a transaction (as in `group_commit`).
 const MAX_BATCH: usize = 256;
@@ -130,145 +132,104 @@ enum Failed {
     Batch(sqlx::Error),
 }
 
-/// Writes the batch in one transaction: per send, the message's view if it
-/// was stored here.
+/// Writes the batch: per send, the message's view if it was stored here.
+/// Two round trips whatever its size (`store::visitor_batch`): a read of
+/// where each message goes, then one statement that takes the visitors'
+/// locks, checks what was read and writes, committing as it returns.
 async fn write_batch(
     db: &Db,
     batch: &[Job],
     views: &Views,
 ) -> Result<Vec<Option<Message>>, Failed> {
-    let failed = |e: sqlx::Error| match ApiError::of_store_fault(&e) {
-        Some(answer) => Failed::Store(answer),
-        None => Failed::Batch(e),
+    let failed = |e: sqlx::Error| {
+        db.note_write_error(&e);
+        match ApiError::of_store_fault(&e) {
+            Some(answer) => Failed::Store(answer),
+            None => Failed::Batch(e),
+        }
     };
-    // A visitor whose lock another transaction holds (a write of theirs on
-    // another node, a colleague closing their conversation) would hold up the
-    // whole batch: their send takes the general path, which waits for it.
-    let locks: Vec<LockKey> = batch
+    let mut conn = db.pool.acquire().await.map_err(failed)?;
+    let wanted: Vec<visitor_batch::Wanted> = batch
         .iter()
-        .map(|job| LockKey::Visitor(job.send.visitor_id))
-        .collect();
-    let (mut tx, not_held) = db.begin_write_trying(&locks).await.map_err(failed)?;
-    let now = now_ms();
-    let sends = |pick: &dyn Fn(usize, &VisitorSend) -> Option<serde_json::Value>| {
-        let picked: Vec<_> = batch
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| !not_held.contains(k))
-            .filter_map(|(k, job)| pick(k, &job.send))
-            .collect();
-        (!picked.is_empty()).then(|| json!(picked).to_string())
-    };
-    let send_json = |k: usize, send: &VisitorSend| {
-        json!({
-            "k": k,
-            "visitor_id": send.visitor_id,
-            "client_id": send.client_id,
-            "body": send.body,
+        .enumerate()
+        .map(|(k, job)| visitor_batch::Wanted {
+            k,
+            visitor_id: job.send.visitor_id,
+            client_id: job.send.client_id.as_deref(),
+            may_open: job.send.may_open,
         })
-    };
-
-    // Into open conversations: the common case.
-    let mut stored: HashMap<i64, MessageRecord> = HashMap::new();
-    if let Some(into_open) = sends(&|k, send| Some(send_json(k, send))) {
-        insert(
-            &mut tx,
-            BatchInto::OpenConversations,
-            &into_open,
-            now,
-            &mut stored,
-        )
+        .collect();
+    let planned = visitor_batch::plan(&mut conn, &wanted)
         .await
         .map_err(failed)?;
-    }
-    // Visitors' first messages (a new visitor's first minute): their
-    // conversation opened here. A closed conversation, a retry and a greeting
-    // answered are the general path's.
-    let mut opened: HashMap<i64, (i64, VisitorRef)> = HashMap::new();
-    let first = sends(&|k, send| {
-        (send.may_open && !stored.contains_key(&send.visitor_id))
-            .then(|| json!({ "k": k, "visitor_id": send.visitor_id }))
-    });
-    if let Some(first) = first {
-        let rows = conversations::open_first_batch(&mut tx.tx, &first, now)
-            .await
-            .map_err(failed)?;
-        opened.extend(
-            rows.into_iter()
-                .map(|(id, visitor)| (visitor.id, (id, visitor))),
+
+    // The messages and their events as the API shows them, built before
+    // they are written (their ids are known already).
+    let now = now_ms();
+    let mut messages: Vec<Option<Message>> = vec![None; batch.len()];
+    let mut writes = Vec::new();
+    for plan in planned {
+        let (Some(target), Some(job)) = (plan.into, batch.get(plan.k)) else {
+            continue; // a retry, a closed conversation, a greeting: elsewhere
+        };
+        let send = &job.send;
+        let record = MessageRecord::visitor_chat(
+            target.message_id,
+            target.conversation_id,
+            send.visitor_id,
+            send.client_id.clone(),
+            send.body.clone(),
+            plan.visitor.name.clone(),
+            now,
         );
-        let into_new = sends(&|k, send| {
-            let (conversation_id, _) = opened.get(&send.visitor_id)?;
-            let mut value = send_json(k, send);
-            value["conversation_id"] = json!(conversation_id);
-            Some(value)
-        });
-        if let Some(into_new) = into_new {
-            insert(
-                &mut tx,
-                BatchInto::Conversations,
-                &into_new,
+        let message = (views.message)(&record);
+        let opened = target.opens.then(|| {
+            json!((views.opened)(
+                plan.visitor,
+                target.conversation_id,
                 now,
-                &mut stored,
-            )
-            .await
-            .map_err(failed)?;
-        }
+                message.clone()
+            ))
+            .to_string()
+        });
+        let (lock_class, lock_id) = LockKey::Visitor(send.visitor_id).keys();
+        writes.push(visitor_batch::Write {
+            k: plan.k,
+            lock_class,
+            lock_id,
+            visitor_id: send.visitor_id,
+            conversation_id: target.conversation_id,
+            opens: target.opens,
+            id: target.message_id,
+            client_id: send.client_id.as_deref(),
+            body: &send.body,
+            terms: &send.terms,
+            data: json!(message).to_string(),
+            opened,
+        });
+        messages[plan.k] = Some(message);
     }
-
-    // Back in the batch's order: one send per visitor, so its author tells.
-    let messages: Vec<Option<Message>> = batch
-        .iter()
-        .map(|job| {
-            stored
-                .remove(&job.send.visitor_id)
-                .map(|m| (views.message)(&m))
-        })
-        .collect();
-    let follow_ups: Vec<_> = batch
-        .iter()
-        .zip(&messages)
-        .enumerate()
-        .filter_map(|(k, (job, message))| {
-            let message = message.as_ref()?;
-            let opened = opened.remove(&job.send.visitor_id).map(|(id, visitor)| {
-                json!((views.opened)(visitor, id, now, message.clone())).to_string()
+    if writes.is_empty() {
+        return Ok(vec![None; batch.len()]);
+    }
+    let written: HashSet<usize> = match visitor_batch::store(&mut conn, &writes, now).await {
+        Ok(written) => written.into_iter().collect(),
+        Err(e) => {
+            db.note_write_error(&e);
+            return Err(match ApiError::of_store_fault(&e) {
+                Some(answer) => Failed::Store(answer),
+                // The statement failed: its transaction wrote nothing.
+                None if matches!(e, sqlx::Error::Database(_)) => Failed::Batch(e),
+                // Whether it committed is not known: never the general path
+                // then, which could store the messages again.
+                None => Failed::Store(ApiError::from(e)),
             });
-            Some(json!({
-                "k": k,
-                "id": message.id,
-                "conversation_id": message.conversation_id,
-                "visitor_id": job.send.visitor_id,
-                "created_at": message.created_at,
-                "terms": job.send.terms,
-                "data": json!(message).to_string(),
-                "opened": opened,
-            }))
-        })
-        .collect();
-    if !follow_ups.is_empty() {
-        messages::record_visitor_batch(&mut tx.tx, &json!(follow_ups).to_string())
-            .await
-            .map_err(failed)?;
-    }
-    // Whether a failed COMMIT committed is not known: never the general path
-    // then, which could store the messages again.
-    tx.commit()
-        .await
-        .map_err(|e| Failed::Store(ApiError::from(e)))?;
-    Ok(messages)
-}
-
-/// Inserts the messages of `sends` (see `messages::insert_visitor_batch`) and
-/// adds those stored to `stored`, by visitor.
-async fn insert(
-    tx: &mut WriteTx,
-    into: BatchInto,
-    sends: &str,
-    now: i64,
-    stored: &mut HashMap<i64, MessageRecord>,
-) -> Result<(), sqlx::Error> {
-    let rows = messages::insert_visitor_batch(&mut tx.tx, into, sends, now).await?;
-    stored.extend(rows.into_iter().filter_map(|m| Some((m.author_id?, m))));
-    Ok(())
+        }
+    };
+    db.note_write_ok();
+    Ok(messages
+        .into_iter()
+        .enumerate()
+        .map(|(k, message)| message.filter(|_| written.contains(&k)))
+        .collect())
 }

@@ -2,7 +2,7 @@
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
-use switchboard_protocol::{ConversationStatus, VisitorRef};
+use switchboard_protocol::ConversationStatus;
 
 use crate::db::{now_ms, Db};
 use crate::domain::report::ReportRow;
@@ -167,50 +167,6 @@ pub(crate) const OPEN_FIRST: &str =
     "INSERT INTO conversations (visitor_id, status, created_at, updated_at) \
      SELECT $1, 'open', $2, $2 WHERE NOT EXISTS (SELECT 1 FROM conversations WHERE visitor_id = $1) \
      RETURNING id";
-
-/// Opens the first conversation of each visitor of `visitors` (a JSON array
-/// of `{k, visitor_id}`) who still exists and has none, at `now`, in one
-/// statement (PostgreSQL; the batch writer of `postgres_sends`). Returns the
-/// conversations opened, with whom each is for. (The LATERALs reach each
-/// table through its index, row by row: a plain join or NOT EXISTS hashed a
-/// scan of the whole table for the hundred rows guessed for the batch.)
-pub async fn open_first_batch(
-    conn: &mut AnyConnection,
-    visitors: &str,
-    now: i64,
-) -> Result<Vec<(i64, VisitorRef)>, sqlx::Error> {
-    const SQL: &str = "WITH opened AS ( \
-             INSERT INTO conversations (visitor_id, status, created_at, updated_at) \
-             SELECT s.visitor_id, 'open', $2, $2 \
-             FROM json_to_recordset($1::json) AS s(k int, visitor_id bigint) \
-             CROSS JOIN LATERAL (SELECT 1 FROM visitors v WHERE v.id = s.visitor_id LIMIT 1) known \
-             LEFT JOIN LATERAL (SELECT 1 AS one FROM conversations c \
-                 WHERE c.visitor_id = s.visitor_id LIMIT 1) had ON true \
-             WHERE had.one IS NULL \
-             ORDER BY s.k \
-             RETURNING id, visitor_id) \
-         SELECT o.id, v.id AS visitor_id, v.name, v.email, v.email_bounced_at \
-         FROM opened o CROSS JOIN LATERAL \
-             (SELECT id, name, email, email_bounced_at FROM visitors WHERE id = o.visitor_id LIMIT 1) v";
-    let rows = sqlx::query(SQL)
-        .bind(visitors)
-        .bind(now)
-        .fetch_all(conn)
-        .await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get("id")?,
-                VisitorRef {
-                    id: row.try_get("visitor_id")?,
-                    name: row.try_get("name")?,
-                    email: row.try_get("email")?,
-                    email_bouncing: row.try_get::<Option<i64>, _>("email_bounced_at")?.is_some(),
-                },
-            ))
-        })
-        .collect()
-}
 
 /// Notes which greeting a new conversation answers.
 pub async fn set_greeting(

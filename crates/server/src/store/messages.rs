@@ -25,6 +25,35 @@ pub struct MessageRecord {
     attachment_count: i64,
 }
 
+impl MessageRecord {
+    /// A visitor's chat message without files, as it will be stored (the
+    /// batch writer of `postgres_sends` builds it before writing it).
+    pub(crate) fn visitor_chat(
+        id: i64,
+        conversation_id: i64,
+        visitor_id: i64,
+        client_id: Option<String>,
+        body: String,
+        visitor_name: Option<String>,
+        created_at: i64,
+    ) -> MessageRecord {
+        MessageRecord {
+            id,
+            conversation_id,
+            client_id,
+            author_kind: AuthorKind::Visitor,
+            author_id: Some(visitor_id),
+            author_name: visitor_name.filter(|n| !n.is_empty()),
+            author_avatar: None,
+            body,
+            channel: Channel::Chat,
+            created_at,
+            attachments: Vec::new(),
+            attachment_count: 0,
+        }
+    }
+}
+
 const SELECT: &str = "SELECT m.id, m.conversation_id, m.client_id, m.author_kind, m.author_id, m.body, m.channel, m.created_at, m.attachment_count, \
     CASE WHEN m.author_kind = 'operator' THEN u.name ELSE v.name END AS author_name, u.avatar_file AS author_avatar \
     FROM messages m \
@@ -216,103 +245,6 @@ fn insert_sql(rows: &str, on_conflict: &str) -> String {
          CASE WHEN author_kind = 'operator' \
               THEN (SELECT u.avatar_file FROM users u WHERE u.id = messages.author_id) END AS author_avatar"
     )
-}
-
-/// Visitors' chat messages without files, in one statement (PostgreSQL; the
-/// batch writer of `postgres_sends`), at most one per visitor so that a row
-/// is known by its author. `sends` is a JSON array of `{k, visitor_id,
-/// client_id, body}` plus, with `BatchInto::Conversations`, the
-/// `conversation_id`. Returns the rows stored: with
-/// `BatchInto::OpenConversations` a send whose visitor has no open
-/// conversation, or a retry, has none. (The LATERAL reaches `conversations`
-/// through its index, row by row: PostgreSQL guesses a hundred rows for
-/// `json_to_recordset`, and joined plainly it hashed a scan of the whole
-/// table for them.)
-pub async fn insert_visitor_batch(
-    conn: &mut AnyConnection,
-    into: BatchInto,
-    sends: &str,
-    now: i64,
-) -> Result<Vec<MessageRecord>, sqlx::Error> {
-    static INTO_OPEN: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        insert_sql(
-            "SELECT c.id, s.client_id, 'visitor', s.visitor_id, s.body, 'chat', NULL, NULL, $2, 0 \
-             FROM json_to_recordset($1::json) AS s(k int, visitor_id bigint, client_id text, body text) \
-             CROSS JOIN LATERAL (SELECT id, status FROM conversations \
-                 WHERE visitor_id = s.visitor_id ORDER BY id DESC LIMIT 1) c \
-             WHERE c.status = 'open' \
-             ORDER BY s.k",
-            UNLESS_SENT,
-        )
-    });
-    static INTO: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-        insert_sql(
-            "SELECT s.conversation_id, s.client_id, 'visitor', s.visitor_id, s.body, 'chat', NULL, NULL, $2, 0 \
-             FROM json_to_recordset($1::json) \
-               AS s(k int, conversation_id bigint, visitor_id bigint, client_id text, body text) \
-             ORDER BY s.k",
-            UNLESS_SENT,
-        )
-    });
-    let sql = match into {
-        BatchInto::OpenConversations => INTO_OPEN.as_str(),
-        BatchInto::Conversations => INTO.as_str(),
-    };
-    let rows = sqlx::query(sql)
-        .bind(sends)
-        .bind(now)
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(from_row).collect()
-}
-
-/// Where `insert_visitor_batch` puts each message.
-#[derive(Debug, Clone, Copy)]
-pub enum BatchInto {
-    /// The visitor's latest conversation, if it is open.
-    OpenConversations,
-    /// The `conversation_id` given with it.
-    Conversations,
-}
-
-/// What follows visitors' new messages (as `record_new` does for one, on
-/// PostgreSQL): each conversation's summary, the search terms and the
-/// events, in one statement. `stored` is a JSON array of `{k, id,
-/// conversation_id, visitor_id, created_at, terms, data, opened}` (`data`:
-/// the `message.created` event's; `opened`: the `conversation.created`
-/// event's when the message opened its conversation, else null), at most one
-/// per conversation. The events are appended in `k` order, a conversation's
-/// before its message's.
-pub async fn record_visitor_batch(
-    conn: &mut AnyConnection,
-    stored: &str,
-) -> Result<(), sqlx::Error> {
-    use switchboard_protocol::event::{CONVERSATION_CREATED, MESSAGE_CREATED};
-    // `conversations::RECORD_MESSAGE` for a visitor's message: the summary
-    // points at it, and the first visitor's message is noted once. (The
-    // `ANY` finds the conversations by their key: joined with the batch alone,
-    // guessed at a hundred rows, they were read by a scan of the table.)
-    const SQL: &str = "WITH s AS (SELECT * FROM json_to_recordset($1::json) \
-             AS s(k int, id bigint, conversation_id bigint, visitor_id bigint, created_at bigint, \
-                  terms text, data text, opened text)), \
-         recorded AS (UPDATE conversations c \
-             SET last_message_id = s.id, updated_at = s.created_at, \
-                 first_visitor_at = COALESCE(c.first_visitor_at, s.created_at) \
-             FROM s WHERE c.id = s.conversation_id \
-               AND c.id = ANY (ARRAY(SELECT conversation_id FROM s))), \
-         indexed AS (INSERT INTO message_search (message_id, terms) \
-             SELECT s.id, strip(to_tsvector('simple', s.terms)) FROM s) \
-         INSERT INTO events (name, conversation_id, visitor_id, data, created_at) \
-         SELECT e.name, s.conversation_id, s.visitor_id, e.data, s.created_at \
-         FROM s CROSS JOIN LATERAL (VALUES (1, $2, s.opened), (2, $3, s.data)) AS e(o, name, data) \
-         WHERE e.data IS NOT NULL ORDER BY s.k, e.o";
-    sqlx::query(SQL)
-        .bind(stored)
-        .bind(CONVERSATION_CREATED)
-        .bind(MESSAGE_CREATED)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Where a message goes.

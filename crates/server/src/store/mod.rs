@@ -12,4 +12,5 @@ pub mod search;
 pub mod sessions;
 pub mod settings;
 pub mod users;
+pub mod visitor_batch;
 pub mod visitors;

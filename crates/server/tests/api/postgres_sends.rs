@@ -1,7 +1,8 @@
 //! PostgreSQL's writer of visitors' common sends (`postgres_sends`): sends
 //! that wait behind a batch are written together, in one transaction; a
 //! visitor's messages keep their order; a visitor whose lock another
-//! transaction holds holds up nobody else.
+//! transaction holds holds up nobody else; what changed between the batch's
+//! read and its write sends a message the general way.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,7 +16,7 @@ use switchboard_server::db::{Db, LockKey};
 use switchboard_server::error::ApiResult;
 use switchboard_server::postgres_sends::PostgresSends;
 use switchboard_server::sends::{Views, VisitorSend};
-use switchboard_server::store::{conversations, visitors};
+use switchboard_server::store::{conversations, messages, visitor_batch, visitors};
 
 use crate::helpers::{seq_scans, test_config};
 
@@ -428,4 +429,173 @@ async fn a_batch_reads_no_table_whole() {
         (0, 0),
         "sequential scans of visitors and conversations"
     );
+}
+
+/// A send as `visitor_batch::store` takes it, for `planned`.
+fn write_of<'a>(
+    planned: &visitor_batch::Planned,
+    client_id: &'a str,
+    body: &'a str,
+) -> visitor_batch::Write<'a> {
+    let target = planned.into.as_ref().expect("a send that can be written");
+    let (lock_class, lock_id) = LockKey::Visitor(planned.visitor.id).keys();
+    visitor_batch::Write {
+        k: planned.k,
+        lock_class,
+        lock_id,
+        visitor_id: planned.visitor.id,
+        conversation_id: target.conversation_id,
+        opens: target.opens,
+        id: target.message_id,
+        client_id: Some(client_id),
+        body,
+        terms: body,
+        data: "{}".into(),
+        opened: target.opens.then(|| "{}".into()),
+    }
+}
+
+/// The batch's read takes no lock: what changes between it and the write
+/// (a colleague closes the conversation, the general path stores a retry or
+/// opens the visitor's first conversation) leaves that send out of the write,
+/// and the rest of the batch is written.
+#[tokio::test]
+async fn what_changed_since_the_read_is_left_to_the_general_path() {
+    let Some(Setup { db, .. }) = setup().await else {
+        return;
+    };
+    let (closed, closed_conversation) = visitor_with_conversation(&db).await;
+    let (retried, retried_conversation) = visitor_with_conversation(&db).await;
+    let (opened_elsewhere, _) = visitors::create(&db, "en").await.unwrap();
+    let (untouched, untouched_conversation) = visitor_with_conversation(&db).await;
+    let wanted: Vec<visitor_batch::Wanted> = [closed, retried, opened_elsewhere.id, untouched]
+        .into_iter()
+        .enumerate()
+        .map(|(k, visitor_id)| visitor_batch::Wanted {
+            k,
+            visitor_id,
+            client_id: Some("c1"),
+            may_open: true,
+        })
+        .collect();
+    let mut conn = db.pool.acquire().await.unwrap();
+    let planned = visitor_batch::plan(&mut conn, &wanted).await.unwrap();
+    assert_eq!(planned.len(), 4);
+    assert!(planned[2].into.as_ref().unwrap().opens);
+
+    let mut tx = db.begin_write().await.unwrap();
+    conversations::set_status(
+        &mut tx.tx,
+        closed_conversation,
+        switchboard_protocol::ConversationStatus::Closed,
+    )
+    .await
+    .unwrap();
+    messages::insert(
+        &mut tx.tx,
+        messages::NewMessage {
+            conversation_id: retried_conversation,
+            client_id: Some("c1"),
+            author_kind: switchboard_protocol::AuthorKind::Visitor,
+            author_id: Some(retried),
+            body: "the first try",
+            channel: switchboard_protocol::Channel::Chat,
+            email_message_id: None,
+            raw_email: None,
+            attachments: &[],
+        },
+    )
+    .await
+    .unwrap();
+    conversations::create(&mut tx.tx, opened_elsewhere.id)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let bodies = ["after closing", "a retry", "a second first", "untouched"];
+    let writes: Vec<_> = planned
+        .iter()
+        .zip(bodies)
+        .map(|(planned, body)| write_of(planned, "c1", body))
+        .collect();
+    let written = visitor_batch::store(&mut conn, &writes, 1).await.unwrap();
+    assert_eq!(written, [3], "only the untouched visitor's");
+    let stored: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT body, conversation_id FROM messages \
+         WHERE body IN ('after closing', 'a retry', 'a second first', 'untouched')",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored, [("untouched".to_string(), untouched_conversation)]);
+    let conversations_of_new: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM conversations WHERE visitor_id = $1")
+            .bind(opened_elsewhere.id)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(conversations_of_new, 1, "no second conversation");
+}
+
+/// The write is one statement and its own transaction: when it fails
+/// (here a message id taken already), nothing of the batch stays — neither
+/// the conversation it opened nor the other message.
+#[tokio::test]
+async fn a_write_that_fails_leaves_nothing() {
+    let Some(Setup { db, .. }) = setup().await else {
+        return;
+    };
+    let (new_visitor, _) = visitors::create(&db, "en").await.unwrap();
+    let (visitor, conversation) = visitor_with_conversation(&db).await;
+    let wanted: Vec<visitor_batch::Wanted> = [new_visitor.id, visitor]
+        .into_iter()
+        .enumerate()
+        .map(|(k, visitor_id)| visitor_batch::Wanted {
+            k,
+            visitor_id,
+            client_id: Some("c1"),
+            may_open: true,
+        })
+        .collect();
+    let mut conn = db.pool.acquire().await.unwrap();
+    let planned = visitor_batch::plan(&mut conn, &wanted).await.unwrap();
+    let mut writes: Vec<_> = planned
+        .iter()
+        .map(|planned| write_of(planned, "c1", "doomed"))
+        .collect();
+    let mut tx = db.begin_write().await.unwrap();
+    let taken = messages::insert(
+        &mut tx.tx,
+        messages::NewMessage {
+            conversation_id: conversation,
+            client_id: None,
+            author_kind: switchboard_protocol::AuthorKind::Visitor,
+            author_id: Some(visitor),
+            body: "before",
+            channel: switchboard_protocol::Channel::Chat,
+            email_message_id: None,
+            raw_email: None,
+            attachments: &[],
+        },
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    writes[1].id = taken.id;
+
+    let failed = visitor_batch::store(&mut conn, &writes, 1).await;
+    assert!(
+        matches!(failed, Err(sqlx::Error::Database(_))),
+        "{failed:?}"
+    );
+    let (doomed, opened, events): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM messages WHERE body = 'doomed'), \
+                (SELECT count(*) FROM conversations WHERE visitor_id = $1), \
+                (SELECT count(*) FROM events WHERE visitor_id = $1)",
+    )
+    .bind(new_visitor.id)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!((doomed, opened, events), (0, 0, 0));
 }
