@@ -89,11 +89,14 @@ pub async fn plan(
             let k: i32 = row.try_get("k")?;
             let message_id: Option<i64> = row.try_get("message_id")?;
             let conversation_id: Option<i64> = row.try_get("conversation_id")?;
-            let into = message_id.zip(conversation_id).map(|(message_id, conversation_id)| Target {
-                message_id,
-                conversation_id,
-                opens: row.try_get("opens").unwrap_or(false),
-            });
+            let opens: bool = row.try_get("opens")?;
+            let into = message_id
+                .zip(conversation_id)
+                .map(|(message_id, conversation_id)| Target {
+                    message_id,
+                    conversation_id,
+                    opens,
+                });
             Ok(Planned {
                 k: k as usize,
                 visitor: VisitorRef {
