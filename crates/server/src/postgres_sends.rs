@@ -124,7 +124,7 @@ async fn run(
 }
 
 enum Failed {
-    /// The database's trouble (unreachable, full) or a COMMIT whose outcome
+    /// The database's trouble (unreachable, full) or a write whose outcome
     /// is unknown: the senders hear the error, nothing is written twice.
     Store(ApiError),
     /// Something about the batch: its sends take the general path, which

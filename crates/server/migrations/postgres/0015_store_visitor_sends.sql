@@ -24,7 +24,11 @@
 -- Returns the `k` of each send written. A send is left out, for the general
 -- path, when another transaction holds its visitor's lock, when its visitor's
 -- latest conversation is no longer the one read (or no longer open, or now
--- exists when it was to open one), or when the visitor already sent its
+-- exists when it was to open one), when a message with a higher id reached
+-- that conversation in between (its id was taken before the lock: written
+-- after that message it would come after it in the log but before it in the
+-- conversation, and the summary and the operators' read marks would go
+-- back), when the visitor is gone, or when the visitor already sent its
 -- `client_id` (a retry).
 CREATE FUNCTION store_visitor_sends(sends JSON, now BIGINT,
                                     conversation_created TEXT, message_created TEXT)
@@ -49,7 +53,8 @@ BEGIN
         FROM json_to_recordset(sends) AS s(k INT, visitor_id BIGINT, conversation_id BIGINT,
                                           opens BOOLEAN, id BIGINT, client_id TEXT, body TEXT,
                                           terms TEXT, data TEXT, opened TEXT)
-        LEFT JOIN LATERAL (SELECT c.id, c.status FROM conversations c
+        CROSS JOIN LATERAL (SELECT 1 FROM visitors v WHERE v.id = s.visitor_id LIMIT 1) known
+        LEFT JOIN LATERAL (SELECT c.id, c.status, c.last_message_id FROM conversations c
                            WHERE c.visitor_id = s.visitor_id ORDER BY c.id DESC LIMIT 1) latest ON true
         LEFT JOIN LATERAL (SELECT 1 AS one FROM messages m
                            WHERE m.author_kind = 'visitor' AND m.author_id = s.visitor_id
@@ -57,7 +62,8 @@ BEGIN
         WHERE s.k = ANY (held)
           AND sent.one IS NULL
           AND CASE WHEN s.opens THEN latest.id IS NULL
-                   ELSE latest.id = s.conversation_id AND latest.status = 'open' END
+                   ELSE latest.id = s.conversation_id AND latest.status = 'open'
+                        AND s.id > COALESCE(latest.last_message_id, 0) END
     ),
     opened AS (
         INSERT INTO conversations (id, visitor_id, status, created_at, updated_at,
@@ -74,7 +80,7 @@ BEGIN
     ),
     recorded AS (
         UPDATE conversations c
-        SET last_message_id = s.id, updated_at = now,
+        SET last_message_id = s.id, updated_at = GREATEST(c.updated_at, now),
             first_visitor_at = COALESCE(c.first_visitor_at, now)
         FROM s
         WHERE NOT s.opens AND c.id = s.conversation_id
@@ -95,3 +101,7 @@ BEGIN
     SELECT s.k FROM s ORDER BY s.k;
 END
 $$;
+
+-- Every lookup above has its index; a plan made while the tables were small
+-- must not scan them once they are large (see migration 0014).
+ALTER FUNCTION store_visitor_sends(JSON, BIGINT, TEXT, TEXT) SET enable_seqscan = off;

@@ -456,9 +456,12 @@ fn write_of<'a>(
 }
 
 /// The batch's read takes no lock: what changes between it and the write
-/// (a colleague closes the conversation, the general path stores a retry or
-/// opens the visitor's first conversation) leaves that send out of the write,
-/// and the rest of the batch is written.
+/// (a colleague closes the conversation or answers in it, the general path
+/// stores a retry or opens the visitor's first conversation) leaves that
+/// send out of the write, and the rest of the batch is written. An answer
+/// in between has a higher id than the one read: written after it, the
+/// visitor's message would come after it in the log but before it in the
+/// conversation, and its summary would go back.
 #[tokio::test]
 async fn what_changed_since_the_read_is_left_to_the_general_path() {
     let Some(Setup { db, .. }) = setup().await else {
@@ -468,19 +471,21 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
     let (retried, retried_conversation) = visitor_with_conversation(&db).await;
     let (opened_elsewhere, _) = visitors::create(&db, "en").await.unwrap();
     let (untouched, untouched_conversation) = visitor_with_conversation(&db).await;
-    let wanted: Vec<visitor_batch::Wanted> = [closed, retried, opened_elsewhere.id, untouched]
-        .into_iter()
-        .enumerate()
-        .map(|(k, visitor_id)| visitor_batch::Wanted {
-            k,
-            visitor_id,
-            client_id: Some("c1"),
-            may_open: true,
-        })
-        .collect();
+    let (answered, answered_conversation) = visitor_with_conversation(&db).await;
+    let wanted: Vec<visitor_batch::Wanted> =
+        [closed, retried, opened_elsewhere.id, untouched, answered]
+            .into_iter()
+            .enumerate()
+            .map(|(k, visitor_id)| visitor_batch::Wanted {
+                k,
+                visitor_id,
+                client_id: Some("c1"),
+                may_open: true,
+            })
+            .collect();
     let mut conn = db.pool.acquire().await.unwrap();
     let planned = visitor_batch::plan(&mut conn, &wanted).await.unwrap();
-    assert_eq!(planned.len(), 4);
+    assert_eq!(planned.len(), 5);
     assert!(planned[2].into.as_ref().unwrap().opens);
 
     let mut tx = db.begin_write().await.unwrap();
@@ -510,9 +515,34 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
     conversations::create(&mut tx.tx, opened_elsewhere.id)
         .await
         .unwrap();
+    let answer = messages::insert(
+        &mut tx.tx,
+        messages::NewMessage {
+            conversation_id: answered_conversation,
+            client_id: None,
+            author_kind: switchboard_protocol::AuthorKind::Operator,
+            author_id: None,
+            body: "an answer",
+            channel: switchboard_protocol::Channel::Chat,
+            email_message_id: None,
+            raw_email: None,
+            attachments: &[],
+        },
+    )
+    .await
+    .unwrap();
+    conversations::record_message(&mut tx.tx, answered_conversation, &answer)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
-    let bodies = ["after closing", "a retry", "a second first", "untouched"];
+    let bodies = [
+        "after closing",
+        "a retry",
+        "a second first",
+        "untouched",
+        "after the answer",
+    ];
     let writes: Vec<_> = planned
         .iter()
         .zip(bodies)
@@ -522,7 +552,8 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
     assert_eq!(written, [3], "only the untouched visitor's");
     let stored: Vec<(String, i64)> = sqlx::query_as(
         "SELECT body, conversation_id FROM messages \
-         WHERE body IN ('after closing', 'a retry', 'a second first', 'untouched')",
+         WHERE body IN ('after closing', 'a retry', 'a second first', 'untouched', \
+                        'after the answer')",
     )
     .fetch_all(&db.pool)
     .await
@@ -535,6 +566,65 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
             .await
             .unwrap();
     assert_eq!(conversations_of_new, 1, "no second conversation");
+    let last: Option<i64> =
+        sqlx::query_scalar("SELECT last_message_id FROM conversations WHERE id = $1")
+            .bind(answered_conversation)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(last, Some(answer.id), "the answer stays the last message");
+}
+
+/// One batch with a visitor's first message and another's into their open
+/// conversation: each conversation's summary points at its message, as the
+/// general path leaves it.
+#[tokio::test]
+async fn a_batch_of_first_and_later_messages_leaves_each_summary_right() {
+    let Some(Setup { db, .. }) = setup().await else {
+        return;
+    };
+    let (new_visitor, _) = visitors::create(&db, "en").await.unwrap();
+    let (visitor, conversation) = visitor_with_conversation(&db).await;
+    let wanted: Vec<visitor_batch::Wanted> = [new_visitor.id, visitor]
+        .into_iter()
+        .enumerate()
+        .map(|(k, visitor_id)| visitor_batch::Wanted {
+            k,
+            visitor_id,
+            client_id: Some("c1"),
+            may_open: true,
+        })
+        .collect();
+    let mut conn = db.pool.acquire().await.unwrap();
+    let planned = visitor_batch::plan(&mut conn, &wanted).await.unwrap();
+    let writes: Vec<_> = planned
+        .iter()
+        .map(|planned| write_of(planned, "c1", "in one batch"))
+        .collect();
+    let now = switchboard_server::db::now_ms();
+    let written = visitor_batch::store(&mut conn, &writes, now).await.unwrap();
+    assert_eq!(written, [0, 1]);
+    let opened = writes[0].conversation_id;
+    for (id, write) in [opened, conversation].into_iter().zip(&writes) {
+        let summary: (i64, Option<i64>, i64, Option<i64>, String) = sqlx::query_as(
+            "SELECT visitor_id, last_message_id, updated_at, first_visitor_at, status \
+             FROM conversations WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            summary,
+            (
+                write.visitor_id,
+                Some(write.id),
+                now,
+                Some(now),
+                "open".to_string()
+            )
+        );
+    }
 }
 
 /// The write is one statement and its own transaction: when it fails
