@@ -1,5 +1,6 @@
 //! The hub's pass over PostgreSQL's event log uses its indexes whatever the
-//! table looked like when the connection first planned it.
+//! table looked like when the connection first planned it, and the log's
+//! readers use the indexes of positions that hold numbered events only.
 
 use serde_json::json;
 use switchboard_server::db::Db;
@@ -44,5 +45,130 @@ async fn the_hubs_pass_never_scans_the_whole_log() {
         after - before,
         0,
         "sequential scans of the log in 20 passes"
+    );
+}
+
+/// A log numbered before migration 0016 (whose indexes of positions took an
+/// entry for every event not numbered yet) keeps its positions across the
+/// upgrade, numbering goes on after them, and every reader of the log finds
+/// its events through the indexes that now hold numbered events only.
+#[tokio::test]
+async fn a_log_numbered_before_the_partial_indexes_reads_through_them() {
+    use sqlx::Connection;
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
+        return; // PostgreSQL only: SQLite's positions are its ids.
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path(), None).await;
+
+    // The schema as the previous release left it (migrations up to 0015).
+    let old = tempfile::tempdir().unwrap();
+    let migrations = format!("{}/migrations/postgres", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&migrations).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if name.as_str() < "0016" {
+            std::fs::copy(&path, old.path().join(&name)).unwrap();
+        }
+    }
+    let mut previous = sqlx::PgConnection::connect(&config.database_url)
+        .await
+        .unwrap();
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&mut previous)
+        .await
+        .unwrap();
+    // 3,000 events of ten visitors, numbered; then five not numbered yet.
+    let append = "INSERT INTO events (name, visitor_id, data, created_at) \
+                  SELECT 'test.event', n % 10 + 1, '{}', 0 FROM generate_series(1, $1) AS n";
+    sqlx::query(append)
+        .bind(3_000)
+        .execute(&mut previous)
+        .await
+        .unwrap();
+    // (Numbering waits for every older transaction of the cluster to end:
+    // the suite's other tests run beside this one.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (held_back,): (bool,) = sqlx::query_as("SELECT held_back FROM number_events()")
+            .fetch_one(&mut previous)
+            .await
+            .unwrap();
+        if !held_back {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "numbered in time");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    sqlx::query(append)
+        .bind(5)
+        .execute(&mut previous)
+        .await
+        .unwrap();
+    let positions: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT seq, pos FROM events WHERE pos IS NOT NULL ORDER BY pos")
+            .fetch_all(&mut previous)
+            .await
+            .unwrap();
+    assert_eq!(positions.len(), 3_000);
+    previous.close().await.unwrap();
+
+    // This release opens it.
+    let db = Db::connect(&config.database_url).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let numbered: Vec<i64> = loop {
+        let pass = events::numbered_after(&db, 3_000, 100).await.unwrap();
+        if !pass.held_back || std::time::Instant::now() > deadline {
+            break pass.events.iter().map(|e| e.seq).collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        numbered,
+        (3_001..=3_005).collect::<Vec<_>>(),
+        "after the old ones"
+    );
+    let kept: Vec<(i64, i64)> =
+        sqlx::query_as("SELECT seq, pos FROM events WHERE pos <= 3000 ORDER BY pos")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, positions, "every position as it was");
+    sqlx::query("ANALYZE events")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // (Building the new indexes read the table: those counts flush as the
+    // connections go.)
+    db.pool.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // The readers, on connections whose counts are flushed as they close.
+    let readers = Db::connect(&config.database_url).await.unwrap();
+    let before = {
+        let mut conn = readers.pool.acquire().await.unwrap();
+        seq_scans(&mut conn, "events").await
+    };
+    assert_eq!(events::latest(&readers).await.unwrap(), 3_005);
+    assert_eq!(events::oldest(&readers).await.unwrap(), Some(1));
+    assert_eq!(events::after(&readers, 2_990, 100).await.unwrap().len(), 15);
+    let of_one = events::of_visitor_after(&readers, 3, 2_900, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        of_one.len(),
+        11,
+        "a visitor's ten last old events and one new"
+    );
+    readers.pool.close().await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let stats = Db::connect(&config.database_url).await.unwrap();
+    let mut conn = stats.pool.acquire().await.unwrap();
+    assert_eq!(
+        seq_scans(&mut conn, "events").await - before,
+        0,
+        "sequential scans of the log by its readers"
     );
 }
