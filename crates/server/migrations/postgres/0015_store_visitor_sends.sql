@@ -102,11 +102,15 @@ BEGIN
 END
 $$;
 
--- One plan for every call. Left to choose, PostgreSQL planned the write
--- afresh on more than half of the calls (0.45 ms a plan, counted with
--- pg_stat_statements under load, about as long as the write itself): with
--- the values at hand a plan looks cheaper than the generic one, which has to
--- guess how many sends hold their lock. Each lookup goes row by row through
--- its index (LATERAL … LIMIT 1) in either plan.
+-- One plan for every call, and one without sequential scans. Left to
+-- choose, PostgreSQL planned the write afresh on more than half of the calls
+-- (0.45 ms a plan, counted with pg_stat_statements under load, about as long
+-- as the write itself): with the values at hand a plan looks cheaper than
+-- the generic one, which has to guess how many sends hold their lock. And a
+-- plan made while the tables are small (a new install) must not scan them
+-- once they are large, until the next ANALYZE replans it (see migration
+-- 0014): each lookup has its index, reached row by row (LATERAL … LIMIT 1).
 ALTER FUNCTION store_visitor_sends(JSON, BIGINT, TEXT, TEXT)
     SET plan_cache_mode = force_generic_plan;
+ALTER FUNCTION store_visitor_sends(JSON, BIGINT, TEXT, TEXT)
+    SET enable_seqscan = off;

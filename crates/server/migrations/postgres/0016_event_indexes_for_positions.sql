@@ -16,6 +16,10 @@
 --   only. Every reader asks for positions after, before or at most some
 --   value, which implies `pos IS NOT NULL`, and the lookups of the highest
 --   and lowest position do too, so the planner keeps using them.
+--
+-- The indexes are built again within the migration's transaction: the event
+-- log is locked meanwhile, on a large log for as long as reading it takes
+-- (the nodes are being upgraded anyway).
 DROP INDEX events_visitor;
 
 CREATE UNIQUE INDEX events_pos_given ON events(pos) WHERE pos IS NOT NULL;

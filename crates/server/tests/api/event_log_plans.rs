@@ -136,6 +136,33 @@ async fn a_log_numbered_before_the_partial_indexes_reads_through_them() {
             .await
             .unwrap();
     assert_eq!(kept, positions, "every position as it was");
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname::text, indexdef FROM pg_indexes WHERE tablename = 'events' \
+         AND indexname LIKE 'events_%' ORDER BY indexname",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let names: Vec<&str> = indexes.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "events_created",
+            "events_pkey",
+            "events_pos",
+            "events_unsequenced",
+            "events_visitor_pos"
+        ],
+        "events_visitor is gone"
+    );
+    for (name, definition) in &indexes {
+        if name == "events_pos" || name == "events_visitor_pos" {
+            assert!(
+                definition.ends_with("WHERE (pos IS NOT NULL)"),
+                "{definition}"
+            );
+        }
+    }
     sqlx::query("ANALYZE events")
         .execute(&db.pool)
         .await

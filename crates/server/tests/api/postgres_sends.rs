@@ -457,8 +457,9 @@ fn write_of<'a>(
 
 /// The batch's read takes no lock: what changes between it and the write
 /// (a colleague closes the conversation or answers in it, the general path
-/// stores a retry or opens the visitor's first conversation) leaves that
-/// send out of the write, and the rest of the batch is written. An answer
+/// stores a retry or opens the visitor's first conversation, retention
+/// removes a visitor who never wrote) leaves that send out of the write, and
+/// the rest of the batch is written. An answer
 /// in between has a higher id than the one read: written after it, the
 /// visitor's message would come after it in the log but before it in the
 /// conversation, and its summary would go back.
@@ -472,20 +473,27 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
     let (opened_elsewhere, _) = visitors::create(&db, "en").await.unwrap();
     let (untouched, untouched_conversation) = visitor_with_conversation(&db).await;
     let (answered, answered_conversation) = visitor_with_conversation(&db).await;
-    let wanted: Vec<visitor_batch::Wanted> =
-        [closed, retried, opened_elsewhere.id, untouched, answered]
-            .into_iter()
-            .enumerate()
-            .map(|(k, visitor_id)| visitor_batch::Wanted {
-                k,
-                visitor_id,
-                client_id: Some("c1"),
-                may_open: true,
-            })
-            .collect();
+    let (gone, _) = visitors::create(&db, "en").await.unwrap();
+    let wanted: Vec<visitor_batch::Wanted> = [
+        closed,
+        retried,
+        opened_elsewhere.id,
+        untouched,
+        answered,
+        gone.id,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(k, visitor_id)| visitor_batch::Wanted {
+        k,
+        visitor_id,
+        client_id: Some("c1"),
+        may_open: true,
+    })
+    .collect();
     let mut conn = db.pool.acquire().await.unwrap();
     let planned = visitor_batch::plan(&mut conn, &wanted).await.unwrap();
-    assert_eq!(planned.len(), 5);
+    assert_eq!(planned.len(), 6);
     assert!(planned[2].into.as_ref().unwrap().opens);
 
     let mut tx = db.begin_write().await.unwrap();
@@ -534,6 +542,12 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
     conversations::record_message(&mut tx.tx, answered_conversation, &answer)
         .await
         .unwrap();
+    // (Retention removes visitors who never wrote, without their lock.)
+    sqlx::query("DELETE FROM visitors WHERE id = $1")
+        .bind(gone.id)
+        .execute(&mut *tx.tx)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 
     let bodies = [
@@ -542,6 +556,7 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
         "a second first",
         "untouched",
         "after the answer",
+        "from a visitor removed",
     ];
     let writes: Vec<_> = planned
         .iter()
@@ -553,7 +568,7 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
     let stored: Vec<(String, i64)> = sqlx::query_as(
         "SELECT body, conversation_id FROM messages \
          WHERE body IN ('after closing', 'a retry', 'a second first', 'untouched', \
-                        'after the answer')",
+                        'after the answer', 'from a visitor removed')",
     )
     .fetch_all(&db.pool)
     .await
@@ -577,7 +592,8 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
 
 /// One batch with a visitor's first message and another's into their open
 /// conversation: each conversation's summary points at its message, as the
-/// general path leaves it.
+/// general path leaves it. A conversation updated later than the batch's
+/// clock (a colleague on a node whose clock runs ahead) keeps that time.
 #[tokio::test]
 async fn a_batch_of_first_and_later_messages_leaves_each_summary_right() {
     let Some(Setup { db, .. }) = setup().await else {
@@ -602,10 +618,20 @@ async fn a_batch_of_first_and_later_messages_leaves_each_summary_right() {
         .map(|planned| write_of(planned, "c1", "in one batch"))
         .collect();
     let now = switchboard_server::db::now_ms();
+    let ahead = now + 60_000;
+    sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
+        .bind(ahead)
+        .bind(conversation)
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let written = visitor_batch::store(&mut conn, &writes, now).await.unwrap();
     assert_eq!(written, [0, 1]);
     let opened = writes[0].conversation_id;
-    for (id, write) in [opened, conversation].into_iter().zip(&writes) {
+    for ((id, updated_at), write) in [(opened, now), (conversation, ahead)]
+        .into_iter()
+        .zip(&writes)
+    {
         let summary: (i64, Option<i64>, i64, Option<i64>, String) = sqlx::query_as(
             "SELECT visitor_id, last_message_id, updated_at, first_visitor_at, status \
              FROM conversations WHERE id = $1",
@@ -619,7 +645,7 @@ async fn a_batch_of_first_and_later_messages_leaves_each_summary_right() {
             (
                 write.visitor_id,
                 Some(write.id),
-                now,
+                updated_at,
                 Some(now),
                 "open".to_string()
             )
