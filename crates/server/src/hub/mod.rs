@@ -39,8 +39,6 @@ const READ_AT_ONCE: i64 = 1000;
 /// How often the log is read when nothing wakes the hub (a batch from another
 /// node lost on NATS, or a write by a process that is no node).
 const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
-/// How long a woken hub on PostgreSQL waits for more commits before its pass.
-const GATHER_COMMITS: std::time::Duration = std::time::Duration::from_millis(1);
 /// How soon events that could not be numbered yet are tried again, at first
 /// and at most.
 const HELD_BACK_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
@@ -312,15 +310,10 @@ impl Hub {
         // whose end wakes nobody here — and less often the longer it stays.
         let mut retry: Option<std::time::Duration> = None;
         loop {
-            let woken = tokio::time::timeout(retry.unwrap_or(POLL_EVERY), self.wake.notified())
-                .await
-                .is_ok();
-            if woken && self.db.backend == Backend::Postgres {
-                // Commits come from several writers and nodes at once: a
-                // moment's wait lets one pass number and read those that
-                // follow instead of a pass each.
-                tokio::time::sleep(GATHER_COMMITS).await;
-            }
+            // Commits that come while a pass runs leave one wake-up behind,
+            // and the next pass takes them all: passes gather commits as
+            // group commit gathers sends, without a wait of their own.
+            let _ = tokio::time::timeout(retry.unwrap_or(POLL_EVERY), self.wake.notified()).await;
             // PostgreSQL: what writers on every node committed is numbered
             // first (see `events::numbered_after`).
             let mut held_back = false;
