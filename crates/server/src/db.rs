@@ -263,6 +263,11 @@ impl Db {
     /// otherwise three round trips of bookkeeping (begin, lock, commit) for
     /// one or two messages.
     pub async fn begin_write_holding(&self, keys: &[LockKey]) -> Result<WriteTx, sqlx::Error> {
+        let guard = match self.backend {
+            Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
+            Backend::Postgres => None,
+        };
+        let mut conn = self.pool.acquire().await.inspect_err(|e| self.note(e))?;
         // IMMEDIATE takes SQLite's write lock up front: a deferred transaction
         // that reads and then writes fails at once (SQLITE_BUSY_SNAPSHOT) when a
         // single-statement write slipped in between.
@@ -279,26 +284,20 @@ impl Db {
                 })
                 .into(),
         };
-        let guard = match self.backend {
-            Backend::Sqlite => Some(self.write_lock.clone().lock_owned().await),
-            Backend::Postgres => None,
-        };
-        let mut conn = self.pool.acquire().await.inspect_err(|e| self.note(e))?;
         if let Err(e) = conn.execute(begin.as_ref()).await {
             // Unsure what state a failed BEGIN leaves: don't pool it again.
             conn.close_on_drop();
             self.note(&e);
             return Err(e);
         }
-        let tx = WriteTx {
+        Ok(WriteTx {
             tx: TxConn(Some(conn)),
             done: false,
             guard,
             backend: self.backend,
             fault: self.write_fault.clone(),
             storage_full_at: self.storage_full_at.clone(),
-        };
-        Ok(tx)
+        })
     }
 
     fn note(&self, e: &sqlx::Error) {

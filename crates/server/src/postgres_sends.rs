@@ -141,14 +141,8 @@ async fn write_batch(
     batch: &[Job],
     views: &Views,
 ) -> Result<Vec<Option<Message>>, Failed> {
-    let failed = |e: sqlx::Error| {
-        db.note_write_error(&e);
-        match ApiError::of_store_fault(&e) {
-            Some(answer) => Failed::Store(answer),
-            None => Failed::Batch(e),
-        }
-    };
-    let mut conn = db.pool.acquire().await.map_err(failed)?;
+    let read_failed = |e| failure(db, e, false);
+    let mut conn = db.pool.acquire().await.map_err(read_failed)?;
     let wanted: Vec<visitor_batch::Wanted> = batch
         .iter()
         .enumerate()
@@ -161,7 +155,7 @@ async fn write_batch(
         .collect();
     let planned = visitor_batch::plan(&mut conn, &wanted)
         .await
-        .map_err(failed)?;
+        .map_err(read_failed)?;
 
     // The messages and their events as the API shows them, built before
     // they are written (their ids are known already).
@@ -212,24 +206,29 @@ async fn write_batch(
     if writes.is_empty() {
         return Ok(vec![None; batch.len()]);
     }
-    let written: HashSet<usize> = match visitor_batch::store(&mut conn, &writes, now).await {
-        Ok(written) => written.into_iter().collect(),
-        Err(e) => {
-            db.note_write_error(&e);
-            return Err(match ApiError::of_store_fault(&e) {
-                Some(answer) => Failed::Store(answer),
-                // The statement failed: its transaction wrote nothing.
-                None if matches!(e, sqlx::Error::Database(_)) => Failed::Batch(e),
-                // Whether it committed is not known: never the general path
-                // then, which could store the messages again.
-                None => Failed::Store(ApiError::from(e)),
-            });
-        }
-    };
+    let written: HashSet<usize> = visitor_batch::store(&mut conn, &writes, now)
+        .await
+        .map_err(|e| failure(db, e, true))?
+        .into_iter()
+        .collect();
     db.note_write_ok();
     Ok(messages
         .into_iter()
         .enumerate()
         .map(|(k, message)| message.filter(|_| written.contains(&k)))
         .collect())
+}
+
+/// How the batch is answered after `e`; `may_have_written`: whether the
+/// call that failed may have committed.
+fn failure(db: &Db, e: sqlx::Error, may_have_written: bool) -> Failed {
+    db.note_write_error(&e);
+    match ApiError::of_store_fault(&e) {
+        Some(answer) => Failed::Store(answer),
+        // A statement that failed wrote nothing.
+        None if !may_have_written || matches!(e, sqlx::Error::Database(_)) => Failed::Batch(e),
+        // Whether it committed is not known: never the general path then,
+        // which could store the messages again.
+        None => Failed::Store(ApiError::from(e)),
+    }
 }

@@ -28,7 +28,7 @@ pub struct AppState {
     pub messages_writer: GroupCommit,
     /// SQLite: visitors' common sends, on a writer thread of their own.
     pub sqlite_sends: Option<crate::sqlite_sends::SqliteSends>,
-    /// PostgreSQL's writer of visitors' common sends, a batch to a statement.
+    /// PostgreSQL: visitors' common sends, a batch in two round trips.
     pub postgres_sends: Option<crate::postgres_sends::PostgresSends>,
     /// Which visitor each widget token names (see `visitor_tokens`).
     pub visitor_tokens: crate::visitor_tokens::VisitorTokens,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::FutureExt;
-use switchboard_protocol::Message;
-use switchboard_server::db::{Db, LockKey};
+use switchboard_protocol::{AuthorKind, Message};
+use switchboard_server::db::{Db, LockKey, WriteTx};
 use switchboard_server::error::ApiResult;
 use switchboard_server::postgres_sends::PostgresSends;
 use switchboard_server::sends::{Views, VisitorSend};
@@ -431,6 +431,58 @@ async fn a_batch_reads_no_table_whole() {
     );
 }
 
+/// `visitor_batch::plan` for a send (client id "c1") of each of `visitors`,
+/// in that order, on a connection kept for the write.
+async fn plan_sends(
+    db: &Db,
+    visitors: &[i64],
+) -> (
+    sqlx::pool::PoolConnection<sqlx::Any>,
+    Vec<visitor_batch::Planned>,
+) {
+    let wanted: Vec<visitor_batch::Wanted> = visitors
+        .iter()
+        .enumerate()
+        .map(|(k, &visitor_id)| visitor_batch::Wanted {
+            k,
+            visitor_id,
+            client_id: Some("c1"),
+            may_open: true,
+        })
+        .collect();
+    let mut conn = db.pool.acquire().await.unwrap();
+    let planned = visitor_batch::plan(&mut conn, &wanted).await.unwrap();
+    (conn, planned)
+}
+
+/// A chat message stored as the general path stores it (without its
+/// conversation's summary).
+async fn insert_chat(
+    tx: &mut WriteTx,
+    conversation_id: i64,
+    author_kind: AuthorKind,
+    author_id: Option<i64>,
+    client_id: Option<&str>,
+    body: &str,
+) -> messages::MessageRecord {
+    messages::insert(
+        &mut tx.tx,
+        messages::NewMessage {
+            conversation_id,
+            client_id,
+            author_kind,
+            author_id,
+            body,
+            channel: switchboard_protocol::Channel::Chat,
+            email_message_id: None,
+            raw_email: None,
+            attachments: &[],
+        },
+    )
+    .await
+    .unwrap()
+}
+
 /// A send as `visitor_batch::store` takes it, for `planned`.
 fn write_of<'a>(
     planned: &visitor_batch::Planned,
@@ -474,25 +526,18 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
     let (untouched, untouched_conversation) = visitor_with_conversation(&db).await;
     let (answered, answered_conversation) = visitor_with_conversation(&db).await;
     let (gone, _) = visitors::create(&db, "en").await.unwrap();
-    let wanted: Vec<visitor_batch::Wanted> = [
-        closed,
-        retried,
-        opened_elsewhere.id,
-        untouched,
-        answered,
-        gone.id,
-    ]
-    .into_iter()
-    .enumerate()
-    .map(|(k, visitor_id)| visitor_batch::Wanted {
-        k,
-        visitor_id,
-        client_id: Some("c1"),
-        may_open: true,
-    })
-    .collect();
-    let mut conn = db.pool.acquire().await.unwrap();
-    let planned = visitor_batch::plan(&mut conn, &wanted).await.unwrap();
+    let (mut conn, planned) = plan_sends(
+        &db,
+        &[
+            closed,
+            retried,
+            opened_elsewhere.id,
+            untouched,
+            answered,
+            gone.id,
+        ],
+    )
+    .await;
     assert_eq!(planned.len(), 6);
     assert!(planned[2].into.as_ref().unwrap().opens);
 
@@ -504,41 +549,27 @@ async fn what_changed_since_the_read_is_left_to_the_general_path() {
     )
     .await
     .unwrap();
-    messages::insert(
-        &mut tx.tx,
-        messages::NewMessage {
-            conversation_id: retried_conversation,
-            client_id: Some("c1"),
-            author_kind: switchboard_protocol::AuthorKind::Visitor,
-            author_id: Some(retried),
-            body: "the first try",
-            channel: switchboard_protocol::Channel::Chat,
-            email_message_id: None,
-            raw_email: None,
-            attachments: &[],
-        },
+    insert_chat(
+        &mut tx,
+        retried_conversation,
+        AuthorKind::Visitor,
+        Some(retried),
+        Some("c1"),
+        "the first try",
     )
-    .await
-    .unwrap();
+    .await;
     conversations::create(&mut tx.tx, opened_elsewhere.id)
         .await
         .unwrap();
-    let answer = messages::insert(
-        &mut tx.tx,
-        messages::NewMessage {
-            conversation_id: answered_conversation,
-            client_id: None,
-            author_kind: switchboard_protocol::AuthorKind::Operator,
-            author_id: None,
-            body: "an answer",
-            channel: switchboard_protocol::Channel::Chat,
-            email_message_id: None,
-            raw_email: None,
-            attachments: &[],
-        },
+    let answer = insert_chat(
+        &mut tx,
+        answered_conversation,
+        AuthorKind::Operator,
+        None,
+        None,
+        "an answer",
     )
-    .await
-    .unwrap();
+    .await;
     conversations::record_message(&mut tx.tx, answered_conversation, &answer)
         .await
         .unwrap();
@@ -601,18 +632,7 @@ async fn a_batch_of_first_and_later_messages_leaves_each_summary_right() {
     };
     let (new_visitor, _) = visitors::create(&db, "en").await.unwrap();
     let (visitor, conversation) = visitor_with_conversation(&db).await;
-    let wanted: Vec<visitor_batch::Wanted> = [new_visitor.id, visitor]
-        .into_iter()
-        .enumerate()
-        .map(|(k, visitor_id)| visitor_batch::Wanted {
-            k,
-            visitor_id,
-            client_id: Some("c1"),
-            may_open: true,
-        })
-        .collect();
-    let mut conn = db.pool.acquire().await.unwrap();
-    let planned = visitor_batch::plan(&mut conn, &wanted).await.unwrap();
+    let (mut conn, planned) = plan_sends(&db, &[new_visitor.id, visitor]).await;
     let writes: Vec<_> = planned
         .iter()
         .map(|planned| write_of(planned, "c1", "in one batch"))
@@ -663,39 +683,21 @@ async fn a_write_that_fails_leaves_nothing() {
     };
     let (new_visitor, _) = visitors::create(&db, "en").await.unwrap();
     let (visitor, conversation) = visitor_with_conversation(&db).await;
-    let wanted: Vec<visitor_batch::Wanted> = [new_visitor.id, visitor]
-        .into_iter()
-        .enumerate()
-        .map(|(k, visitor_id)| visitor_batch::Wanted {
-            k,
-            visitor_id,
-            client_id: Some("c1"),
-            may_open: true,
-        })
-        .collect();
-    let mut conn = db.pool.acquire().await.unwrap();
-    let planned = visitor_batch::plan(&mut conn, &wanted).await.unwrap();
+    let (mut conn, planned) = plan_sends(&db, &[new_visitor.id, visitor]).await;
     let mut writes: Vec<_> = planned
         .iter()
         .map(|planned| write_of(planned, "c1", "doomed"))
         .collect();
     let mut tx = db.begin_write().await.unwrap();
-    let taken = messages::insert(
-        &mut tx.tx,
-        messages::NewMessage {
-            conversation_id: conversation,
-            client_id: None,
-            author_kind: switchboard_protocol::AuthorKind::Visitor,
-            author_id: Some(visitor),
-            body: "before",
-            channel: switchboard_protocol::Channel::Chat,
-            email_message_id: None,
-            raw_email: None,
-            attachments: &[],
-        },
+    let taken = insert_chat(
+        &mut tx,
+        conversation,
+        AuthorKind::Visitor,
+        Some(visitor),
+        None,
+        "before",
     )
-    .await
-    .unwrap();
+    .await;
     tx.commit().await.unwrap();
     writes[1].id = taken.id;
 
