@@ -4,7 +4,8 @@
 //! node reads what is new from the database, in `seq` order, into a ring of recent
 //! events and announces the newest seq (SQLite's own writer of visitors' sends
 //! hands over what it committed instead: see `publish_committed`; with several
-//! nodes, each sends the others what it read: see `peers`). Each stream
+//! nodes, each sends the others what it read: see `peers`, and one numbers
+//! the shared log for all: see `numbering`). Each stream
 //! follows that ring at its own pace (falling back to the database when it is
 //! behind the ring), so a slow client never slows the others and nothing is
 //! skipped or sent twice.
@@ -27,6 +28,7 @@ use switchboard_protocol::event;
 use crate::db::{Backend, Db};
 use crate::store::events::{self, StoredEvent};
 
+mod numbering;
 mod peers;
 
 const RING_CAPACITY: usize = 4096;
@@ -72,6 +74,13 @@ pub struct Hub {
     /// Members with a live stream on other nodes, as each node last told
     /// (keyed by its subject), and when it told.
     remote_presence: Mutex<HashMap<String, (Instant, HashSet<i64>)>>,
+    /// Nodes that asked this one to number the log, waiting for the next
+    /// pass (see `numbering`).
+    askers: Mutex<Vec<async_nats::Subject>>,
+    /// A numbering node that did not answer, and when.
+    suspect: Mutex<Option<(String, Instant)>>,
+    /// Passes that numbered the log here (PostgreSQL).
+    own_passes: std::sync::atomic::AtomicU64,
     feeds: Mutex<Feeds>,
     /// Bumped when the log shows the widget's settings or the team changed
     /// (the widget shows colleagues' faces).
@@ -151,6 +160,9 @@ impl Hub {
             presence_changed: Notify::new(),
             presence_out: tokio::sync::Mutex::new(false),
             remote_presence: Mutex::new(HashMap::new()),
+            askers: Mutex::new(Vec::new()),
+            suspect: Mutex::new(None),
+            own_passes: std::sync::atomic::AtomicU64::new(0),
             feeds: Mutex::new(Feeds {
                 routed: latest,
                 by_visitor: HashMap::new(),
@@ -161,8 +173,9 @@ impl Hub {
         Ok(hub)
     }
 
-    /// Tells this node's hub that events were committed. It numbers them
-    /// and sends them on to the other nodes.
+    /// Tells this node's hub that events were committed. It numbers them,
+    /// or has the cluster's numbering node do it (`numbering`), and the
+    /// events go on to every node.
     pub fn wake(&self) {
         self.wake.notify_one();
     }
@@ -182,6 +195,7 @@ impl Hub {
         let mut batches = subscribe(peers.incoming.clone()).await?;
         let mut legacy_wakeups = subscribe(peers::LEGACY_WAKE_SUBJECT.into()).await?;
         let mut presence = subscribe(peers.presence_in.clone()).await?;
+        let mut asked_to_number = subscribe(peers.number_in.clone()).await?;
         let own = peers.outgoing.clone();
         let own_presence = peers.presence_out.clone();
         let _ = self.peers.set(peers);
@@ -205,6 +219,15 @@ impl Hub {
         let hub = self.clone();
         tokio::spawn(async move {
             use futures_util::StreamExt;
+            while let Some(message) = asked_to_number.next().await {
+                if let Some(reply) = message.reply {
+                    hub.asked_to_number(reply);
+                }
+            }
+        });
+        let hub = self.clone();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
             while legacy_wakeups.next().await.is_some() {
                 hub.wake.notify_one();
             }
@@ -224,10 +247,18 @@ impl Hub {
                             .unwrap_or_else(PoisonError::into_inner);
                         // Nodes that stopped telling (a restart is a new node).
                         told.retain(|_, (at, _)| at.elapsed() < peers::PRESENCE_FOR);
-                        told.insert(
-                            message.subject.to_string(),
-                            (Instant::now(), members.into_iter().collect()),
-                        );
+                        let new_node = told
+                            .insert(
+                                message.subject.to_string(),
+                                (Instant::now(), members.into_iter().collect()),
+                            )
+                            .is_none();
+                        if new_node {
+                            // It has not heard of this one yet, if it just
+                            // started: tell it now rather than at the next
+                            // round, so both soon agree who numbers the log.
+                            hub.presence_changed.notify_one();
+                        }
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, subject = %message.subject, "nats: presence did not parse")
@@ -314,45 +345,68 @@ impl Hub {
             // and the next pass takes them all: passes gather commits as
             // group commit gathers sends, without a wait of their own.
             let _ = tokio::time::timeout(retry.unwrap_or(POLL_EVERY), self.wake.notified()).await;
-            // PostgreSQL: what writers on every node committed is numbered
-            // first (see `events::numbered_after`).
-            let mut held_back = false;
-            loop {
-                let after = self.latest_seq();
-                match events::numbered_after(&self.db, after, READ_AT_ONCE).await {
-                    Ok(pass) => {
-                        held_back |= pass.held_back;
-                        // A short read reached the end of the log: asking
-                        // again would cost a round trip to say so.
-                        let at_end = pass.events.len() < READ_AT_ONCE as usize;
-                        let added = self.append(pass.events);
-                        if let Some(peers) = self.peers.get() {
-                            if self.db.backend == Backend::Postgres && !added.is_empty() {
-                                peers.send(&added);
-                            }
-                        }
-                        if at_end {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "hub: reading the event log failed");
-                        if self.db.backend == Backend::Postgres {
-                            // Numbering is a write and may fail where reading
-                            // does not (a full disk): what other nodes
-                            // numbered still goes out, and the numbering is
-                            // tried again soon.
-                            held_back = true;
-                            if let Ok(batch) = events::after(&self.db, after, READ_AT_ONCE).await {
-                                self.append(batch);
-                            }
-                        }
-                        break;
-                    }
-                }
-            }
+            // A pass that other nodes asked for numbers here; otherwise the
+            // cluster's numbering node is asked, if another (`numbering`).
+            let askers = self.take_askers();
+            let numbering_node = if askers.is_empty() {
+                self.numbering_node()
+            } else {
+                None
+            };
+            let held_back = match numbering_node {
+                // It numbers what it found held back as soon as it can.
+                Some(node) if self.ask_to_number(&node).await => false,
+                _ => self.number_and_read().await,
+            };
+            self.answer_askers(askers, held_back);
             retry = held_back
                 .then(|| retry.map_or(HELD_BACK_RETRY, |r| (r * 2).min(HELD_BACK_RETRY_MAX)));
+        }
+    }
+
+    /// Numbers what writers on every node committed (PostgreSQL: see
+    /// `events::numbered_after`) and reads what is new into the ring, sending
+    /// it to the other nodes. True when some events wait behind a transaction
+    /// still open.
+    async fn number_and_read(&self) -> bool {
+        let mut held_back = false;
+        loop {
+            let after = self.latest_seq();
+            if self.db.backend == Backend::Postgres {
+                self.own_passes
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            match events::numbered_after(&self.db, after, READ_AT_ONCE).await {
+                Ok(pass) => {
+                    held_back |= pass.held_back;
+                    // A short read reached the end of the log: asking
+                    // again would cost a round trip to say so.
+                    let at_end = pass.events.len() < READ_AT_ONCE as usize;
+                    let added = self.append(pass.events);
+                    if let Some(peers) = self.peers.get() {
+                        if self.db.backend == Backend::Postgres && !added.is_empty() {
+                            peers.send(&added);
+                        }
+                    }
+                    if at_end {
+                        return held_back;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "hub: reading the event log failed");
+                    if self.db.backend == Backend::Postgres {
+                        // Numbering is a write and may fail where reading
+                        // does not (a full disk): what other nodes
+                        // numbered still goes out, and the numbering is
+                        // tried again soon.
+                        if let Ok(batch) = events::after(&self.db, after, READ_AT_ONCE).await {
+                            self.append(batch);
+                        }
+                        return true;
+                    }
+                    return held_back;
+                }
+            }
         }
     }
 

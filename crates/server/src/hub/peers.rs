@@ -11,6 +11,10 @@
 //! what a node holds (one was lost, or came late) wakes its hub to read the
 //! log, and every hub reads the log at least once a second anyway.
 //!
+//! One node numbers the log for all (see `numbering`): the others ask it to
+//! over NATS (`switchboard.<cluster>.number.<node>`, a request that it
+//! answers after a pass), instead of each numbering after its own commits.
+//!
 //! Each node also tells the others who holds an operator stream on it, when
 //! that changes and every [`PRESENCE_EVERY`]; what a node told counts for
 //! [`PRESENCE_FOR`] (a node that stops stops counting). Presence decides
@@ -51,11 +55,41 @@ const WAITING_BATCHES: usize = 1024;
 pub(super) const PRESENCE_EVERY: Duration = Duration::from_secs(2);
 /// How long what a node told about presence counts without news from it.
 pub(super) const PRESENCE_FOR: Duration = Duration::from_secs(7);
+/// How long a node waits for the numbering node's answer before it numbers
+/// the log itself (a node that stopped answers at once: NATS says nobody
+/// listens; this is for one that hangs).
+const ASK_TIMEOUT: Duration = Duration::from_millis(50);
+
+/// Why a node asked to number the log did not.
+#[derive(Debug)]
+pub(super) enum NotAnswered {
+    /// Nobody listens where it is asked: it stopped (or runs a version that
+    /// does not number for others).
+    NobodyListens,
+    /// It listens but did not answer in time, or NATS failed.
+    Failed(String),
+}
+
+/// The numbering node's answer: it has numbered everything committed before
+/// it was asked, up to `latest`, except what `held_back` says waits behind a
+/// transaction still open (it numbers that later itself and sends it).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub(super) struct Numbered {
+    pub latest: i64,
+    pub held_back: bool,
+}
 
 pub(super) struct Peers {
     pub client: async_nats::Client,
-    /// Batches of events on their way to NATS (see `WAITING_BATCHES`).
-    outbox: tokio::sync::mpsc::Sender<Bytes>,
+    /// Batches of events, and answers to requests to number, on their way to
+    /// NATS in the order they were made (see `WAITING_BATCHES`).
+    outbox: tokio::sync::mpsc::Sender<(async_nats::Subject, Bytes)>,
+    /// `switchboard.<cluster>`.
+    prefix: String,
+    /// This node's name in its subjects (random per start).
+    pub node: String,
+    /// Where this node is asked to number the log.
+    pub number_in: String,
     /// This node's subject for events.
     pub outgoing: String,
     /// Every node's subject for events: `switchboard.<cluster>.log.*`.
@@ -78,14 +112,17 @@ impl Peers {
         let node = format!("{:016x}", rand::random::<u64>());
         let outgoing = format!("{prefix}.log.{node}");
         let (outbox, waiting) = tokio::sync::mpsc::channel(WAITING_BATCHES);
-        tokio::spawn(publish_in_order(client.clone(), outgoing.clone(), waiting));
+        tokio::spawn(publish_in_order(client.clone(), waiting));
         Ok(Peers {
             client,
             outbox,
+            number_in: format!("{prefix}.number.{node}"),
             outgoing,
             incoming: format!("{prefix}.log.*"),
             presence_out: format!("{prefix}.presence.{node}"),
             presence_in: format!("{prefix}.presence.*"),
+            node,
+            prefix,
         })
     }
 
@@ -105,9 +142,50 @@ impl Peers {
     /// order, without waiting for NATS.
     pub fn send(&self, events: &[Arc<LiveEvent>]) {
         for payload in encode(events, BATCH_BYTES) {
-            if self.outbox.try_send(payload).is_err() {
+            if self
+                .outbox
+                .try_send((self.outgoing.clone().into(), payload))
+                .is_err()
+            {
                 tracing::warn!("nats: too many batches waiting; other nodes read the log instead");
                 return;
+            }
+        }
+    }
+
+    /// The node a presence subject is of, if it is this cluster's.
+    pub fn node_of_presence<'s>(&self, subject: &'s str) -> Option<&'s str> {
+        subject
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(".presence.")
+    }
+
+    /// Asks `node` to number the log. Its events come as usual, on its log
+    /// subject; the answer says up to where.
+    pub async fn ask_to_number(&self, node: &str) -> Result<Numbered, NotAnswered> {
+        let subject = format!("{}.number.{node}", self.prefix);
+        let answer = tokio::time::timeout(ASK_TIMEOUT, self.client.request(subject, Bytes::new()))
+            .await
+            .map_err(|_| NotAnswered::Failed(format!("no answer in {ASK_TIMEOUT:?}")))?
+            .map_err(|e| match e.kind() {
+                async_nats::client::RequestErrorKind::NoResponders => NotAnswered::NobodyListens,
+                _ => NotAnswered::Failed(e.to_string()),
+            })?;
+        serde_json::from_slice(&answer.payload)
+            .map_err(|e| NotAnswered::Failed(format!("the answer did not parse: {e}")))
+    }
+
+    /// Answers the nodes that asked for a pass, after the events it added
+    /// (they go out in order, so an answer seldom comes before its events).
+    pub fn answer(&self, askers: Vec<async_nats::Subject>, numbered: &Numbered) {
+        let payload: Bytes = serde_json::to_vec(numbered)
+            .expect("answers serialise")
+            .into();
+        for reply in askers {
+            if self.outbox.try_send((reply, payload.clone())).is_err() {
+                tracing::warn!(
+                    "nats: too many messages waiting; a node asking to number will do it itself"
+                );
             }
         }
     }
@@ -115,11 +193,10 @@ impl Peers {
 
 async fn publish_in_order(
     client: async_nats::Client,
-    subject: String,
-    mut waiting: tokio::sync::mpsc::Receiver<Bytes>,
+    mut waiting: tokio::sync::mpsc::Receiver<(async_nats::Subject, Bytes)>,
 ) {
-    while let Some(payload) = waiting.recv().await {
-        if let Err(e) = client.publish(subject.clone(), payload).await {
+    while let Some((subject, payload)) = waiting.recv().await {
+        if let Err(e) = client.publish(subject, payload).await {
             tracing::warn!(error = %e, "nats: sending events failed (other nodes read the log)");
         }
     }

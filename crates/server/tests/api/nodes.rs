@@ -827,3 +827,185 @@ async fn an_operator_connected_to_one_node_is_present_on_every_node() {
     becomes((false, "offline")).await;
     drop(app);
 }
+
+/// Waits until the two nodes agree which of them numbers the log; returns
+/// (the numbering node, the other).
+async fn numbering_pair<'n>(
+    a: &'n switchboard_server::RunningServer,
+    b: &'n switchboard_server::RunningServer,
+) -> (
+    &'n switchboard_server::RunningServer,
+    &'n switchboard_server::RunningServer,
+) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (hub_a, hub_b) = (&a.state.hub, &b.state.hub);
+        let asks = |hub: &switchboard_server::hub::Hub, other: &switchboard_server::hub::Hub| {
+            hub.numbering_node().as_deref() == other.node_name() && other.numbering_node().is_none()
+        };
+        if asks(hub_a, hub_b) {
+            return (b, a);
+        }
+        if asks(hub_b, hub_a) {
+            return (a, b);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the nodes did not agree who numbers the log in 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Sends `bodies` one after another as a new visitor through `node`.
+async fn visitor_says(http: &reqwest::Client, node: &str, bodies: &[String]) {
+    let session = widget_session(http, node).await;
+    let visitor = session["visitor_token"].as_str().unwrap().to_string();
+    for (i, body) in bodies.iter().enumerate() {
+        let r = http
+            .post(format!("{node}/api/v1/widget/messages"))
+            .header("x-visitor-token", &visitor)
+            .json(&json!({ "body": body, "client_id": format!("m{i}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+}
+
+/// The bodies of the next `n` messages a stream shows.
+async fn next_bodies(ws: &mut Ws, n: usize) -> Vec<String> {
+    let mut bodies = Vec::new();
+    while bodies.len() < n {
+        let e = next_event(ws, "message.created").await;
+        bodies.push(e["data"]["body"].as_str().unwrap().to_string());
+    }
+    bodies
+}
+
+/// One node numbers the log for both: the other, woken by its own writers,
+/// asks it over NATS instead of numbering (before, each node numbered after
+/// its own commits: twice the passes on PostgreSQL, taking turns on the
+/// log's lock). Messages written through the node that asks reach the
+/// streams on both nodes, in order, without a single numbering pass of its
+/// own.
+#[tokio::test]
+async fn one_node_numbers_the_log_for_both_and_the_other_asks_it() {
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    let (numbering, asking) = numbering_pair(&a, &b).await;
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &a).await;
+    let ws = |node: &switchboard_server::RunningServer| {
+        let base = node.url().replacen("http://", "ws://", 1);
+        format!("{base}/api/v1/stream?token={token}")
+    };
+    let mut on_numbering = connect(&ws(numbering)).await;
+    let mut on_asking = connect(&ws(asking)).await;
+    assert_eq!(next_frame(&mut on_numbering).await["type"], "ready");
+    assert_eq!(next_frame(&mut on_asking).await["type"], "ready");
+
+    let passes_before = asking.state.hub.own_numbering_passes();
+    let numbering_before = numbering.state.hub.own_numbering_passes();
+    let bodies: Vec<String> = (0..10)
+        .map(|i| format!("through the asking node {i}"))
+        .collect();
+    visitor_says(&http, &asking.url(), &bodies).await;
+
+    assert_eq!(next_bodies(&mut on_asking, 10).await, bodies);
+    assert_eq!(next_bodies(&mut on_numbering, 10).await, bodies);
+    assert_eq!(
+        asking.state.hub.own_numbering_passes(),
+        passes_before,
+        "the asking node numbered the log itself"
+    );
+    assert!(numbering.state.hub.own_numbering_passes() > numbering_before);
+    a.stop();
+    b.stop();
+}
+
+/// A numbering node that does not answer — nobody listens where it is asked
+/// (it stopped, or runs a version that does not answer), or it listens and
+/// hangs — costs nothing but time: each node numbers the log itself and
+/// every message arrives. Here a third "node" with a name lower than any
+/// real one tells its presence, so both real nodes ask it.
+#[tokio::test]
+async fn when_the_numbering_node_does_not_answer_each_node_numbers_itself() {
+    use futures_util::StreamExt;
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    numbering_pair(&a, &b).await;
+    let prefix = a
+        .state
+        .hub
+        .peer_subjects()
+        .unwrap()
+        .strip_suffix(".log.*")
+        .unwrap()
+        .to_string();
+    let nats = async_nats::connect(test_nats_url()).await.unwrap();
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &a).await;
+    let base = a.url().replacen("http://", "ws://", 1);
+    let mut stream = connect(&format!("{base}/api/v1/stream?token={token}")).await;
+    assert_eq!(next_frame(&mut stream).await["type"], "ready");
+
+    // Node names are 16 hex digits: "00", then "0", sort before any.
+    for (node, hangs) in [("00", false), ("0", true)] {
+        let mut hanging = match hangs {
+            true => Some(
+                nats.subscribe(format!("{prefix}.number.{node}"))
+                    .await
+                    .unwrap(),
+            ),
+            false => None,
+        };
+        nats.publish(format!("{prefix}.presence.{node}"), "[]".into())
+            .await
+            .unwrap();
+        nats.flush().await.unwrap();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while [&a, &b]
+            .iter()
+            .any(|n| n.state.hub.lowest_node().as_deref() != Some(node))
+        {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the nodes did not hear of node {node}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let passes_before = [&a, &b].map(|n| n.state.hub.own_numbering_passes());
+        let bodies: Vec<String> = (0..4).map(|i| format!("node {node} away: {i}")).collect();
+        visitor_says(&http, &a.url(), &bodies[..2]).await;
+        visitor_says(&http, &b.url(), &bodies[2..]).await;
+        let mut got = next_bodies(&mut stream, 4).await;
+        got.sort();
+        assert_eq!(got, bodies, "node {node} away: every message arrived");
+        // A node whose ask is still waiting out its timeout has its messages
+        // shown by the other one's pass already: wait for both passes.
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let passes_after = [&a, &b].map(|n| n.state.hub.own_numbering_passes());
+            if passes_after[0] > passes_before[0] && passes_after[1] > passes_before[1] {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {node} away: each node numbered itself ({passes_before:?} → {passes_after:?})"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        if let Some(asked) = hanging.as_mut() {
+            let request = tokio::time::timeout(std::time::Duration::from_secs(5), asked.next())
+                .await
+                .expect("the hanging node was asked")
+                .unwrap();
+            assert!(request.reply.is_some(), "asked with a subject to answer on");
+        }
+    }
+    a.stop();
+    b.stop();
+}
