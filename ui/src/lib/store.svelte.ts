@@ -225,8 +225,11 @@ class Store {
       const l = await api.listConversations(filter, start, count);
       if (filter !== this.filter || asked < this.listApplied) return;
       this.listApplied = asked;
-      if (!this.list.length) performance.mark('sb:list');
+      const first = !this.list.length;
+      if (first) performance.mark('sb:list');
       this.list = l.items;
+      // the frame that shows the first rows (Svelte has put them in the DOM by then)
+      if (first) requestAnimationFrame(() => performance.mark('sb:rows'));
       this.listStart = l.start;
       this.listTotal = l.total;
       const open = l.items.find((c) => c.id === this.selected);
