@@ -6,7 +6,7 @@ use serde_json::json;
 use switchboard_server::db::Db;
 use switchboard_server::store::events;
 
-use crate::helpers::{seq_scans, test_config};
+use crate::helpers::{earlier_migrations, seq_scans, test_config};
 
 /// PL/pgSQL keeps a statement's plan for the life of the connection. Planned
 /// on an empty log, the pass used to scan the whole table — the check for
@@ -62,15 +62,7 @@ async fn a_log_numbered_before_the_partial_indexes_reads_through_them() {
     let config = test_config(dir.path(), None).await;
 
     // The schema as the previous release left it (migrations up to 0015).
-    let old = tempfile::tempdir().unwrap();
-    let migrations = format!("{}/migrations/postgres", env!("CARGO_MANIFEST_DIR"));
-    for entry in std::fs::read_dir(&migrations).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().to_string();
-        if name.as_str() < "0016" {
-            std::fs::copy(&path, old.path().join(&name)).unwrap();
-        }
-    }
+    let old = earlier_migrations("postgres", |name| name < "0016");
     let mut previous = sqlx::PgConnection::connect(&config.database_url)
         .await
         .unwrap();

@@ -573,3 +573,41 @@ pub async fn seq_scans(conn: &mut sqlx::AnyConnection, table: &str) -> i64 {
         .await
         .unwrap()
 }
+
+/// A directory holding the migrations of `store` ("sqlite" or "postgres")
+/// that `keep` takes, by file name: the schema of an earlier release, for
+/// the upgrade tests.
+pub fn earlier_migrations(store: &str, keep: impl Fn(&str) -> bool) -> tempfile::TempDir {
+    let old = tempfile::tempdir().unwrap();
+    let dir = format!("{}/migrations/{store}", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        if keep(&name) {
+            std::fs::copy(&path, old.path().join(&name)).unwrap();
+        }
+    }
+    old
+}
+
+/// A SQLite data dir whose schema is what these migrations (of an earlier
+/// release) made, and a connection to fill it.
+pub async fn data_dir_migrated_to(
+    migrations: &[&str],
+) -> (tempfile::TempDir, sqlx::SqliteConnection) {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let old = earlier_migrations("sqlite", |name| migrations.contains(&name));
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("switchboard.db").display()
+    );
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::migrate::Migrator::new(old.path())
+        .await
+        .unwrap()
+        .run(&mut db)
+        .await
+        .unwrap();
+    (dir, db)
+}

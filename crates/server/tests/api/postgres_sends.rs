@@ -483,6 +483,26 @@ async fn insert_chat(
     .unwrap()
 }
 
+/// One batch planned for two visitors: a new one's first message, and one
+/// into the open conversation of another (whose id comes back too).
+async fn first_and_later_sends(
+    db: &Db,
+    body: &'static str,
+) -> (
+    sqlx::pool::PoolConnection<sqlx::Any>,
+    Vec<visitor_batch::Write<'static>>,
+    i64,
+) {
+    let (new_visitor, _) = visitors::create(db, "en").await.unwrap();
+    let (visitor, conversation) = visitor_with_conversation(db).await;
+    let (conn, planned) = plan_sends(db, &[new_visitor.id, visitor]).await;
+    let writes = planned
+        .iter()
+        .map(|planned| write_of(planned, "c1", body))
+        .collect();
+    (conn, writes, conversation)
+}
+
 /// A send as `visitor_batch::store` takes it, for `planned`.
 fn write_of<'a>(
     planned: &visitor_batch::Planned,
@@ -630,13 +650,7 @@ async fn a_batch_of_first_and_later_messages_leaves_each_summary_right() {
     let Some(Setup { db, .. }) = setup().await else {
         return;
     };
-    let (new_visitor, _) = visitors::create(&db, "en").await.unwrap();
-    let (visitor, conversation) = visitor_with_conversation(&db).await;
-    let (mut conn, planned) = plan_sends(&db, &[new_visitor.id, visitor]).await;
-    let writes: Vec<_> = planned
-        .iter()
-        .map(|planned| write_of(planned, "c1", "in one batch"))
-        .collect();
+    let (mut conn, writes, conversation) = first_and_later_sends(&db, "in one batch").await;
     let now = switchboard_server::db::now_ms();
     let ahead = now + 60_000;
     sqlx::query("UPDATE conversations SET updated_at = $1 WHERE id = $2")
@@ -681,19 +695,13 @@ async fn a_write_that_fails_leaves_nothing() {
     let Some(Setup { db, .. }) = setup().await else {
         return;
     };
-    let (new_visitor, _) = visitors::create(&db, "en").await.unwrap();
-    let (visitor, conversation) = visitor_with_conversation(&db).await;
-    let (mut conn, planned) = plan_sends(&db, &[new_visitor.id, visitor]).await;
-    let mut writes: Vec<_> = planned
-        .iter()
-        .map(|planned| write_of(planned, "c1", "doomed"))
-        .collect();
+    let (mut conn, mut writes, conversation) = first_and_later_sends(&db, "doomed").await;
     let mut tx = db.begin_write().await.unwrap();
     let taken = insert_chat(
         &mut tx,
         conversation,
         AuthorKind::Visitor,
-        Some(visitor),
+        Some(writes[1].visitor_id),
         None,
         "before",
     )
@@ -711,7 +719,7 @@ async fn a_write_that_fails_leaves_nothing() {
                 (SELECT count(*) FROM conversations WHERE visitor_id = $1), \
                 (SELECT count(*) FROM events WHERE visitor_id = $1)",
     )
-    .bind(new_visitor.id)
+    .bind(writes[0].visitor_id)
     .fetch_one(&db.pool)
     .await
     .unwrap();

@@ -190,26 +190,7 @@ async fn messages_stored_before_search_existed_are_indexed_after_the_upgrade() {
     if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
         return; // the migrations are the same per store; SQLite is checked here
     }
-    let dir = tempfile::tempdir().unwrap();
-    let old = tempfile::tempdir().unwrap();
-    for name in MIGRATIONS_OF_THE_PREVIOUS_RELEASE {
-        std::fs::copy(
-            format!("{}/migrations/sqlite/{name}", env!("CARGO_MANIFEST_DIR")),
-            old.path().join(name),
-        )
-        .unwrap();
-    }
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("switchboard.db").display()
-    );
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::migrate::Migrator::new(old.path())
-        .await
-        .unwrap()
-        .run(&mut db)
-        .await
-        .unwrap();
+    let (dir, mut db) = data_dir_migrated_to(&MIGRATIONS_OF_THE_PREVIOUS_RELEASE).await;
     let now = switchboard_server::db::now_ms() - 3_600_000;
     sqlx::query(&format!(
         "INSERT INTO visitors (token_hash, name, email, locale, created_at, last_seen_at) \

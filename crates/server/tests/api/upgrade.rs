@@ -14,32 +14,6 @@ const OLD_MIGRATIONS: [&str; 3] = [
     "0003_events_by_visitor.sql",
 ];
 
-/// A SQLite data dir whose schema is what these migrations (of the earlier
-/// release) made, and a connection to fill it.
-async fn data_dir_migrated_to(migrations: &[&str]) -> (tempfile::TempDir, sqlx::SqliteConnection) {
-    let dir = tempfile::tempdir().unwrap();
-    let old = tempfile::tempdir().unwrap();
-    for name in migrations {
-        std::fs::copy(
-            format!("{}/migrations/sqlite/{name}", env!("CARGO_MANIFEST_DIR")),
-            old.path().join(name),
-        )
-        .unwrap();
-    }
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("switchboard.db").display()
-    );
-    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
-    sqlx::migrate::Migrator::new(old.path())
-        .await
-        .unwrap()
-        .run(&mut db)
-        .await
-        .unwrap();
-    (dir, db)
-}
-
 #[tokio::test]
 async fn a_data_dir_of_the_previous_release_opens_with_nothing_lost() {
     if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
