@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde::Serialize;
 use switchboard_core::cache::MessageLog;
 use switchboard_core::{
-    Account, ConnState, Filter, LocalPrefs, OutboxItem, SearchResults, SessionInfo, SoundChoice,
-    UiError, Upload,
+    Account, ConnState, Error as CoreError, Filter, LocalPrefs, OutboxItem, SearchResults,
+    SessionInfo, SoundChoice, UiError, Upload,
 };
 use switchboard_protocol::{
     Conversation, ConversationStatus, NotificationSettings, Presence, Report, UpdateConversation,
@@ -47,9 +47,50 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
     }
 }
 
+/// What the page needs for its first screen, in one call (`startup`): the app's
+/// settings, the session restored from the keyring, and the first rows of the
+/// dialog list, so the main screen is built once, with its rows.
+#[derive(Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Startup {
+    info: AppInfo,
+    /// The saved session, when there is one (none: the sign-in screen).
+    session: Option<SessionInfo>,
+    /// Why the saved session could not be opened.
+    restore_error: Option<UiError>,
+    /// Positions `start..start + count` of the `all` list, when signed in.
+    list: Option<ConversationList>,
+}
+
+/// The page's first call, once it listens to core events. The session was
+/// restored while the window's web engine started (`AppState::early_restore`),
+/// so the first start of a page waits for no keyring or cache; a page loaded
+/// again restores afresh, as the sign-in screen may have changed the account.
 #[tauri::command]
-pub async fn restore(state: State<'_, AppState>) -> R<Option<SessionInfo>> {
-    Ok(state.core.restore().await?)
+pub async fn startup(state: State<'_, AppState>, start: u32, count: u32) -> R<Startup> {
+    // the page listens now: core events held back since the app started go out
+    state.page_listens();
+    let early = state.early_restore.lock().unwrap().take();
+    let restored = match early {
+        Some(task) => task
+            .await
+            .unwrap_or_else(|e| Err(CoreError::Invalid(format!("restoring failed: {e}")).into())),
+        None => state.core.restore().await.map_err(UiError::from),
+    };
+    let (session, restore_error) = match restored {
+        Ok(s) => (s, None),
+        Err(e) => (None, Some(e)),
+    };
+    let list = match &session {
+        Some(_) => Some(window_of(&state, Filter::All, start, count).await?),
+        None => None,
+    };
+    Ok(Startup {
+        info: app_info(state),
+        session,
+        restore_error,
+        list,
+    })
 }
 
 #[tauri::command]
@@ -99,6 +140,15 @@ pub struct ConversationList {
 #[tauri::command]
 pub async fn list_conversations(
     state: State<'_, AppState>,
+    filter: Filter,
+    start: u32,
+    count: u32,
+) -> R<ConversationList> {
+    window_of(&state, filter, start, count).await
+}
+
+async fn window_of(
+    state: &AppState,
     filter: Filter,
     start: u32,
     count: u32,

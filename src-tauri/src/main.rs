@@ -14,8 +14,12 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use switchboard_core::{Core, CoreEvent, Paths, ViewState};
+use switchboard_core::{Core, CoreEvent, Paths, SessionInfo, UiError, ViewState};
+use tauri::async_runtime::JoinHandle;
 use tauri::{DragDropEvent, Emitter, Manager, WebviewEvent, WindowEvent};
+
+/// The saved session opened (none: there is none to open), or why it could not be.
+pub type Restored = Result<Option<SessionInfo>, UiError>;
 
 pub struct AppState {
     pub core: Arc<Core>,
@@ -25,6 +29,11 @@ pub struct AppState {
     /// Paths of files dropped on the window from the desktop: the only paths the page
     /// may attach (`attach_dropped`).
     pub dropped: Mutex<HashSet<PathBuf>>,
+    /// The saved session, being restored since the app started: taken by the
+    /// page's first `startup`.
+    pub early_restore: Mutex<Option<JoinHandle<Restored>>>,
+    /// Whether the page listens to core events yet; until it does, they are held.
+    page_listening: tokio::sync::watch::Sender<bool>,
 }
 
 impl AppState {
@@ -36,6 +45,11 @@ impl AppState {
 
     pub fn was_dropped(&self, p: &std::path::Path) -> bool {
         self.dropped.lock().unwrap().contains(p)
+    }
+
+    /// The page listens to core events: those held back go out (`forward_events`).
+    pub fn page_listens(&self) {
+        self.page_listening.send_replace(true);
     }
 
     /// Remembers the paths of a drop from the desktop (the OS delivered them).
@@ -53,6 +67,59 @@ pub fn show_main(app: &tauri::AppHandle) {
         let _ = w.unminimize();
         let _ = w.show();
         let _ = w.set_focus();
+    }
+}
+
+/// Core events drive the tray at once and go to the page as the `core` event
+/// once it listens: those of the session restored while the page loads (a
+/// keyring warning, the first connection states) are held until then.
+async fn forward_events(
+    handle: tauri::AppHandle,
+    mut events: tokio::sync::broadcast::Receiver<CoreEvent>,
+    mut page_listening: tokio::sync::watch::Receiver<bool>,
+) {
+    /// Held back beyond this, the page is told to reload instead.
+    const MAX_HELD: usize = 1000;
+    let mut held: Vec<CoreEvent> = Vec::new();
+    let mut listening = *page_listening.borrow_and_update();
+    loop {
+        let ev = tokio::select! {
+            ev = events.recv() => ev,
+            changed = page_listening.changed(), if !listening => {
+                if changed.is_err() {
+                    return;
+                }
+                listening = *page_listening.borrow_and_update();
+                if listening {
+                    for ev in held.drain(..) {
+                        let _ = handle.emit("core", &ev);
+                    }
+                }
+                continue;
+            }
+        };
+        let ev = match ev {
+            Ok(ev) => ev,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(n, "UI lagged behind core events; asking it to reload");
+                CoreEvent::Reloaded
+            }
+            Err(_) => return,
+        };
+        match &ev {
+            CoreEvent::Unread { total } => tray::set_unread(&handle, *total),
+            CoreEvent::Me { user } => tray::set_presence(&handle, user.presence),
+            CoreEvent::Connection { state } => tray::set_connection(&handle, *state),
+            CoreEvent::OpenConversation { .. } => show_main(&handle),
+            _ => {}
+        }
+        if listening {
+            let _ = handle.emit("core", &ev);
+        } else if held.len() < MAX_HELD {
+            held.push(ev);
+        } else {
+            held = vec![CoreEvent::Reloaded];
+        }
     }
 }
 
@@ -90,9 +157,19 @@ fn main() {
             view: Mutex::new(ViewState::default()),
             tray: std::sync::atomic::AtomicBool::new(false),
             dropped: Mutex::new(HashSet::new()),
+            early_restore: Mutex::new(None),
+            page_listening: tokio::sync::watch::Sender::new(false),
         })
         .setup(move |app| {
             let handle = app.handle().clone();
+            // The window's web engine takes longer to start than the keyring and
+            // the cache to open: the session is restored meanwhile, not after the
+            // page asks (docs/desktop.md, "Startup").
+            let restoring = core.clone();
+            let early = tauri::async_runtime::spawn(async move {
+                restoring.restore().await.map_err(UiError::from)
+            });
+            *app.state::<AppState>().early_restore.lock().unwrap() = Some(early);
             if let Some(w) = app.get_webview_window("main") {
                 webkit::tune(&w);
             }
@@ -111,32 +188,8 @@ fn main() {
                 }
             }
             // core events → UI and tray
-            let mut rx = core.subscribe();
-            tauri::async_runtime::spawn(async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(ev) => {
-                            match &ev {
-                                CoreEvent::Unread { total } => tray::set_unread(&handle, *total),
-                                CoreEvent::Me { user } => {
-                                    tray::set_presence(&handle, user.presence)
-                                }
-                                CoreEvent::Connection { state } => {
-                                    tray::set_connection(&handle, *state)
-                                }
-                                CoreEvent::OpenConversation { .. } => show_main(&handle),
-                                _ => {}
-                            }
-                            let _ = handle.emit("core", &ev);
-                        }
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                            tracing::warn!(n, "UI lagged behind core events; asking it to reload");
-                            let _ = handle.emit("core", &CoreEvent::Reloaded);
-                        }
-                        Err(_) => break,
-                    }
-                }
-            });
+            let listening = app.state::<AppState>().page_listening.subscribe();
+            tauri::async_runtime::spawn(forward_events(handle, core.subscribe(), listening));
             Ok(())
         })
         // a webview that is its window's whole content reports drops as window events
@@ -167,7 +220,7 @@ fn main() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::app_info,
-            commands::restore,
+            commands::startup,
             commands::sign_in,
             commands::sign_out,
             commands::switch_account,

@@ -29,7 +29,7 @@ use switchboard_protocol::{
 };
 use syn::{FnArg, GenericArgument, Pat, PathArguments, ReturnType, Type};
 
-use super::{AppInfo, ConversationList};
+use super::{AppInfo, ConversationList, Startup};
 
 const COMMANDS_RS: &str = include_str!("../commands.rs");
 const MAIN_RS: &str = include_str!("../main.rs");
@@ -45,6 +45,7 @@ const INJECTED: &[&str] = &["State", "AppHandle", "Window", "WebviewWindow", "We
 fn ui_types() -> Bundle {
     let mut b = Bundle::new();
     b.add::<AppInfo>()
+        .add::<Startup>()
         .add::<Account>()
         .add::<LocalPrefs>()
         .add::<SoundChoice>()

@@ -7,7 +7,7 @@ import type { ConversationStatus, CoreEvent, Filter, LocalPrefs, Presence, Sound
 
 export const api = {
   appInfo: () => commands.appInfo(),
-  restore: () => commands.restore(),
+  startup: (start: number, count: number) => commands.startup({ start, count }),
   signIn: (server: string, email: string, password: string, allowHttp: boolean) =>
     commands.signIn({ server, email, password, allowHttp }),
   signOut: () => commands.signOut(),

@@ -6,6 +6,7 @@ import type {
   AppInfo,
   ConnState,
   Conversation,
+  ConversationList,
   CoreEvent,
   Filter,
   LocalPrefs,
@@ -146,24 +147,25 @@ class Store {
     // the marks let the desktop benchmark (tests/desktop-e2e/bench.mjs) split the startup
     performance.mark('sb:start');
     await onCoreEvent((e) => this.onEvent(e));
-    this.info = await api.appInfo();
-    performance.mark('sb:info');
-    this.prefs = this.info.prefs;
+    const { start, count } = listWindow(this.wanted.start, this.wanted.end);
+    const boot = await api.startup(start, count);
+    performance.mark('sb:restore');
+    this.info = boot.info;
+    this.prefs = boot.info.prefs;
     this.applyLocale();
-    try {
-      const s = await api.restore();
-      performance.mark('sb:restore');
-      if (s) {
-        this.enter(s);
-        return;
-      }
-    } catch (e) {
-      this.fail(e);
+    if (boot.restore_error) this.fail(boot.restore_error);
+    if (boot.session) {
+      this.enter(boot.session, boot.list);
+      return;
     }
     this.screen = 'signin';
   }
 
-  enter(s: SessionInfo): void {
+  /**
+   * Shows the signed-in screens; with the list's first rows already at hand
+   * (`startup`), the main screen is built once, with them.
+   */
+  enter(s: SessionInfo, list: ConversationList | null = null): void {
     this.signedOutNotice = null;
     this.session = s;
     this.user = s.user;
@@ -171,9 +173,15 @@ class Store {
     this.filter = 'all';
     this.selected = null;
     this.messages = [];
+    if (list) {
+      this.applyList(list);
+      performance.mark('sb:list');
+      // the frame that shows the first rows (Svelte has put them in the DOM by then)
+      requestAnimationFrame(() => performance.mark('sb:rows'));
+    }
     this.screen = s.user.must_change_password ? 'password' : 'main';
     if (!s.token_saved) this.toast(this.t('app.keyringMissing'), 'info');
-    void this.refreshList();
+    if (!list) void this.refreshList();
     void api
       .outbox()
       .then(async (o) => {
@@ -225,24 +233,24 @@ class Store {
       const l = await api.listConversations(filter, start, count);
       if (filter !== this.filter || asked < this.listApplied) return;
       this.listApplied = asked;
-      const first = !this.list.length;
-      if (first) performance.mark('sb:list');
-      this.list = l.items;
-      // the frame that shows the first rows (Svelte has put them in the DOM by then)
-      if (first) requestAnimationFrame(() => performance.mark('sb:rows'));
-      this.listStart = l.start;
-      this.listTotal = l.total;
-      const open = l.items.find((c) => c.id === this.selected);
-      if (open) this.current = open;
-      // the core sends a string-keyed map: a filter it left out counts 0
-      const counts = { ...this.counts };
-      for (const f of FILTERS) counts[f] = l.counts[f] ?? 0;
-      this.counts = counts;
-      this.unreadTotal = l.unread_total;
-      this.connection = l.connection;
+      this.applyList(l);
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  private applyList(l: ConversationList): void {
+    this.list = l.items;
+    this.listStart = l.start;
+    this.listTotal = l.total;
+    const open = l.items.find((c) => c.id === this.selected);
+    if (open) this.current = open;
+    // the core sends a string-keyed map: a filter it left out counts 0
+    const counts = { ...this.counts };
+    for (const f of FILTERS) counts[f] = l.counts[f] ?? 0;
+    this.counts = counts;
+    this.unreadTotal = l.unread_total;
+    this.connection = l.connection;
   }
 
   scheduleRefresh(): void {

@@ -3,16 +3,23 @@
 // One function per #[tauri::command]; a failed command rejects with a UiError.
 import { invoke } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
-import type { AppInfo, Conversation, ConversationList, ConversationStatus, CoreEvent, DnsCheck, Filter, LocalPrefs, MailDns, MessageLog, OutboxItem, Presence, Report, SearchResults, SessionInfo, SoundChoice, Upload, User, VisitorProfile, WidgetSettings } from './types';
+import type { AppInfo, Conversation, ConversationList, ConversationStatus, CoreEvent, DnsCheck, Filter, LocalPrefs, MailDns, MessageLog, OutboxItem, Presence, Report, SearchResults, SessionInfo, SoundChoice, Startup, Upload, User, VisitorProfile, WidgetSettings } from './types';
 
 /** `app_info` */
 export function appInfo(): Promise<AppInfo> {
   return invoke('app_info');
 }
 
-/** `restore` */
-export function restore(): Promise<SessionInfo | null> {
-  return invoke('restore');
+/**
+ * The page's first call, once it listens to core events. The session was
+ * restored while the window's web engine started (`AppState::early_restore`),
+ * so the first start of a page waits for no keyring or cache; a page loaded
+ * again restores afresh, as the sign-in screen may have changed the account.
+ *
+ * `startup`
+ */
+export function startup(args: { start: number; count: number }): Promise<Startup> {
+  return invoke('startup', args);
 }
 
 /** `sign_in` */

@@ -411,6 +411,25 @@ token_saved: boolean, };
 export type SoundChoice = "chime" | "knock";
 
 /**
+ * What the page needs for its first screen, in one call (`startup`): the app's
+ * settings, the session restored from the keyring, and the first rows of the
+ * dialog list, so the main screen is built once, with its rows.
+ */
+export type Startup = { info: AppInfo,
+/**
+ * The saved session, when there is one (none: the sign-in screen).
+ */
+session: SessionInfo | null,
+/**
+ * Why the saved session could not be opened.
+ */
+restore_error: UiError | null,
+/**
+ * Positions `start..start + count` of the `all` list, when signed in.
+ */
+list: ConversationList | null, };
+
+/**
  * What the UI receives for a failed command.
  */
 export type UiError = { code: string, status: number | null, message: string, };
