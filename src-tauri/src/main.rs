@@ -7,6 +7,7 @@
 
 mod commands;
 mod memory;
+mod page_events;
 mod tray;
 mod webkit;
 
@@ -14,6 +15,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use page_events::PageQueue;
 use switchboard_core::{Core, CoreEvent, Paths, SessionInfo, UiError, ViewState};
 use tauri::async_runtime::JoinHandle;
 use tauri::{DragDropEvent, Emitter, Manager, WebviewEvent, WindowEvent};
@@ -78,20 +80,16 @@ async fn forward_events(
     mut events: tokio::sync::broadcast::Receiver<CoreEvent>,
     mut page_listening: tokio::sync::watch::Receiver<bool>,
 ) {
-    /// Held back beyond this, the page is told to reload instead.
-    const MAX_HELD: usize = 1000;
-    let mut held: Vec<CoreEvent> = Vec::new();
-    let mut listening = *page_listening.borrow_and_update();
+    let mut page = PageQueue::default();
     loop {
         let ev = tokio::select! {
             ev = events.recv() => ev,
-            changed = page_listening.changed(), if !listening => {
+            changed = page_listening.changed(), if !page.listening() => {
                 if changed.is_err() {
                     return;
                 }
-                listening = *page_listening.borrow_and_update();
-                if listening {
-                    for ev in held.drain(..) {
+                if *page_listening.borrow_and_update() {
+                    for ev in page.open() {
                         let _ = handle.emit("core", &ev);
                     }
                 }
@@ -113,12 +111,8 @@ async fn forward_events(
             CoreEvent::OpenConversation { .. } => show_main(&handle),
             _ => {}
         }
-        if listening {
+        if let Some(ev) = page.offer(ev) {
             let _ = handle.emit("core", &ev);
-        } else if held.len() < MAX_HELD {
-            held.push(ev);
-        } else {
-            held = vec![CoreEvent::Reloaded];
         }
     }
 }
