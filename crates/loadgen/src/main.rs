@@ -20,6 +20,7 @@
 //! Usage: switchboard-loadgen --url http://127.0.0.1:8080 [--url …] --email E --password P
 //!        [--visitors 1000] [--operators 10] [--rate 500 | --closed-loop 64] [--seconds 10]
 //!        [--pid PID …] [--durable-dir DIR] [--timeline] [--db-process postgres]
+//!        [--visitor-node I]
 //!        switchboard-loadgen --fsync-probe [--durable-dir DIR]
 
 mod probe;
@@ -54,6 +55,10 @@ struct Args {
     /// The process name of a database the server uses (`postgres`): its CPU
     /// over the send phase is measured too, all its processes together.
     db_process: Option<String>,
+    /// All visitors on this node (an index into the `--url`s) instead of
+    /// spread over them: one node takes every write, the operators stay
+    /// spread (what a cluster with one writer would do).
+    visitor_node: Option<usize>,
 }
 
 fn parse_args() -> Args {
@@ -71,6 +76,7 @@ fn parse_args() -> Args {
         fsync_probe: false,
         timeline: false,
         db_process: None,
+        visitor_node: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -89,6 +95,7 @@ fn parse_args() -> Args {
             "--fsync-probe" => a.fsync_probe = true,
             "--timeline" => a.timeline = true,
             "--db-process" => a.db_process = Some(value()),
+            "--visitor-node" => a.visitor_node = Some(value().parse().expect("--visitor-node I")),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -97,6 +104,10 @@ fn parse_args() -> Args {
         "give at least one --url"
     );
     assert!(a.visitors > 0, "--visitors must be at least 1");
+    assert!(
+        a.visitor_node.is_none_or(|i| i < a.urls.len()),
+        "--visitor-node is an index into the --url list"
+    );
     assert!(a.closed_loop != Some(0), "--closed-loop must be at least 1");
     a
 }
@@ -922,7 +933,8 @@ async fn full(args: &Args) -> Outcome {
     }
     let mut visitors = Vec::with_capacity(args.visitors);
     for v in 0..args.visitors {
-        let url = args.urls[v % args.urls.len()].clone();
+        let node = args.visitor_node.unwrap_or(v % args.urls.len());
+        let url = args.urls[node].clone();
         let s: Value = http
             .post(format!("{url}/api/v1/widget/session"))
             .json(&json!({}))
