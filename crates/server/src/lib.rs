@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod avatar;
 pub mod client_addr;
+pub mod cluster_sends;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -123,6 +124,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
                 move || hub.wake()
             }),
         ),
+        cluster_sends: Default::default(),
         visitor_tokens: Default::default(),
         limits: limits::Limits::new(config.limits.clone()),
         db,
@@ -179,7 +181,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         window_ms: state.config.notify_window_ms,
         flood: Default::default(),
     };
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(sender.run()),
         tokio::spawn(notifier.run()),
         tokio::spawn(retention::Sweeper::new(state.clone()).run()),
@@ -187,6 +189,21 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
         tokio::spawn(services::widget_settings::follow_changes(state.clone())),
         tokio::spawn(wal_checkpoint::run(state.db.clone())),
     ];
+    // With PostgreSQL and NATS this node may write the other nodes' sends.
+    if state.postgres_sends.is_some() {
+        background.push(tokio::spawn(cluster_sends::serve(state.hub.clone(), {
+            let state = state.clone();
+            move |send| {
+                let state = state.clone();
+                async move {
+                    match &state.postgres_sends {
+                        Some(writer) => writer.write(send).await,
+                        None => Ok(None),
+                    }
+                }
+            }
+        })));
+    }
     let smtp_in = match state.config.smtp_in {
         Some(addr) => Some(smtp_in::start(state.clone(), addr)?),
         None => None,

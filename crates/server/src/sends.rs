@@ -14,6 +14,8 @@ pub struct Views {
     pub opened: fn(VisitorRef, i64, i64, Message) -> Conversation,
 }
 
+/// Serialised when a node hands it to the cluster's writer (`cluster_sends`).
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct VisitorSend {
     pub visitor_id: i64,
     pub client_id: Option<String>,

@@ -30,6 +30,8 @@ pub struct AppState {
     pub sqlite_sends: Option<crate::sqlite_sends::SqliteSends>,
     /// PostgreSQL: visitors' common sends, a batch in two round trips.
     pub postgres_sends: Option<crate::postgres_sends::PostgresSends>,
+    /// With several PostgreSQL nodes: those sends go to one node's writer.
+    pub cluster_sends: crate::cluster_sends::ClusterSends,
     /// Which visitor each widget token names (see `visitor_tokens`).
     pub visitor_tokens: crate::visitor_tokens::VisitorTokens,
     pub login_throttle: Throttle,

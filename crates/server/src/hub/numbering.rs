@@ -61,6 +61,14 @@ impl Hub {
             .map(str::to_string)
     }
 
+    /// `switchboard.<cluster>.<kind>.<node>`: where `node` is asked to do
+    /// `kind` of work (with NATS).
+    pub fn node_subject(&self, kind: &str, node: &str) -> Option<String> {
+        self.peers
+            .get()
+            .map(|p| format!("{}.{kind}.{node}", p.prefix))
+    }
+
     /// This node's name among its cluster's (with NATS).
     pub fn node_name(&self) -> Option<&str> {
         self.peers.get().map(|p| p.node.as_str())

@@ -85,7 +85,7 @@ pub(super) struct Peers {
     /// NATS in the order they were made (see `WAITING_BATCHES`).
     outbox: tokio::sync::mpsc::Sender<(async_nats::Subject, Bytes)>,
     /// `switchboard.<cluster>`.
-    prefix: String,
+    pub(super) prefix: String,
     /// This node's name in its subjects (random per start).
     pub node: String,
     /// Where this node is asked to number the log.

@@ -262,7 +262,7 @@ pub async fn post_as_visitor(
                 crate::sqlite_sends::Written::Message(message) => Some(message),
                 crate::sqlite_sends::Written::Elsewhere => None,
             },
-            (None, Some(writer)) => writer.write(send).await?,
+            (None, Some(writer)) => state.cluster_sends.write(&state.hub, writer, send).await?,
             (None, None) => None,
         };
         if let Some(message) = written {

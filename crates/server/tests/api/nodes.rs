@@ -1009,3 +1009,109 @@ async fn when_the_numbering_node_does_not_answer_each_node_numbers_itself() {
     a.stop();
     b.stop();
 }
+
+/// Visitors' sends on either node are written by one, the node that numbers
+/// the log: the other hands them over NATS and answers its visitors once the
+/// writer has made them durable (two nodes committing their own batches
+/// queued on the database's WAL: BENCHMARKS, "Where the second node's cost
+/// lands"). Every message reaches a stream on the node that handed it over.
+#[tokio::test]
+async fn visitors_sends_on_both_nodes_are_written_by_one() {
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    let (writer, other) = numbering_pair(&a, &b).await;
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &a).await;
+    let base = other.url().replacen("http://", "ws://", 1);
+    let mut stream = connect(&format!("{base}/api/v1/stream?token={token}")).await;
+    assert_eq!(next_frame(&mut stream).await["type"], "ready");
+
+    let bodies: Vec<String> = (0..6).map(|i| format!("written by one {i}")).collect();
+    visitor_says(&http, &other.url(), &bodies[..3]).await;
+    visitor_says(&http, &writer.url(), &bodies[3..]).await;
+    let mut got = next_bodies(&mut stream, 6).await;
+    got.sort();
+    assert_eq!(
+        got, bodies,
+        "each message once, on the node that handed it over too"
+    );
+    assert_eq!(
+        other.state.cluster_sends.forwarded(),
+        3,
+        "the other node's sends went to the writer"
+    );
+    assert_eq!(writer.state.cluster_sends.forwarded(), 0);
+    a.stop();
+    b.stop();
+}
+
+/// A writer that takes a send and never answers: the send is refused with
+/// 503, as whether it was stored is not known; the node then writes its own
+/// sends, and the visitor's retry with the same `client_id` is stored once.
+#[tokio::test]
+async fn a_writer_that_does_not_answer_costs_one_refusal_then_the_node_writes_itself() {
+    use futures_util::StreamExt;
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    numbering_pair(&a, &b).await;
+    let prefix = a
+        .state
+        .hub
+        .peer_subjects()
+        .unwrap()
+        .strip_suffix(".log.*")
+        .unwrap()
+        .to_string();
+    let nats = async_nats::connect(test_nats_url()).await.unwrap();
+    // "0" sorts before any real node's name (16 hex digits): both take it for
+    // the writer. It listens where it is asked to write, and never answers.
+    let mut asked = nats.subscribe(format!("{prefix}.write.0")).await.unwrap();
+    nats.publish(format!("{prefix}.presence.0"), "[]".into())
+        .await
+        .unwrap();
+    nats.flush().await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while a.state.hub.lowest_node().as_deref() != Some("0") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a did not hear of node 0"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &a).await;
+    let base = a.url().replacen("http://", "ws://", 1);
+    let mut stream = connect(&format!("{base}/api/v1/stream?token={token}")).await;
+    assert_eq!(next_frame(&mut stream).await["type"], "ready");
+
+    let session = widget_session(&http, &a.url()).await;
+    let visitor = session["visitor_token"].as_str().unwrap().to_string();
+    let send = || {
+        http.post(format!("{}/api/v1/widget/messages", a.url()))
+            .header("x-visitor-token", &visitor)
+            .json(&json!({ "body": "are you there?", "client_id": "retry-me" }))
+            .send()
+    };
+    let refused = send().await.unwrap();
+    assert_eq!(refused.status(), 503, "not known whether it was stored");
+    assert!(refused.headers().contains_key("retry-after"));
+    let request = tokio::time::timeout(std::time::Duration::from_secs(5), asked.next())
+        .await
+        .expect("the silent writer was asked")
+        .unwrap();
+    assert!(request.reply.is_some(), "asked with a subject to answer on");
+
+    let stored = send().await.unwrap();
+    assert_eq!(stored.status(), 201, "written on the node itself now");
+    assert_eq!(next_bodies(&mut stream, 1).await, ["are you there?"]);
+    let again = send().await.unwrap();
+    assert_eq!(
+        again.status(),
+        200,
+        "the same client_id is not stored twice"
+    );
+    a.stop();
+    b.stop();
+}
