@@ -886,9 +886,10 @@ async fn next_bodies(ws: &mut Ws, n: usize) -> Vec<String> {
 /// One node numbers the log for both: the other, woken by its own writers,
 /// asks it over NATS instead of numbering (before, each node numbered after
 /// its own commits: twice the passes on PostgreSQL, taking turns on the
-/// log's lock). Messages written through the node that asks reach the
-/// streams on both nodes, in order, without a single numbering pass of its
-/// own.
+/// log's lock). Messages written through the node that asks — visitors'
+/// sends, handed to the numbering node's writer, and an operator's answers,
+/// written where they were taken — reach the streams on both nodes, in
+/// order, without a single numbering pass of its own.
 #[tokio::test]
 async fn one_node_numbers_the_log_for_both_and_the_other_asks_it() {
     let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
@@ -911,10 +912,35 @@ async fn one_node_numbers_the_log_for_both_and_the_other_asks_it() {
     let bodies: Vec<String> = (0..10)
         .map(|i| format!("through the asking node {i}"))
         .collect();
+    // Visitors' sends go to the numbering node's writer (`cluster_sends`)…
     visitor_says(&http, &asking.url(), &bodies).await;
-
-    assert_eq!(next_bodies(&mut on_asking, 10).await, bodies);
     assert_eq!(next_bodies(&mut on_numbering, 10).await, bodies);
+    let mut conversation = 0;
+    for body in &bodies {
+        let e = next_event(&mut on_asking, "message.created").await;
+        assert_eq!(e["data"]["body"], body.as_str());
+        conversation = e["data"]["conversation_id"].as_i64().unwrap();
+    }
+    // …while an operator's answer is written by the node that took it,
+    // whose hub then asks the numbering node for a pass.
+    let answers: Vec<String> = (0..3)
+        .map(|i| format!("answered on the asking node {i}"))
+        .collect();
+    for (i, body) in answers.iter().enumerate() {
+        let r = http
+            .post(format!(
+                "{}/api/v1/conversations/{conversation}/messages",
+                asking.url()
+            ))
+            .bearer_auth(&token)
+            .json(&json!({ "body": body, "client_id": format!("op{i}") }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+    }
+    assert_eq!(next_bodies(&mut on_asking, 3).await, answers);
+    assert_eq!(next_bodies(&mut on_numbering, 3).await, answers);
     assert_eq!(
         asking.state.hub.own_numbering_passes(),
         passes_before,
