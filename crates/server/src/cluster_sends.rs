@@ -18,8 +18,9 @@
 //! sends for [`SUSPECT_FOR`].
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use bytes::Bytes;
@@ -28,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_protocol::Message;
 
 use crate::error::{ApiError, ApiResult};
-use crate::hub::Hub;
+use crate::hub::{Hub, NotAnswered, Suspect};
 use crate::postgres_sends::PostgresSends;
 use crate::sends::VisitorSend;
 
@@ -105,19 +106,11 @@ fn refusal(status: u16, code: &str, message: String, retry_after: Option<u64>) -
     }
 }
 
-enum NotAnswered {
-    /// Nobody listens where the writer is asked (or NATS is out of reach):
-    /// nothing was written there.
-    NobodyListens,
-    /// Asked, and no usable answer: whether it was written is not known.
-    Unknown(String),
-}
-
 /// This node's side: where its visitors' common sends are written.
 #[derive(Default)]
 pub struct ClusterSends {
-    suspect: Mutex<Option<(String, Instant)>>,
-    forwarded: std::sync::atomic::AtomicU64,
+    suspect: Suspect,
+    forwarded: AtomicU64,
 }
 
 impl ClusterSends {
@@ -132,15 +125,13 @@ impl ClusterSends {
         if let Some(node) = self.writer(hub) {
             match ask(hub, &node, &send).await {
                 Ok(answer) => {
-                    self.forwarded
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    self.forwarded.fetch_add(1, Ordering::Relaxed);
                     return answer.into_result();
                 }
                 Err(NotAnswered::NobodyListens) => {}
-                Err(NotAnswered::Unknown(why)) => {
+                Err(NotAnswered::Failed(why)) => {
                     tracing::warn!(node, %why, "the cluster's writer did not answer; writing here for a while");
-                    *self.suspect.lock().unwrap_or_else(PoisonError::into_inner) =
-                        Some((node, Instant::now()));
+                    self.suspect.mark(&node);
                     return Err(ApiError::unavailable(
                         1,
                         "the message may not have been stored; send it again (with the same client_id)",
@@ -153,40 +144,30 @@ impl ClusterSends {
 
     /// How many sends this node had written elsewhere.
     pub fn forwarded(&self) -> u64 {
-        self.forwarded.load(std::sync::atomic::Ordering::Relaxed)
+        self.forwarded.load(Ordering::Relaxed)
     }
 
     /// The node that writes for this one: the numbering node, unless it
     /// did not answer lately.
     fn writer(&self, hub: &Hub) -> Option<String> {
         let node = hub.lowest_node()?;
-        let suspect = self.suspect.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*suspect {
-            Some((s, since)) if *s == node && since.elapsed() < SUSPECT_FOR => None,
-            _ => Some(node),
-        }
+        (!self.suspect.holds(&node, SUSPECT_FOR)).then_some(node)
     }
 }
 
 async fn ask(hub: &Hub, node: &str, send: &VisitorSend) -> Result<Answer, NotAnswered> {
-    let (Some(nats), Some(subject)) = (hub.nats(), hub.node_subject(WRITE, node)) else {
-        return Err(NotAnswered::NobodyListens);
-    };
     // Cut off from NATS, a request would wait out its time and leave the
     // send in doubt; it never reaches the writer, so this node writes it.
-    if nats.connection_state() != async_nats::connection::State::Connected {
+    let connected = hub
+        .nats()
+        .is_some_and(|n| n.connection_state() == async_nats::connection::State::Connected);
+    if !connected {
         return Err(NotAnswered::NobodyListens);
     }
     let payload: Bytes = serde_json::to_vec(send).expect("sends serialise").into();
-    let answer = tokio::time::timeout(ANSWER_WITHIN, nats.request(subject, payload))
-        .await
-        .map_err(|_| NotAnswered::Unknown(format!("no answer in {ANSWER_WITHIN:?}")))?
-        .map_err(|e| match e.kind() {
-            async_nats::client::RequestErrorKind::NoResponders => NotAnswered::NobodyListens,
-            _ => NotAnswered::Unknown(e.to_string()),
-        })?;
-    serde_json::from_slice(&answer.payload)
-        .map_err(|e| NotAnswered::Unknown(format!("the answer did not parse: {e}")))
+    let answer = hub.ask_node(WRITE, node, payload, ANSWER_WITHIN).await?;
+    serde_json::from_slice(&answer)
+        .map_err(|e| NotAnswered::Failed(format!("the answer did not parse: {e}")))
 }
 
 /// The writer's side: writes the sends other nodes hand this one with

@@ -149,7 +149,7 @@ class Store {
     await onCoreEvent((e) => this.onEvent(e));
     const { start, count } = listWindow(this.wanted.start, this.wanted.end);
     const boot = await api.startup(start, count);
-    performance.mark('sb:restore');
+    performance.mark('sb:startup');
     this.info = boot.info;
     this.prefs = boot.info.prefs;
     this.applyLocale();

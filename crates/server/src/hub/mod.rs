@@ -31,6 +31,8 @@ use crate::store::events::{self, StoredEvent};
 mod numbering;
 mod peers;
 
+pub use peers::{NotAnswered, Suspect};
+
 const RING_CAPACITY: usize = 4096;
 /// Recent events kept per visitor present on this node; a stream further
 /// behind reads its own events from the database.
@@ -78,7 +80,7 @@ pub struct Hub {
     /// pass (see `numbering`).
     askers: Mutex<Vec<async_nats::Subject>>,
     /// A numbering node that did not answer, and when.
-    suspect: Mutex<Option<(String, Instant)>>,
+    suspect: peers::Suspect,
     /// Passes that numbered the log here (PostgreSQL).
     own_passes: std::sync::atomic::AtomicU64,
     feeds: Mutex<Feeds>,
@@ -161,7 +163,7 @@ impl Hub {
             presence_out: tokio::sync::Mutex::new(false),
             remote_presence: Mutex::new(HashMap::new()),
             askers: Mutex::new(Vec::new()),
-            suspect: Mutex::new(None),
+            suspect: peers::Suspect::default(),
             own_passes: std::sync::atomic::AtomicU64::new(0),
             feeds: Mutex::new(Feeds {
                 routed: latest,

@@ -18,7 +18,7 @@
 //! the other yet) each number, which is only slower.
 
 use std::sync::PoisonError;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::{peers, Hub, READ_AT_ONCE};
 use crate::db::Backend;
@@ -34,11 +34,7 @@ impl Hub {
     /// The node this one asks to number the log, if not itself.
     pub fn numbering_node(&self) -> Option<String> {
         let lowest = self.lowest_node()?;
-        let suspect = self.suspect.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*suspect {
-            Some((node, since)) if *node == lowest && since.elapsed() < SUSPECT_FOR => None,
-            _ => Some(lowest),
-        }
+        (!self.suspect.holds(&lowest, SUSPECT_FOR)).then_some(lowest)
     }
 
     /// The node with the lowest name that told its presence lately, if lower
@@ -64,9 +60,21 @@ impl Hub {
     /// `switchboard.<cluster>.<kind>.<node>`: where `node` is asked to do
     /// `kind` of work (with NATS).
     pub fn node_subject(&self, kind: &str, node: &str) -> Option<String> {
-        self.peers
-            .get()
-            .map(|p| format!("{}.{kind}.{node}", p.prefix))
+        self.peers.get().map(|p| p.subject(kind, node))
+    }
+
+    /// Asks `node` to do `kind` of work over NATS, waiting up to `within`.
+    pub async fn ask_node(
+        &self,
+        kind: &str,
+        node: &str,
+        payload: bytes::Bytes,
+        within: std::time::Duration,
+    ) -> Result<bytes::Bytes, peers::NotAnswered> {
+        match self.peers.get() {
+            Some(peers) => peers.ask(kind, node, payload, within).await,
+            None => Err(peers::NotAnswered::NobodyListens),
+        }
     }
 
     /// This node's name among its cluster's (with NATS).
@@ -131,8 +139,7 @@ impl Hub {
                         tracing::warn!(node, %why, "hub: the numbering node did not answer; numbering here for a while")
                     }
                 }
-                *self.suspect.lock().unwrap_or_else(PoisonError::into_inner) =
-                    Some((node.to_string(), Instant::now()));
+                self.suspect.mark(node);
                 false
             }
         }

@@ -60,14 +60,37 @@ pub(super) const PRESENCE_FOR: Duration = Duration::from_secs(7);
 /// listens; this is for one that hangs).
 const ASK_TIMEOUT: Duration = Duration::from_millis(50);
 
-/// Why a node asked to number the log did not.
+/// Why a node asked to do something (number the log, write sends) did not
+/// answer.
 #[derive(Debug)]
-pub(super) enum NotAnswered {
+pub enum NotAnswered {
     /// Nobody listens where it is asked: it stopped (or runs a version that
-    /// does not number for others).
+    /// does not do that for others). Nothing was done there.
     NobodyListens,
-    /// It listens but did not answer in time, or NATS failed.
+    /// It listens but did not answer in time, or NATS failed: whether it did
+    /// it is not known.
     Failed(String),
+}
+
+/// A node that did not answer lately, left alone for a while.
+#[derive(Default)]
+pub struct Suspect(std::sync::Mutex<Option<(String, std::time::Instant)>>);
+
+impl Suspect {
+    pub fn mark(&self, node: &str) {
+        *self.lock() = Some((node.to_string(), std::time::Instant::now()));
+    }
+
+    /// Whether `node` failed to answer within the last `lately`.
+    pub fn holds(&self, node: &str, lately: Duration) -> bool {
+        matches!(&*self.lock(), Some((s, since)) if s == node && since.elapsed() < lately)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(String, std::time::Instant)>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 /// The numbering node's answer: it has numbered everything committed before
@@ -85,7 +108,7 @@ pub(super) struct Peers {
     /// NATS in the order they were made (see `WAITING_BATCHES`).
     outbox: tokio::sync::mpsc::Sender<(async_nats::Subject, Bytes)>,
     /// `switchboard.<cluster>`.
-    pub(super) prefix: String,
+    prefix: String,
     /// This node's name in its subjects (random per start).
     pub node: String,
     /// Where this node is asked to number the log.
@@ -160,18 +183,37 @@ impl Peers {
             .strip_prefix(".presence.")
     }
 
-    /// Asks `node` to number the log. Its events come as usual, on its log
-    /// subject; the answer says up to where.
-    pub async fn ask_to_number(&self, node: &str) -> Result<Numbered, NotAnswered> {
-        let subject = format!("{}.number.{node}", self.prefix);
-        let answer = tokio::time::timeout(ASK_TIMEOUT, self.client.request(subject, Bytes::new()))
+    /// `switchboard.<cluster>.<kind>.<node>`: where `node` is asked to do
+    /// `kind` of work.
+    pub fn subject(&self, kind: &str, node: &str) -> String {
+        format!("{}.{kind}.{node}", self.prefix)
+    }
+
+    /// Asks `node` to do `kind` of work and waits up to `within` for its
+    /// answer.
+    pub async fn ask(
+        &self,
+        kind: &str,
+        node: &str,
+        payload: Bytes,
+        within: Duration,
+    ) -> Result<Bytes, NotAnswered> {
+        let request = self.client.request(self.subject(kind, node), payload);
+        let answer = tokio::time::timeout(within, request)
             .await
-            .map_err(|_| NotAnswered::Failed(format!("no answer in {ASK_TIMEOUT:?}")))?
+            .map_err(|_| NotAnswered::Failed(format!("no answer in {within:?}")))?
             .map_err(|e| match e.kind() {
                 async_nats::client::RequestErrorKind::NoResponders => NotAnswered::NobodyListens,
                 _ => NotAnswered::Failed(e.to_string()),
             })?;
-        serde_json::from_slice(&answer.payload)
+        Ok(answer.payload)
+    }
+
+    /// Asks `node` to number the log. Its events come as usual, on its log
+    /// subject; the answer says up to where.
+    pub async fn ask_to_number(&self, node: &str) -> Result<Numbered, NotAnswered> {
+        let answer = self.ask("number", node, Bytes::new(), ASK_TIMEOUT).await?;
+        serde_json::from_slice(&answer)
             .map_err(|e| NotAnswered::Failed(format!("the answer did not parse: {e}")))
     }
 

@@ -443,9 +443,7 @@ async fn writers_on_two_nodes_do_not_wait_for_each_other_and_no_late_event_is_sk
     };
     let http = reqwest::Client::new();
     let token = admin_login(&http, &b).await;
-    let base = b.url().replacen("http://", "ws://", 1);
-    let mut ops = connect(&format!("{base}/api/v1/stream?token={token}")).await;
-    assert_eq!(next_frame(&mut ops).await["type"], "ready");
+    let mut ops = operator_stream(&b, &token).await;
 
     // Node A: a write transaction that has written an event and stays open.
     let mut held = a.state.db.begin_write().await.unwrap();
@@ -809,9 +807,7 @@ async fn an_operator_connected_to_one_node_is_present_on_every_node() {
     };
     becomes((false, "offline")).await;
 
-    let base = a.url().replacen("http://", "ws://", 1);
-    let mut app = connect(&format!("{base}/api/v1/stream?token={token}")).await;
-    assert_eq!(next_frame(&mut app).await["type"], "ready");
+    let app = operator_stream(&a, &token).await;
     becomes((true, "online")).await;
 
     drop(app);
@@ -820,8 +816,7 @@ async fn an_operator_connected_to_one_node_is_present_on_every_node() {
     // A node that stops tells the others first: its operators stop counting
     // at once, not when its last word runs out (the app here is still
     // connected to it, so only that word can take them offline).
-    let mut app = connect(&format!("{base}/api/v1/stream?token={token}")).await;
-    assert_eq!(next_frame(&mut app).await["type"], "ready");
+    let app = operator_stream(&a, &token).await;
     becomes((true, "online")).await;
     a.state.hub.leave().await;
     becomes((false, "offline")).await;
@@ -873,6 +868,46 @@ async fn visitor_says(http: &reqwest::Client, node: &str, bodies: &[String]) {
     }
 }
 
+/// An operator stream on `node`, past its `ready` frame.
+async fn operator_stream(node: &switchboard_server::RunningServer, token: &str) -> Ws {
+    let base = node.url().replacen("http://", "ws://", 1);
+    let mut ws = connect(&format!("{base}/api/v1/stream?token={token}")).await;
+    assert_eq!(next_frame(&mut ws).await["type"], "ready");
+    ws
+}
+
+/// The NATS subjects' prefix of the node's cluster: `switchboard.<cluster>`.
+fn cluster_prefix(node: &switchboard_server::RunningServer) -> String {
+    let subjects = node.state.hub.peer_subjects().unwrap();
+    subjects.strip_suffix(".log.*").unwrap().to_string()
+}
+
+/// A "node" named `name` tells its presence on NATS; returns once each of
+/// `nodes` takes it for the lowest (a name shorter than the real nodes' 16
+/// hex digits sorts before them).
+async fn pose_as_lowest_node(
+    nats: &async_nats::Client,
+    prefix: &str,
+    name: &str,
+    nodes: &[&switchboard_server::RunningServer],
+) {
+    nats.publish(format!("{prefix}.presence.{name}"), "[]".into())
+        .await
+        .unwrap();
+    nats.flush().await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while nodes
+        .iter()
+        .any(|n| n.state.hub.lowest_node().as_deref() != Some(name))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the nodes did not hear of node {name}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The bodies of the next `n` messages a stream shows.
 async fn next_bodies(ws: &mut Ws, n: usize) -> Vec<String> {
     let mut bodies = Vec::new();
@@ -898,14 +933,8 @@ async fn one_node_numbers_the_log_for_both_and_the_other_asks_it() {
     let (numbering, asking) = numbering_pair(&a, &b).await;
     let http = reqwest::Client::new();
     let token = admin_login(&http, &a).await;
-    let ws = |node: &switchboard_server::RunningServer| {
-        let base = node.url().replacen("http://", "ws://", 1);
-        format!("{base}/api/v1/stream?token={token}")
-    };
-    let mut on_numbering = connect(&ws(numbering)).await;
-    let mut on_asking = connect(&ws(asking)).await;
-    assert_eq!(next_frame(&mut on_numbering).await["type"], "ready");
-    assert_eq!(next_frame(&mut on_asking).await["type"], "ready");
+    let mut on_numbering = operator_stream(numbering, &token).await;
+    let mut on_asking = operator_stream(asking, &token).await;
 
     let passes_before = asking.state.hub.own_numbering_passes();
     let numbering_before = numbering.state.hub.own_numbering_passes();
@@ -963,20 +992,11 @@ async fn when_the_numbering_node_does_not_answer_each_node_numbers_itself() {
         return;
     };
     numbering_pair(&a, &b).await;
-    let prefix = a
-        .state
-        .hub
-        .peer_subjects()
-        .unwrap()
-        .strip_suffix(".log.*")
-        .unwrap()
-        .to_string();
+    let prefix = cluster_prefix(&a);
     let nats = async_nats::connect(test_nats_url()).await.unwrap();
     let http = reqwest::Client::new();
     let token = admin_login(&http, &a).await;
-    let base = a.url().replacen("http://", "ws://", 1);
-    let mut stream = connect(&format!("{base}/api/v1/stream?token={token}")).await;
-    assert_eq!(next_frame(&mut stream).await["type"], "ready");
+    let mut stream = operator_stream(&a, &token).await;
 
     // Node names are 16 hex digits: "00", then "0", sort before any.
     for (node, hangs) in [("00", false), ("0", true)] {
@@ -988,21 +1008,7 @@ async fn when_the_numbering_node_does_not_answer_each_node_numbers_itself() {
             ),
             false => None,
         };
-        nats.publish(format!("{prefix}.presence.{node}"), "[]".into())
-            .await
-            .unwrap();
-        nats.flush().await.unwrap();
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-        while [&a, &b]
-            .iter()
-            .any(|n| n.state.hub.lowest_node().as_deref() != Some(node))
-        {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the nodes did not hear of node {node}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        pose_as_lowest_node(&nats, &prefix, node, &[&a, &b]).await;
         let passes_before = [&a, &b].map(|n| n.state.hub.own_numbering_passes());
         let bodies: Vec<String> = (0..4).map(|i| format!("node {node} away: {i}")).collect();
         visitor_says(&http, &a.url(), &bodies[..2]).await;
@@ -1049,9 +1055,7 @@ async fn visitors_sends_on_both_nodes_are_written_by_one() {
     let (writer, other) = numbering_pair(&a, &b).await;
     let http = reqwest::Client::new();
     let token = admin_login(&http, &a).await;
-    let base = other.url().replacen("http://", "ws://", 1);
-    let mut stream = connect(&format!("{base}/api/v1/stream?token={token}")).await;
-    assert_eq!(next_frame(&mut stream).await["type"], "ready");
+    let mut stream = operator_stream(other, &token).await;
 
     let bodies: Vec<String> = (0..6).map(|i| format!("written by one {i}")).collect();
     visitor_says(&http, &other.url(), &bodies[..3]).await;
@@ -1082,35 +1086,15 @@ async fn a_writer_that_does_not_answer_costs_one_refusal_then_the_node_writes_it
         return;
     };
     numbering_pair(&a, &b).await;
-    let prefix = a
-        .state
-        .hub
-        .peer_subjects()
-        .unwrap()
-        .strip_suffix(".log.*")
-        .unwrap()
-        .to_string();
+    let prefix = cluster_prefix(&a);
     let nats = async_nats::connect(test_nats_url()).await.unwrap();
     // "0" sorts before any real node's name (16 hex digits): both take it for
     // the writer. It listens where it is asked to write, and never answers.
     let mut asked = nats.subscribe(format!("{prefix}.write.0")).await.unwrap();
-    nats.publish(format!("{prefix}.presence.0"), "[]".into())
-        .await
-        .unwrap();
-    nats.flush().await.unwrap();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while a.state.hub.lowest_node().as_deref() != Some("0") {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "a did not hear of node 0"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    pose_as_lowest_node(&nats, &prefix, "0", &[&a]).await;
     let http = reqwest::Client::new();
     let token = admin_login(&http, &a).await;
-    let base = a.url().replacen("http://", "ws://", 1);
-    let mut stream = connect(&format!("{base}/api/v1/stream?token={token}")).await;
-    assert_eq!(next_frame(&mut stream).await["type"], "ready");
+    let mut stream = operator_stream(&a, &token).await;
 
     let session = widget_session(&http, &a.url()).await;
     let visitor = session["visitor_token"].as_str().unwrap().to_string();
