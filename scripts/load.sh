@@ -76,10 +76,14 @@ for n in $(seq 0 $((nodes - 1))); do
 done
 
 # PostgreSQL's CPU is not the nodes': with DATABASE_URL, the CPU of all its
-# processes over the send phase is printed after the table.
+# processes over the send phase is printed after the table (and NATS's, with
+# NATS_URL; with several nodes each node's, and the delivery by route).
 db_process=()
 if [ -n "${DATABASE_URL:-}" ]; then
     db_process=(--db-process postgres)
+fi
+if [ -n "${NATS_URL:-}" ]; then
+    db_process+=(--db-process nats-server)
 fi
 "$bin/switchboard-loadgen" "${urls[@]}" "${pid_flags[@]}" "${db_process[@]}" \
     --durable-dir "$data" --email load@example.com --password load-password "$@"

@@ -52,9 +52,10 @@ struct Args {
     fsync_probe: bool,
     /// Also print each row's p99 per tenth of the run (where the tail is).
     timeline: bool,
-    /// The process name of a database the server uses (`postgres`): its CPU
-    /// over the send phase is measured too, all its processes together.
-    db_process: Option<String>,
+    /// Process names of what the server uses (`postgres`, `nats-server`;
+    /// the flag may repeat): the CPU of each over the send phase is
+    /// measured too, all processes of a name together.
+    db_process: Vec<String>,
     /// All visitors on this node (an index into the `--url`s) instead of
     /// spread over them: one node takes every write, the operators stay
     /// spread (what a cluster with one writer would do).
@@ -75,7 +76,7 @@ fn parse_args() -> Args {
         durable_dir: std::env::temp_dir(),
         fsync_probe: false,
         timeline: false,
-        db_process: None,
+        db_process: vec![],
         visitor_node: None,
     };
     let mut it = std::env::args().skip(1);
@@ -94,7 +95,12 @@ fn parse_args() -> Args {
             "--durable-dir" => a.durable_dir = value().into(),
             "--fsync-probe" => a.fsync_probe = true,
             "--timeline" => a.timeline = true,
-            "--db-process" => a.db_process = Some(value()),
+            "--db-process" => {
+                let name = value();
+                if !a.db_process.contains(&name) {
+                    a.db_process.push(name);
+                }
+            }
             "--visitor-node" => a.visitor_node = Some(value().parse().expect("--visitor-node I")),
             other => panic!("unknown flag {other}"),
         }
@@ -114,6 +120,8 @@ fn parse_args() -> Args {
 
 type Sent = Arc<Mutex<HashMap<String, Instant>>>;
 type Samples = Arc<Mutex<Vec<f64>>>;
+/// Delivery latencies by route: (the visitor's node, the operator's node).
+type Routes = Arc<Mutex<HashMap<(usize, usize), Vec<f64>>>>;
 /// Answers other than the acknowledgement, by status ("429") or error.
 type Refusals = Arc<Mutex<HashMap<String, usize>>>;
 
@@ -130,14 +138,23 @@ struct Resources {
     /// Context switches of all their threads during the send phase: each is
     /// a thread that blocked (waiting for another) or was preempted.
     switches: u64,
-    /// CPU time of the database's processes (`--db-process`) during the send
-    /// phase, in seconds.
-    db_cpu_seconds: Option<f64>,
+    /// The generator's own CPU time (this process) during the send phase,
+    /// in seconds: on a machine it shares with the target, what it leaves.
+    generator_cpu_seconds: f64,
+    /// CPU time of each measured process (`--pid`, in order) during the
+    /// send phase, in seconds.
+    per_process_seconds: Vec<f64>,
+    /// CPU time of the processes the server uses (`--db-process`), by name,
+    /// during the send phase, in seconds.
+    others_cpu_seconds: Vec<(String, f64)>,
 }
 
 struct Outcome {
     /// Delivery latency to one operator's stream, ms.
     latencies: Vec<f64>,
+    /// With several nodes: delivery latency to one operator on each node,
+    /// by (the visitor's node, the operator's node), ms.
+    routes: Vec<((usize, usize), Vec<f64>)>,
     /// Time to the acknowledgement (the 201; the bare relay: the echo), ms.
     acks: Vec<f64>,
     attempted: usize,
@@ -311,13 +328,51 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
             bare.throughput(),
         );
     }
-    if let (Some(name), Some(db)) = (&args.db_process, full.resources.db_cpu_seconds) {
+    let per_1k = |seconds: f64| seconds * 1_000_000.0 / full.accepted.max(1) as f64;
+    println!(
+        "\nthe generator's own CPU (on the same cores), send phase, ms per 1,000 messages: \
+         bare relay {:.0}, durable relay {:.0}, switchboard {:.0}",
+        bare.resources.generator_cpu_seconds * 1_000_000.0 / bare.accepted.max(1) as f64,
+        durable.resources.generator_cpu_seconds * 1_000_000.0 / durable.accepted.max(1) as f64,
+        per_1k(full.resources.generator_cpu_seconds),
+    );
+    if full.resources.per_process_seconds.len() > 1 {
+        let each: Vec<String> = full
+            .resources
+            .per_process_seconds
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("node {i} {:.0}", per_1k(*s)))
+            .collect();
         println!(
-            "\n{name} (all its processes), send phase: CPU {:.0} % of one core, {:.0} ms per 1,000 \
-             messages; with the server's: {:.0} ms per 1,000",
-            db / full.elapsed * 100.0,
-            db * 1_000_000.0 / full.accepted as f64,
-            (db + full.resources.cpu_seconds) * 1_000_000.0 / full.accepted as f64,
+            "the nodes' CPU, send phase, ms per 1,000 messages: {}",
+            each.join(", ")
+        );
+    }
+    if !full.routes.is_empty() {
+        println!(
+            "by route, the first operator on each node (visitor's node → operator's node): {}",
+            full.routes
+                .iter()
+                .map(|((v, o), l)| format!(
+                    "{v}→{o} p50 {:.2} / p99 {:.2} ms ({} msgs)",
+                    pct(l, 50.0),
+                    pct(l, 99.0),
+                    l.len()
+                ))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut all = full.resources.cpu_seconds;
+    for (name, seconds) in &full.resources.others_cpu_seconds {
+        all += seconds;
+        println!(
+            "{name} (all its processes), send phase: CPU {:.0} % of one core, {:.0} ms per 1,000 \
+             messages; with the server's and those above: {:.0} ms per 1,000",
+            seconds / full.elapsed * 100.0,
+            per_1k(*seconds),
+            per_1k(all),
         );
     }
     if args.timeline {
@@ -481,12 +536,15 @@ impl Drop for TempDir {
     }
 }
 
-/// Reads an operator-side stream, timing frames whose client_id we sent.
+/// Reads an operator-side stream, timing frames whose client_id we sent
+/// (into `latencies` if `measure`, and into `route`'s samples: the node of
+/// this operator, each message's visitor's node being the id's `@N`).
 fn listen<S>(
     mut ws: S,
     sent: Sent,
     latencies: Samples,
     measure: bool,
+    route: Option<(Routes, usize)>,
 ) -> tokio::task::JoinHandle<()>
 where
     S: StreamExt<Item = Result<WsMessage, tokio_tungstenite::tungstenite::Error>>
@@ -497,7 +555,7 @@ where
     tokio::spawn(async move {
         while let Some(Ok(msg)) = ws.next().await {
             let WsMessage::Text(text) = msg else { continue };
-            if !measure {
+            if !measure && route.is_none() {
                 continue;
             }
             let Ok(frame) = serde_json::from_str::<Value>(&text) else {
@@ -506,11 +564,23 @@ where
             let id = frame["data"]["client_id"]
                 .as_str()
                 .or(frame["client_id"].as_str());
-            if let Some(at) = id.and_then(|id| sent.lock().unwrap().get(id).copied()) {
-                latencies
-                    .lock()
-                    .unwrap()
-                    .push(at.elapsed().as_secs_f64() * 1000.0);
+            let Some((id, at)) = id.and_then(|id| Some((id, *sent.lock().unwrap().get(id)?)))
+            else {
+                continue;
+            };
+            let ms = at.elapsed().as_secs_f64() * 1000.0;
+            if measure {
+                latencies.lock().unwrap().push(ms);
+            }
+            if let Some((routes, operator_node)) = &route {
+                if let Some(visitor_node) = id.rsplit_once('@').and_then(|(_, n)| n.parse().ok()) {
+                    routes
+                        .lock()
+                        .unwrap()
+                        .entry((visitor_node, *operator_node))
+                        .or_default()
+                        .push(ms);
+                }
             }
         }
     })
@@ -546,12 +616,14 @@ where
     tokio::time::sleep(Duration::from_millis(500)).await;
     let connected_kb = memory_kb(pids, "Pss:");
     let connected_rss_kb = memory_kb(pids, "Rss:");
-    let ticks_before = cpu_ticks(pids);
+    let ticks_before: Vec<u64> = pids.iter().map(|p| cpu_ticks(&[*p])).collect();
     let switches_before = context_switches(pids);
-    let db_before = args
+    let generator_before = cpu_ticks(&[std::process::id()]);
+    let others_before: Vec<u64> = args
         .db_process
-        .as_deref()
-        .map(|n| cpu_ticks(&processes_named(n)));
+        .iter()
+        .map(|n| cpu_ticks(&processes_named(n)))
+        .collect();
     let (attempted, accepted, elapsed) = match args.closed_loop {
         None => {
             let total = args.rate * args.seconds as usize;
@@ -560,17 +632,29 @@ where
         }
         Some(n) => closed(n, args.seconds, send).await,
     };
-    let cpu_seconds = cpu_ticks(pids).saturating_sub(ticks_before) as f64 / 100.0;
+    let per_process_seconds: Vec<f64> = pids
+        .iter()
+        .zip(ticks_before)
+        .map(|(p, before)| cpu_ticks(&[*p]).saturating_sub(before) as f64 / 100.0)
+        .collect();
+    let cpu_seconds = per_process_seconds.iter().sum();
+    let generator_cpu_seconds =
+        cpu_ticks(&[std::process::id()]).saturating_sub(generator_before) as f64 / 100.0;
     let switches = context_switches(pids).saturating_sub(switches_before);
     // Processes that ended during the phase take their ticks with them; a
     // database's connections stay open (the server pools them).
-    let db_cpu_seconds = args
+    let others_cpu_seconds = args
         .db_process
-        .as_deref()
-        .zip(db_before)
-        .map(|(n, before)| cpu_ticks(&processes_named(n)).saturating_sub(before) as f64 / 100.0);
+        .iter()
+        .zip(others_before)
+        .map(|(n, before)| {
+            let seconds = cpu_ticks(&processes_named(n)).saturating_sub(before) as f64 / 100.0;
+            (n.clone(), seconds)
+        })
+        .collect();
     Outcome {
         latencies: vec![],
+        routes: vec![],
         acks: vec![],
         attempted,
         accepted,
@@ -582,7 +666,9 @@ where
             connected_rss_kb,
             cpu_seconds,
             switches,
-            db_cpu_seconds,
+            generator_cpu_seconds,
+            per_process_seconds,
+            others_cpu_seconds,
         },
     }
 }
@@ -726,7 +812,7 @@ async fn bare_relay(args: &Args) -> Outcome {
     let mut readers = Vec::new();
     for o in 0..args.operators {
         let (ws, _) = connect(format!("{}/operator", relay.ws())).await.unwrap();
-        readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0));
+        readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0, None));
     }
     let mut sinks = Vec::new();
     for v in 0..args.visitors {
@@ -850,7 +936,7 @@ async fn durable_relay(args: &Args, dir: &Path) -> Outcome {
     let mut readers = Vec::new();
     for o in 0..args.operators {
         let (ws, _) = connect(format!("{}/operator", relay.ws())).await.unwrap();
-        readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0));
+        readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0, None));
     }
     for v in 0..args.visitors {
         let (ws, _) = connect(format!("{}/visitor?id={v}", relay.ws()))
@@ -923,13 +1009,17 @@ async fn full(args: &Args) -> Outcome {
     let ws_of = |url: &str| url.replacen("http://", "ws://", 1);
     let sent: Sent = Arc::default();
     let latencies: Samples = Arc::default();
+    let routes: Routes = Arc::default();
     let mut readers = Vec::new();
+    let nodes = args.urls.len();
     for o in 0..args.operators {
-        let url = &args.urls[o % args.urls.len()];
+        let url = &args.urls[o % nodes];
         let (ws, _) = connect(format!("{}/api/v1/stream?token={token}", ws_of(url)))
             .await
             .unwrap();
-        readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0));
+        // The first operator on each node, with several.
+        let route = (nodes > 1 && o < nodes).then(|| (routes.clone(), o));
+        readers.push(listen(ws, sent.clone(), latencies.clone(), o == 0, route));
     }
     let mut visitors = Vec::with_capacity(args.visitors);
     for v in 0..args.visitors {
@@ -952,7 +1042,7 @@ async fn full(args: &Args) -> Outcome {
         .await
         .unwrap();
         readers.push(tokio::spawn(ws.for_each(|_| async {})));
-        visitors.push((format!("{url}/api/v1/widget/messages"), vt));
+        visitors.push((format!("{url}/api/v1/widget/messages"), vt, node));
     }
     let acks: Samples = Arc::default();
     let refusals: Refusals = Arc::default();
@@ -960,12 +1050,12 @@ async fn full(args: &Args) -> Outcome {
         let (http, sent, acks, refusals) =
             (http.clone(), sent.clone(), acks.clone(), refusals.clone());
         move |n: usize| {
-            let (url, vt) = visitors[n % visitors.len()].clone();
+            let (url, vt, node) = visitors[n % visitors.len()].clone();
             post(
                 http.clone(),
                 url,
                 vt,
-                format!("load-{n}"),
+                format!("load-{n}@{node}"),
                 (sent.clone(), acks.clone(), refusals.clone()),
             )
         }
@@ -976,6 +1066,9 @@ async fn full(args: &Args) -> Outcome {
         reader.abort();
     }
     outcome.latencies = latencies.lock().unwrap().clone();
+    let mut routes: Vec<_> = routes.lock().unwrap().drain().collect();
+    routes.sort_by_key(|(route, _)| *route);
+    outcome.routes = routes;
     outcome.acks = acks.lock().unwrap().clone();
     outcome.refusals = refusals.lock().unwrap().clone();
     outcome

@@ -125,7 +125,12 @@ pub(super) struct Peers {
 
 impl Peers {
     pub async fn connect(url: &str, db: &Db) -> anyhow::Result<Peers> {
-        let client = async_nats::connect(url)
+        // Each node subscribes to every node's subjects, its own among them:
+        // without `no_echo` NATS sends every batch and presence back to the
+        // node that sent it, to be read and dropped here.
+        let client = async_nats::ConnectOptions::new()
+            .no_echo()
+            .connect(url)
             .await
             .map_err(|e| anyhow::anyhow!("connecting to NATS at {url}: {e}"))?;
         let cluster: String =
