@@ -173,9 +173,15 @@ impl Outcome {
         self.resources.cpu_seconds / self.elapsed * 100.0
     }
 
-    /// Milliseconds of CPU per 1,000 accepted messages.
+    /// Milliseconds of the target's CPU per 1,000 accepted messages.
     fn cpu_per_1k(&self) -> f64 {
-        self.resources.cpu_seconds * 1000.0 / self.accepted as f64 * 1000.0
+        self.per_1k(self.resources.cpu_seconds)
+    }
+
+    /// `cpu_seconds` of some process as milliseconds per 1,000 accepted
+    /// messages.
+    fn per_1k(&self, cpu_seconds: f64) -> f64 {
+        cpu_seconds * 1_000_000.0 / self.accepted.max(1) as f64
     }
 
     /// Context switches per accepted message.
@@ -328,13 +334,13 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
             bare.throughput(),
         );
     }
-    let per_1k = |seconds: f64| seconds * 1_000_000.0 / full.accepted.max(1) as f64;
+    let generator = |o: &Outcome| o.per_1k(o.resources.generator_cpu_seconds);
     println!(
         "\nthe generator's own CPU (on the same cores), send phase, ms per 1,000 messages: \
          bare relay {:.0}, durable relay {:.0}, switchboard {:.0}",
-        bare.resources.generator_cpu_seconds * 1_000_000.0 / bare.accepted.max(1) as f64,
-        durable.resources.generator_cpu_seconds * 1_000_000.0 / durable.accepted.max(1) as f64,
-        per_1k(full.resources.generator_cpu_seconds),
+        generator(bare),
+        generator(durable),
+        generator(full),
     );
     if full.resources.per_process_seconds.len() > 1 {
         let each: Vec<String> = full
@@ -342,7 +348,7 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
             .per_process_seconds
             .iter()
             .enumerate()
-            .map(|(i, s)| format!("node {i} {:.0}", per_1k(*s)))
+            .map(|(i, s)| format!("node {i} {:.0}", full.per_1k(*s)))
             .collect();
         println!(
             "the nodes' CPU, send phase, ms per 1,000 messages: {}",
@@ -371,8 +377,8 @@ fn report(args: &Args, bare: &Outcome, durable: &Outcome, full: &Outcome) {
             "{name} (all its processes), send phase: CPU {:.0} % of one core, {:.0} ms per 1,000 \
              messages; with the server's and those above: {:.0} ms per 1,000",
             seconds / full.elapsed * 100.0,
-            per_1k(*seconds),
-            per_1k(all),
+            full.per_1k(*seconds),
+            full.per_1k(all),
         );
     }
     if args.timeline {
