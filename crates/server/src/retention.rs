@@ -119,16 +119,33 @@ pub async fn sweep(state: &SharedState, now: i64) -> anyhow::Result<Swept> {
         .unwrap_or(0);
     swept.events = delete_in_batches(
         state,
-        &format!(
-            "DELETE FROM events WHERE seq IN (SELECT seq FROM events \
-             WHERE created_at < $1 AND {p} <= {handled} \
-             AND {p} < (SELECT MAX({p}) FROM events) ORDER BY {p} LIMIT $2)",
-            p = crate::store::events::position_column(&state.db)
-        ),
+        &old_events_sql(&state.db, handled),
         now - ms(retention.events_after),
     )
     .await?;
     Ok(swept)
+}
+
+/// Deletes a batch of the events older than `$1` that the notification
+/// worker has handled (up to `handled`), never the newest (`$2` the batch
+/// size). On PostgreSQL an event's position goes with it (migration 0017);
+/// events not numbered yet have none and stay.
+fn old_events_sql(db: &crate::db::Db, handled: i64) -> String {
+    match db.backend {
+        crate::db::Backend::Sqlite => format!(
+            "DELETE FROM events WHERE seq IN (SELECT seq FROM events \
+             WHERE created_at < $1 AND seq <= {handled} \
+             AND seq < (SELECT MAX(seq) FROM events) ORDER BY seq LIMIT $2)"
+        ),
+        crate::db::Backend::Postgres => format!(
+            "WITH gone AS (DELETE FROM event_positions WHERE pos IN \
+             (SELECT p.pos FROM event_positions AS p JOIN events AS e ON e.seq = p.seq \
+             WHERE e.created_at < $1 AND p.pos <= {handled} \
+             AND p.pos < (SELECT MAX(pos) FROM event_positions) ORDER BY p.pos LIMIT $2) \
+             RETURNING seq) \
+             DELETE FROM events WHERE seq IN (SELECT seq FROM gone)"
+        ),
+    }
 }
 
 /// Runs `sql` (`$1` a time, `$2` the batch size) until a batch deletes less

@@ -5,8 +5,8 @@
 //!
 //! On SQLite, with one writer at a time, the row id is that position: rows
 //! commit in id order. On PostgreSQL writers on several nodes commit side by
-//! side, so ids may commit out of order; there the position (`pos`) is given
-//! after commit by [`numbered_after`], to events of transactions older than every
+//! side, so ids may commit out of order; there the position (`pos`, a row of
+//! `event_positions`) is given after commit by [`numbered_after`], to events of transactions older than every
 //! transaction still open, in transaction order. A position, once given, is
 //! final and nothing later gets a smaller one: a cursor never skips an event.
 
@@ -15,11 +15,16 @@ use sqlx::{AnyConnection, Row};
 
 use crate::db::{now_ms, Backend, Db};
 
-/// The column that orders the log for readers (see the module's comment).
-fn position(db: &Db) -> &'static str {
+/// Where readers find the log in position order, and the name of the
+/// position: on SQLite the events' ids; on PostgreSQL the positions given
+/// after commit, in a table of their own (migration 0017).
+fn positioned(db: &Db) -> (&'static str, &'static str) {
     match db.backend {
-        Backend::Sqlite => "seq",
-        Backend::Postgres => "pos",
+        Backend::Sqlite => ("events AS e", "e.seq"),
+        Backend::Postgres => (
+            "event_positions AS p JOIN events AS e ON e.seq = p.seq",
+            "p.pos",
+        ),
     }
 }
 
@@ -151,9 +156,10 @@ fn from_row(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {
 
 /// Events after `seq`, oldest first, at most `limit`.
 pub async fn after(db: &Db, seq: i64, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let p = position(db);
+    let (log, p) = positioned(db);
     let rows = sqlx::query(&format!(
-        "SELECT {p} AS seq, name, conversation_id, visitor_id, data FROM events WHERE {p} > $1 ORDER BY {p} LIMIT $2"
+        "SELECT {p} AS seq, e.name, e.conversation_id, e.visitor_id, e.data FROM {log} \
+         WHERE {p} > $1 ORDER BY {p} LIMIT $2"
     ))
     .bind(seq)
     .bind(limit)
@@ -169,9 +175,16 @@ pub async fn of_visitor_after(
     seq: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let p = position(db);
+    let (log, p) = positioned(db);
+    // On PostgreSQL the visitor is looked up on the positions' side, where
+    // its index is.
+    let visitor = match db.backend {
+        Backend::Sqlite => "e.visitor_id",
+        Backend::Postgres => "p.visitor_id",
+    };
     let rows = sqlx::query(&format!(
-        "SELECT {p} AS seq, name, conversation_id, visitor_id, data FROM events WHERE visitor_id = $1 AND {p} > $2 ORDER BY {p} LIMIT $3"
+        "SELECT {p} AS seq, e.name, e.conversation_id, e.visitor_id, e.data FROM {log} \
+         WHERE {visitor} = $1 AND {p} > $2 ORDER BY {p} LIMIT $3"
     ))
     .bind(visitor_id)
     .bind(seq)
@@ -181,29 +194,28 @@ pub async fn of_visitor_after(
     rows.iter().map(from_row).collect()
 }
 
-/// The newest seq, 0 when the log is empty.
-pub async fn latest(db: &Db) -> Result<i64, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT COALESCE(MAX({p}), 0) AS seq FROM events",
-        p = position(db)
-    ))
-    .fetch_one(&db.pool)
-    .await?
-    .try_get("seq")
+/// Where positions are kept and what they are called there.
+fn positions(db: &Db) -> (&'static str, &'static str) {
+    match db.backend {
+        Backend::Sqlite => ("events", "seq"),
+        Backend::Postgres => ("event_positions", "pos"),
+    }
 }
 
-/// The position column, for statements elsewhere (retention).
-pub fn position_column(db: &Db) -> &'static str {
-    position(db)
+/// The newest seq, 0 when the log is empty.
+pub async fn latest(db: &Db) -> Result<i64, sqlx::Error> {
+    let (table, p) = positions(db);
+    sqlx::query(&format!("SELECT COALESCE(MAX({p}), 0) AS seq FROM {table}"))
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("seq")
 }
 
 /// The oldest seq still kept, if any.
 pub async fn oldest(db: &Db) -> Result<Option<i64>, sqlx::Error> {
-    sqlx::query(&format!(
-        "SELECT MIN({p}) AS seq FROM events",
-        p = position(db)
-    ))
-    .fetch_one(&db.pool)
-    .await?
-    .try_get("seq")
+    let (table, p) = positions(db);
+    sqlx::query(&format!("SELECT MIN({p}) AS seq FROM {table}"))
+        .fetch_one(&db.pool)
+        .await?
+        .try_get("seq")
 }

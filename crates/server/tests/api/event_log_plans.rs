@@ -1,6 +1,7 @@
 //! The hub's pass over PostgreSQL's event log uses its indexes whatever the
-//! table looked like when the connection first planned it, and the log's
-//! readers use the indexes of positions that hold numbered events only.
+//! table looked like when the connection first planned it, and a log
+//! numbered before positions had a table of their own keeps every position
+//! and is read through the indexes.
 
 use serde_json::json;
 use switchboard_server::db::Db;
@@ -46,14 +47,21 @@ async fn the_hubs_pass_never_scans_the_whole_log() {
         0,
         "sequential scans of the log in 20 passes"
     );
+    let positions_before = seq_scans(&mut hub, "event_positions").await;
+    pass(2_000).fetch_all(&mut *hub).await.unwrap();
+    assert_eq!(
+        seq_scans(&mut hub, "event_positions").await - positions_before,
+        0,
+        "sequential scans of the positions"
+    );
 }
 
-/// A log numbered before migration 0016 (whose indexes of positions took an
-/// entry for every event not numbered yet) keeps its positions across the
-/// upgrade, numbering goes on after them, and every reader of the log finds
-/// its events through the indexes that now hold numbered events only.
+/// A log numbered before migration 0017 (positions were a column of the
+/// events, given by updating them) keeps its positions across the upgrade,
+/// numbering goes on after them — the events not numbered yet included —
+/// and every reader of the log finds its events through indexes.
 #[tokio::test]
-async fn a_log_numbered_before_the_partial_indexes_reads_through_them() {
+async fn a_log_numbered_in_the_events_keeps_its_positions_in_their_table() {
     use sqlx::Connection;
     if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
         return; // PostgreSQL only: SQLite's positions are its ids.
@@ -61,8 +69,8 @@ async fn a_log_numbered_before_the_partial_indexes_reads_through_them() {
     let dir = tempfile::tempdir().unwrap();
     let config = test_config(dir.path(), None).await;
 
-    // The schema as the previous release left it (migrations up to 0015).
-    let old = earlier_migrations("postgres", |name| name < "0016");
+    // The schema as the previous release left it (migrations up to 0016).
+    let old = earlier_migrations("postgres", |name| name < "0017");
     let mut previous = sqlx::PgConnection::connect(&config.database_url)
         .await
         .unwrap();
@@ -123,39 +131,30 @@ async fn a_log_numbered_before_the_partial_indexes_reads_through_them() {
         "after the old ones"
     );
     let kept: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT seq, pos FROM events WHERE pos <= 3000 ORDER BY pos")
+        sqlx::query_as("SELECT seq, pos FROM event_positions WHERE pos <= 3000 ORDER BY pos")
             .fetch_all(&db.pool)
             .await
             .unwrap();
     assert_eq!(kept, positions, "every position as it was");
-    let indexes: Vec<(String, String)> = sqlx::query_as(
-        "SELECT indexname::text, indexdef FROM pg_indexes WHERE tablename = 'events' \
-         AND indexname LIKE 'events_%' ORDER BY indexname",
+    let indexes: Vec<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes \
+         WHERE tablename IN ('events', 'event_positions') ORDER BY indexname",
     )
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    let names: Vec<&str> = indexes.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(
-        names,
+        indexes,
         [
+            "event_positions_pkey",
+            "event_positions_visitor",
             "events_created",
             "events_pkey",
-            "events_pos",
-            "events_unsequenced",
-            "events_visitor_pos"
+            "events_transaction"
         ],
-        "events_visitor is gone"
+        "the events' indexes of positions are gone"
     );
-    for (name, definition) in &indexes {
-        if name == "events_pos" || name == "events_visitor_pos" {
-            assert!(
-                definition.ends_with("WHERE (pos IS NOT NULL)"),
-                "{definition}"
-            );
-        }
-    }
-    sqlx::query("ANALYZE events")
+    sqlx::query("ANALYZE events, event_positions")
         .execute(&db.pool)
         .await
         .unwrap();
@@ -168,7 +167,10 @@ async fn a_log_numbered_before_the_partial_indexes_reads_through_them() {
     let readers = Db::connect(&config.database_url).await.unwrap();
     let before = {
         let mut conn = readers.pool.acquire().await.unwrap();
-        seq_scans(&mut conn, "events").await
+        (
+            seq_scans(&mut conn, "events").await,
+            seq_scans(&mut conn, "event_positions").await,
+        )
     };
     assert_eq!(events::latest(&readers).await.unwrap(), 3_005);
     assert_eq!(events::oldest(&readers).await.unwrap(), Some(1));
@@ -186,8 +188,11 @@ async fn a_log_numbered_before_the_partial_indexes_reads_through_them() {
     let stats = Db::connect(&config.database_url).await.unwrap();
     let mut conn = stats.pool.acquire().await.unwrap();
     assert_eq!(
-        seq_scans(&mut conn, "events").await - before,
-        0,
-        "sequential scans of the log by its readers"
+        (
+            seq_scans(&mut conn, "events").await - before.0,
+            seq_scans(&mut conn, "event_positions").await - before.1
+        ),
+        (0, 0),
+        "sequential scans of the log and its positions by its readers"
     );
 }

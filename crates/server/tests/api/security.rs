@@ -752,6 +752,10 @@ async fn visitors_who_never_wrote_are_swept_and_old_events_compacted() {
         .await
         .unwrap();
     assert_eq!(swept.events as i64, events_before - 1, "all but the newest");
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() == Ok("postgres") {
+        // Positions go with their events (migration 0017).
+        assert_eq!(count("SELECT COUNT(*) FROM event_positions").await, 1);
+    }
     let mut ws = connect(&app.ws_url(&format!("/stream?token={}&since=0", app.admin_token))).await;
     assert_eq!(next_frame(&mut ws).await["type"], "ready");
     assert_eq!(next_frame(&mut ws).await["type"], "reset");
