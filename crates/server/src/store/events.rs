@@ -5,9 +5,10 @@
 //!
 //! On SQLite, with one writer at a time, the row id is that position: rows
 //! commit in id order. On PostgreSQL writers on several nodes commit side by
-//! side, so ids may commit out of order; there the position (`pos`, a row of
-//! `event_positions`) is given after commit by [`numbered_after`], to events of transactions older than every
-//! transaction still open, in transaction order. A position, once given, is
+//! side, so ids may commit out of order; there the position (`pos`, a row
+//! of `event_positions`) is given after commit by [`numbered_after`], to
+//! events of transactions older than every transaction still open, in
+//! transaction order. A position, once given, is
 //! final and nothing later gets a smaller one: a cursor never skips an event.
 
 use sqlx::any::AnyRow;
@@ -15,16 +16,34 @@ use sqlx::{AnyConnection, Row};
 
 use crate::db::{now_ms, Backend, Db};
 
-/// Where readers find the log in position order, and the name of the
-/// position: on SQLite the events' ids; on PostgreSQL the positions given
-/// after commit, in a table of their own (migration 0017).
-fn positioned(db: &Db) -> (&'static str, &'static str) {
+/// How readers find the log in position order (see the module's comment):
+/// on SQLite the events' ids are the positions; on PostgreSQL positions are
+/// rows of a table of their own (migration 0017), aliased `p`.
+struct Layout {
+    /// The FROM clause: the events (`e`) with their positions.
+    log: &'static str,
+    /// The position.
+    pos: &'static str,
+    /// The event's visitor, where its index is.
+    visitor: &'static str,
+    /// The FROM clause for the positions alone (the newest, the oldest).
+    positions: &'static str,
+}
+
+fn layout(db: &Db) -> Layout {
     match db.backend {
-        Backend::Sqlite => ("events AS e", "e.seq"),
-        Backend::Postgres => (
-            "event_positions AS p JOIN events AS e ON e.seq = p.seq",
-            "p.pos",
-        ),
+        Backend::Sqlite => Layout {
+            log: "events AS e",
+            pos: "e.seq",
+            visitor: "e.visitor_id",
+            positions: "events AS e",
+        },
+        Backend::Postgres => Layout {
+            log: "event_positions AS p JOIN events AS e ON e.seq = p.seq",
+            pos: "p.pos",
+            visitor: "p.visitor_id",
+            positions: "event_positions AS p",
+        },
     }
 }
 
@@ -156,7 +175,7 @@ fn from_row(row: &AnyRow) -> Result<StoredEvent, sqlx::Error> {
 
 /// Events after `seq`, oldest first, at most `limit`.
 pub async fn after(db: &Db, seq: i64, limit: i64) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let (log, p) = positioned(db);
+    let Layout { log, pos: p, .. } = layout(db);
     let rows = sqlx::query(&format!(
         "SELECT {p} AS seq, e.name, e.conversation_id, e.visitor_id, e.data FROM {log} \
          WHERE {p} > $1 ORDER BY {p} LIMIT $2"
@@ -175,13 +194,12 @@ pub async fn of_visitor_after(
     seq: i64,
     limit: i64,
 ) -> Result<Vec<StoredEvent>, sqlx::Error> {
-    let (log, p) = positioned(db);
-    // On PostgreSQL the visitor is looked up on the positions' side, where
-    // its index is.
-    let visitor = match db.backend {
-        Backend::Sqlite => "e.visitor_id",
-        Backend::Postgres => "p.visitor_id",
-    };
+    let Layout {
+        log,
+        pos: p,
+        visitor,
+        ..
+    } = layout(db);
     let rows = sqlx::query(&format!(
         "SELECT {p} AS seq, e.name, e.conversation_id, e.visitor_id, e.data FROM {log} \
          WHERE {visitor} = $1 AND {p} > $2 ORDER BY {p} LIMIT $3"
@@ -194,27 +212,21 @@ pub async fn of_visitor_after(
     rows.iter().map(from_row).collect()
 }
 
-/// Where positions are kept and what they are called there.
-fn positions(db: &Db) -> (&'static str, &'static str) {
-    match db.backend {
-        Backend::Sqlite => ("events", "seq"),
-        Backend::Postgres => ("event_positions", "pos"),
-    }
-}
-
 /// The newest seq, 0 when the log is empty.
 pub async fn latest(db: &Db) -> Result<i64, sqlx::Error> {
-    let (table, p) = positions(db);
-    sqlx::query(&format!("SELECT COALESCE(MAX({p}), 0) AS seq FROM {table}"))
-        .fetch_one(&db.pool)
-        .await?
-        .try_get("seq")
+    let Layout { pos, positions, .. } = layout(db);
+    sqlx::query(&format!(
+        "SELECT COALESCE(MAX({pos}), 0) AS seq FROM {positions}"
+    ))
+    .fetch_one(&db.pool)
+    .await?
+    .try_get("seq")
 }
 
 /// The oldest seq still kept, if any.
 pub async fn oldest(db: &Db) -> Result<Option<i64>, sqlx::Error> {
-    let (table, p) = positions(db);
-    sqlx::query(&format!("SELECT MIN({p}) AS seq FROM {table}"))
+    let Layout { pos, positions, .. } = layout(db);
+    sqlx::query(&format!("SELECT MIN({pos}) AS seq FROM {positions}"))
         .fetch_one(&db.pool)
         .await?
         .try_get("seq")
