@@ -126,6 +126,7 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         ),
         cluster_sends: Default::default(),
         visitor_tokens: Default::default(),
+        notifications_decided: Default::default(),
         limits: limits::Limits::new(config.limits.clone()),
         db,
         public_url,

@@ -1125,3 +1125,60 @@ async fn a_writer_that_does_not_answer_costs_one_refusal_then_the_node_writes_it
     a.stop();
     b.stop();
 }
+
+/// One node decides the cluster's notifications — the node that numbers the
+/// log — and the other leaves its worker idle: no second reading of every
+/// message, no second transaction per batch finding everything claimed.
+/// When that node does not answer (here a "node" with a lower name tells
+/// its presence and never answers), the real ones decide, and each message
+/// is decided once, whichever node does it.
+#[tokio::test]
+async fn one_node_decides_notifications_for_both_and_the_other_takes_over() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    let (leading, other) = numbering_pair(&a, &b).await;
+    let http = reqwest::Client::new();
+    let decided =
+        |node: &switchboard_server::RunningServer| node.state.notifications_decided.load(Relaxed);
+    let wait_for_total = |total: u64, what: &str| {
+        let what = what.to_string();
+        let (a, b) = (&a, &b);
+        async move {
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+            while decided(a) + decided(b) < total {
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "{what}: {} of {total} messages decided",
+                    decided(a) + decided(b)
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let before = [decided(leading), decided(other)];
+    let bodies: Vec<String> = (0..6).map(|i| format!("to be noticed {i}")).collect();
+    visitor_says(&http, &other.url(), &bodies[..3]).await;
+    visitor_says(&http, &leading.url(), &bodies[3..]).await;
+    wait_for_total(before[0] + before[1] + 6, "one node leads").await;
+    assert_eq!(
+        decided(leading),
+        before[0] + 6,
+        "the leading node decided all"
+    );
+    assert_eq!(decided(other), before[1], "the other node decided none");
+
+    let nats = async_nats::connect(test_nats_url()).await.unwrap();
+    pose_as_lowest_node(&nats, &cluster_prefix(&a), "0", &[&a, &b]).await;
+    let before = [decided(&a), decided(&b)];
+    let bodies: Vec<String> = (0..6).map(|i| format!("while it is away {i}")).collect();
+    visitor_says(&http, &a.url(), &bodies[..3]).await;
+    visitor_says(&http, &b.url(), &bodies[3..]).await;
+    wait_for_total(before[0] + before[1] + 6, "the node that leads is away").await;
+    // Nothing more is decided: each message was decided once.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(decided(&a) + decided(&b), before[0] + before[1] + 6);
+    a.stop();
+    b.stop();
+}
