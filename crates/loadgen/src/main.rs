@@ -407,6 +407,19 @@ fn timeline(rows: &[(&str, &Outcome)]) {
             .collect();
         println!("{name:<14} {}", slices.join("  "));
     }
+    println!("the first tenth again, by hundredth (p99 / max):");
+    for (name, o) in rows {
+        let tenth = o.latencies.len().div_ceil(10).max(1);
+        let first = &o.latencies[..tenth.min(o.latencies.len())];
+        let slices: Vec<String> = first
+            .chunks(first.len().div_ceil(10).max(1))
+            .map(|slice| {
+                let max = slice.iter().copied().fold(f64::NAN, f64::max);
+                format!("{:.1}/{max:.0}", pct(slice, 99.0))
+            })
+            .collect();
+        println!("{name:<14} {}", slices.join("  "));
+    }
 }
 
 pub(crate) fn pct(s: &[f64], p: f64) -> f64 {

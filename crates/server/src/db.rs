@@ -121,6 +121,10 @@ impl Db {
             anyhow::bail!("unsupported database URL {url:?}: use sqlite://… or postgres://…");
         };
         let options = AnyConnectOptions::from_str(url).context("parsing the database URL")?;
+        // Set once the schema is current: connections opened before (the
+        // migrations' own) cannot call its functions yet.
+        let migrated = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let warm_new = migrated.clone();
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 8 } else { 16 })
             // A database that does not answer is answered 503 within seconds
@@ -143,12 +147,16 @@ impl Db {
                 })
             })
             .after_connect(move |conn, _| {
+                let warm = backend == Backend::Postgres && warm_new.load(Ordering::Acquire);
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // FULL: every commit is fsynced before the API answers,
                         // so a 201 or an accepted email survives a power cut.
                         // Group commit makes that one fsync per batch.
                         conn.execute(pragmas).await?;
+                    }
+                    if warm {
+                        warm_up_postgres(conn).await;
                     }
                     Ok(())
                 })
@@ -178,6 +186,11 @@ impl Db {
             .run(&pool)
             .await
             .context("running database migrations")?;
+        if backend == Backend::Postgres {
+            migrated.store(true, Ordering::Release);
+            // The connection the migrations ran on stays in the pool.
+            warm_up_postgres(&mut *pool.acquire().await?).await;
+        }
         Ok(Db {
             pool,
             backend,
@@ -302,6 +315,31 @@ impl Db {
 
     fn note(&self, e: &sqlx::Error) {
         note_fault(&self.write_fault, &self.storage_full_at, e);
+    }
+}
+
+/// Has a new PostgreSQL connection compile the functions of the hot path
+/// (visitors' sends, the numbering of the log) before it is lent out. Each
+/// server process compiles a PL/pgSQL function and plans its statements at
+/// its first call: 4–5 ms each on a 2-core machine, paid in turn by the first
+/// send a connection writes and by the pass that shows it to the operators
+/// — the first messages after a start waited 25–35 ms where the rest waited
+/// 3–10 (BENCHMARKS, "Warm connections"). They run in a transaction that is
+/// rolled back, so nothing is written (the compiled functions and their
+/// plans stay with the connection). A failure costs only the warmth: the
+/// connection is lent out all the same.
+async fn warm_up_postgres(conn: &mut AnyConnection) {
+    let warmed = async {
+        let mut tx = conn.begin().await?;
+        tx.execute(
+            "SELECT store_visitor_sends('[]', 0, '', ''); \
+             SELECT count(*) FROM read_events_numbered(9223372036854775807, 0);",
+        )
+        .await?;
+        tx.rollback().await
+    };
+    if let Err(e) = warmed.await {
+        tracing::debug!(error = %e, "postgres: warming a new connection failed");
     }
 }
 
