@@ -180,6 +180,7 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let notifier = services::notify::NotificationWorker {
         state: state.clone(),
         window_ms: state.config.notify_window_ms,
+        takeover_after: state.config.notify_takeover_after,
         flood: Default::default(),
     };
     let mut background = vec![

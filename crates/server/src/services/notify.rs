@@ -49,6 +49,17 @@ const MIN_PASS_GAP: Duration = Duration::from_millis(100);
 /// Events handled in one transaction at most.
 const PASS_BATCH: usize = 200;
 
+/// What a node that does not decide notifications knows of the one that
+/// does: its shared cursor, since when it has not moved while the log went
+/// on, and whether it was found stalled (then this node decides too, until
+/// another node leads).
+#[derive(Default)]
+struct LeaderWatch {
+    node: Option<String>,
+    cursor: Option<(i64, Instant)>,
+    stalled: bool,
+}
+
 /// What handling a batch of messages did.
 struct Handled {
     /// Whether an email was queued.
@@ -68,6 +79,9 @@ pub struct NotificationWorker {
     pub state: SharedState,
     /// Two minutes in production; tests shorten it.
     pub window_ms: i64,
+    /// How long another node that decides for the cluster may fall behind
+    /// the log before this one decides too (see `LeaderWatch`).
+    pub takeover_after: Duration,
     pub flood: FloodGuard,
 }
 
@@ -121,12 +135,15 @@ impl NotificationWorker {
         let mut due_checked = tokio::time::Instant::now() - DUE_CHECK_EVERY;
         // Whether another node did this work lately (see `another_node_leads`).
         let mut followed = false;
+        let mut leader = LeaderWatch::default();
         loop {
             let pass_started = tokio::time::Instant::now();
-            if self.another_node_leads() {
-                followed = true;
-                tokio::time::sleep(DUE_CHECK_EVERY).await;
-                continue;
+            if let Some(node) = self.state.hub.numbering_node() {
+                if self.leader_keeps_up(&mut leader, node).await {
+                    followed = true;
+                    tokio::time::sleep(DUE_CHECK_EVERY).await;
+                    continue;
+                }
             }
             if followed {
                 // Takes over where the node that led left off.
@@ -166,11 +183,41 @@ impl NotificationWorker {
     /// the team and the conversations again, and all but one found every
     /// message claimed already — work that grew with the number of nodes,
     /// taking turns on the worker's lock. Nothing depends on it: when that
-    /// node stops telling its presence or does not answer, this one takes
-    /// over from the shared cursor, and the claims (`claim_messages`) keep
-    /// a message from being decided twice while two nodes overlap.
-    fn another_node_leads(&self) -> bool {
-        self.state.hub.numbering_node().is_some()
+    /// node stops telling its presence or does not answer, or its worker
+    /// falls behind (`takeover_after`), this one decides too, from the
+    /// shared cursor, and the claims (`claim_messages`) keep a message from
+    /// being decided twice while two nodes overlap.
+    async fn leader_keeps_up(&self, watch: &mut LeaderWatch, node: String) -> bool {
+        if watch.node.as_deref() != Some(node.as_str()) {
+            *watch = LeaderWatch {
+                node: Some(node),
+                ..LeaderWatch::default()
+            };
+        }
+        if watch.stalled {
+            return false; // until another node leads
+        }
+        let shared: i64 = match settings::get(&self.state.db, CURSOR_KEY).await {
+            Ok(Some(cursor)) => cursor,
+            // Not known now: the next look decides.
+            Ok(None) | Err(_) => return true,
+        };
+        let behind = shared < self.state.hub.latest_seq();
+        match watch.cursor {
+            Some((cursor, since)) if cursor == shared && behind => {
+                if since.elapsed() >= self.takeover_after {
+                    tracing::warn!(
+                        node = watch.node.as_deref(),
+                        cursor,
+                        "notifications: the node that decides them fell behind; deciding here too"
+                    );
+                    watch.stalled = true;
+                    return false;
+                }
+            }
+            _ => watch.cursor = Some((shared, Instant::now())),
+        }
+        true
     }
 
     /// Starts after what is in the log already: history is not notified.

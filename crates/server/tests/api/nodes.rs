@@ -1182,3 +1182,72 @@ async fn one_node_decides_notifications_for_both_and_the_other_takes_over() {
     a.stop();
     b.stop();
 }
+
+/// The node that decides notifications may be alive and numbering the log
+/// while its worker is stuck. The others watch the shared cursor: when it
+/// has not moved for `notify_takeover_after` while the log went on, they
+/// decide too, each message once. Here a "node" with a lower name than the
+/// real ones tells its presence and numbers the log when asked (so nobody
+/// suspects it), but never decides a notification.
+#[tokio::test]
+async fn a_deciding_node_that_falls_behind_is_taken_over() {
+    use futures_util::StreamExt;
+    use std::sync::atomic::Ordering::Relaxed;
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |config| {
+        config.notify_takeover_after = std::time::Duration::from_secs(3);
+    })
+    .await
+    else {
+        return;
+    };
+    numbering_pair(&a, &b).await;
+    let prefix = cluster_prefix(&a);
+    let nats = async_nats::connect(test_nats_url()).await.unwrap();
+    let mut asked = nats.subscribe(format!("{prefix}.number.0")).await.unwrap();
+    let (db, answering) = (a.state.db.clone(), nats.clone());
+    let numbers = tokio::spawn(async move {
+        while let Some(request) = asked.next().await {
+            let pass = switchboard_server::store::events::numbered_after(&db, 0, 1_000_000)
+                .await
+                .unwrap();
+            let latest = pass.events.last().map_or(0, |e| e.seq);
+            let answer = json!({ "latest": latest, "held_back": pass.held_back });
+            if let Some(reply) = request.reply {
+                answering
+                    .publish(reply, answer.to_string().into())
+                    .await
+                    .unwrap();
+            }
+        }
+    });
+    pose_as_lowest_node(&nats, &prefix, "0", &[&a, &b]).await;
+    let decided =
+        |node: &switchboard_server::RunningServer| node.state.notifications_decided.load(Relaxed);
+    let before = decided(&a) + decided(&b);
+    let http = reqwest::Client::new();
+    let bodies: Vec<String> = (0..4).map(|i| format!("is anyone there {i}")).collect();
+    visitor_says(&http, &a.url(), &bodies[..2]).await;
+    visitor_says(&http, &b.url(), &bodies[2..]).await;
+    // Nobody decides while the lowest node seems to keep up…
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(
+        decided(&a) + decided(&b),
+        before,
+        "decided before the takeover"
+    );
+    // …then the real nodes do, once the cursor stood still for 3 s.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while decided(&a) + decided(&b) < before + 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not taken over: {} of 4 decided",
+            decided(&a) + decided(&b) - before
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert_eq!(decided(&a) + decided(&b), before + 4, "each message once");
+    numbers.abort();
+    a.stop();
+    b.stop();
+}
