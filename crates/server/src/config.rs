@@ -301,9 +301,6 @@ pub struct Config {
     pub outbox_retry_base: std::time::Duration,
     /// How long notification emails wait or collect (two minutes).
     pub notify_window_ms: i64,
-    /// With several nodes: how long the node that decides notifications may
-    /// leave the log's newer events undecided before the others decide too.
-    pub notify_takeover_after: std::time::Duration,
     pub sessions: SessionPolicy,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub limits: crate::limits::LimitSettings,
@@ -403,7 +400,6 @@ impl ServerOptions {
             max_attachment_bytes: u64::from(self.max_attachment.max(1)) * 1024 * 1024,
             outbox_retry_base: std::time::Duration::from_secs(5),
             notify_window_ms: NOTIFY_WINDOW_MS,
-            notify_takeover_after: std::time::Duration::from_secs(30),
             sessions: SessionPolicy {
                 idle: days(self.session_idle_days),
                 max_age: days(self.session_max_days),

@@ -126,7 +126,6 @@ pub async fn prepare(config: Config, public_url: String) -> anyhow::Result<Share
         ),
         cluster_sends: Default::default(),
         visitor_tokens: Default::default(),
-        notifications_decided: Default::default(),
         limits: limits::Limits::new(config.limits.clone()),
         db,
         public_url,
@@ -180,7 +179,6 @@ pub async fn start(config: Config) -> anyhow::Result<RunningServer> {
     let notifier = services::notify::NotificationWorker {
         state: state.clone(),
         window_ms: state.config.notify_window_ms,
-        takeover_after: state.config.notify_takeover_after,
         flood: Default::default(),
     };
     let mut background = vec![

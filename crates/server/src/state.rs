@@ -53,9 +53,6 @@ pub struct AppState {
     pub file_link_key: Vec<u8>,
     /// What visitors' widgets are told (see `services::widget_settings`).
     pub widget: crate::widget_view::WidgetView,
-    /// Messages whose notifications this node decided (claimed) since it
-    /// started: with several nodes, one decides for all.
-    pub notifications_decided: std::sync::atomic::AtomicU64,
 }
 
 impl AppState {

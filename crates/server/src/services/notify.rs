@@ -49,26 +49,6 @@ const MIN_PASS_GAP: Duration = Duration::from_millis(100);
 /// Events handled in one transaction at most.
 const PASS_BATCH: usize = 200;
 
-/// What a node that does not decide notifications knows of the one that
-/// does: its shared cursor, since when it has not moved while the log went
-/// on, and whether it was found stalled (then this node decides too, until
-/// another node leads).
-#[derive(Default)]
-struct LeaderWatch {
-    node: Option<String>,
-    cursor: Option<(i64, Instant)>,
-    stalled: bool,
-}
-
-/// What handling a batch of messages did.
-struct Handled {
-    /// Whether an email was queued.
-    emails: bool,
-    /// How many of the messages were this worker's to decide (the others
-    /// another node's worker claimed first).
-    decided: u64,
-}
-
 /// What the worker read before taking the write lock for a batch.
 struct Known<'a> {
     team: &'a [UserRecord],
@@ -79,9 +59,6 @@ pub struct NotificationWorker {
     pub state: SharedState,
     /// Two minutes in production; tests shorten it.
     pub window_ms: i64,
-    /// How long another node that decides for the cluster may fall behind
-    /// the log before this one decides too (see `LeaderWatch`).
-    pub takeover_after: Duration,
     pub flood: FloodGuard,
 }
 
@@ -92,8 +69,8 @@ pub struct NotificationWorker {
 const IMMEDIATE_PER_MEMBER: usize = 5;
 const FLOOD_WINDOW: Duration = Duration::from_secs(600);
 
-/// The immediate emails each member got lately (per node: when the node
-/// that decides notifications changes, the new one allows its own handful).
+/// The immediate emails each member got lately (per node: with several nodes
+/// each allows its own handful).
 #[derive(Default)]
 pub struct FloodGuard {
     sent: std::sync::Mutex<HashMap<i64, VecDeque<Instant>>>,
@@ -133,33 +110,8 @@ impl NotificationWorker {
             }
         };
         let mut due_checked = tokio::time::Instant::now() - DUE_CHECK_EVERY;
-        // Whether another node did this work lately (see `another_node_leads`).
-        let mut followed = false;
-        let mut leader = LeaderWatch::default();
         loop {
             let pass_started = tokio::time::Instant::now();
-            if let Some(node) = self.state.hub.numbering_node() {
-                if self.leader_keeps_up(&mut leader, node).await {
-                    followed = true;
-                    tokio::time::sleep(DUE_CHECK_EVERY).await;
-                    continue;
-                }
-            }
-            if followed {
-                // Takes over where the node that led left off.
-                match settings::get(&self.state.db, CURSOR_KEY).await {
-                    Ok(Some(shared)) => {
-                        cursor = shared;
-                        followed = false;
-                    }
-                    Ok(None) => followed = false,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "notifications: cannot read the cursor");
-                        tokio::time::sleep(DUE_CHECK_EVERY).await;
-                        continue;
-                    }
-                }
-            }
             match self.follow_events(cursor).await {
                 Ok(next) => cursor = next,
                 Err(e) => tracing::warn!(error = %e, "notifications: processing events failed"),
@@ -175,49 +127,6 @@ impl NotificationWorker {
             let _ = tokio::time::timeout(DUE_CHECK_EVERY, latest.changed()).await;
             tokio::time::sleep_until(pass_started + MIN_PASS_GAP).await;
         }
-    }
-
-    /// With several PostgreSQL nodes, one decides notifications for all:
-    /// the node that numbers the log (`Hub::numbering_node`), whose hub holds
-    /// every event first. When each node did it, each read the whole log,
-    /// the team and the conversations again, and all but one found every
-    /// message claimed already — work that grew with the number of nodes,
-    /// taking turns on the worker's lock. Nothing depends on it: when that
-    /// node stops telling its presence or does not answer, or its worker
-    /// falls behind (`takeover_after`), this one decides too, from the
-    /// shared cursor, and the claims (`claim_messages`) keep a message from
-    /// being decided twice while two nodes overlap.
-    async fn leader_keeps_up(&self, watch: &mut LeaderWatch, node: String) -> bool {
-        if watch.node.as_deref() != Some(node.as_str()) {
-            *watch = LeaderWatch {
-                node: Some(node),
-                ..LeaderWatch::default()
-            };
-        }
-        if watch.stalled {
-            return false; // until another node leads
-        }
-        let shared: i64 = match settings::get(&self.state.db, CURSOR_KEY).await {
-            Ok(Some(cursor)) => cursor,
-            // Not known now: the next look decides.
-            Ok(None) | Err(_) => return true,
-        };
-        let behind = shared < self.state.hub.latest_seq();
-        match watch.cursor {
-            Some((cursor, since)) if cursor == shared && behind => {
-                if since.elapsed() >= self.takeover_after {
-                    tracing::warn!(
-                        node = watch.node.as_deref(),
-                        cursor,
-                        "notifications: the node that decides them fell behind; deciding here too"
-                    );
-                    watch.stalled = true;
-                    return false;
-                }
-            }
-            _ => watch.cursor = Some((shared, Instant::now())),
-        }
-        true
     }
 
     /// Starts after what is in the log already: history is not notified.
@@ -267,11 +176,10 @@ impl NotificationWorker {
                 .begin_write_holding(&[LockKey::Notifier])
                 .await?;
             let emails = match self.handle(&mut tx.tx, &known, &messages).await {
-                Ok(handled) => {
+                Ok(emails) => {
                     settings::put(&mut *tx.tx, CURSOR_KEY, &newest).await?;
                     tx.commit().await?;
-                    self.count_decided(&handled);
-                    handled.emails
+                    emails
                 }
                 Err(e) => {
                     drop(tx); // rolls back
@@ -309,10 +217,9 @@ impl NotificationWorker {
                 .handle(&mut tx.tx, known, std::slice::from_ref(message))
                 .await
             {
-                Ok(handled) => {
+                Ok(sent) => {
                     tx.commit().await?;
-                    self.count_decided(&handled);
-                    emails |= handled.emails;
+                    emails |= sent;
                 }
                 Err(e) => {
                     tracing::warn!(message = message.id, error = %e, "notifications: a message was not handled");
@@ -322,15 +229,15 @@ impl NotificationWorker {
         Ok(emails)
     }
 
-    /// Visitor messages are decided in memory and scheduled together; an
-    /// operator's answer (which ends follow-ups) first writes what came
-    /// before it, so order still counts.
+    /// Returns whether an email was queued. Visitor messages are decided in
+    /// memory and scheduled together; an operator's answer (which ends
+    /// follow-ups) first writes what came before it, so order still counts.
     async fn handle(
         &self,
         conn: &mut AnyConnection,
         known: &Known<'_>,
         messages: &[Message],
-    ) -> anyhow::Result<Handled> {
+    ) -> anyhow::Result<bool> {
         let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
         let mine = notifications::claim_messages(conn, self.state.db.backend, &ids).await?;
         let mut emails = false;
@@ -348,17 +255,7 @@ impl NotificationWorker {
             }
         }
         emails |= self.schedule(conn, known, &mut decided).await?;
-        Ok(Handled {
-            emails,
-            decided: mine.len() as u64,
-        })
-    }
-
-    /// Counts the messages of a committed transaction as decided here.
-    fn count_decided(&self, handled: &Handled) {
-        self.state
-            .notifications_decided
-            .fetch_add(handled.decided, std::sync::atomic::Ordering::Relaxed);
+        Ok(emails)
     }
 
     /// Who should hear of a visitor's message (the assignee, or everyone who
