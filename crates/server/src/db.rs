@@ -156,7 +156,7 @@ impl Db {
                         conn.execute(pragmas).await?;
                     }
                     if warm {
-                        warm_up_postgres(conn).await;
+                        warm_up_postgres(conn).await?;
                     }
                     Ok(())
                 })
@@ -189,7 +189,10 @@ impl Db {
         if backend == Backend::Postgres {
             migrated.store(true, Ordering::Release);
             // The connection the migrations ran on stays in the pool.
-            warm_up_postgres(&mut *pool.acquire().await?).await;
+            let mut conn = pool.acquire().await?;
+            if warm_up_postgres(&mut conn).await.is_err() {
+                conn.close_on_drop();
+            }
         }
         Ok(Db {
             pool,
@@ -326,21 +329,33 @@ impl Db {
 /// — the first messages after a start waited 25–35 ms where the rest waited
 /// 3–10 (BENCHMARKS, "Warm connections"). They run in a transaction that is
 /// rolled back, so nothing is written (the compiled functions and their
-/// plans stay with the connection). A failure costs only the warmth: the
-/// connection is lent out all the same.
-async fn warm_up_postgres(conn: &mut AnyConnection) {
-    let warmed = async {
-        let mut tx = conn.begin().await?;
-        tx.execute(
-            "SELECT store_visitor_sends('[]', 0, '', ''); \
+/// plans stay with the connection). A statement the database refuses costs
+/// only the warmth; a connection that fails is not lent out.
+async fn warm_up_postgres(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    // The numbering takes the cluster's numbering lock and numbers what
+    // waits (then rolled back): it gives up rather than wait for a pass
+    // under way, or work through a backlog, while a request waits for this
+    // connection.
+    let ran = tx
+        .execute(
+            "SET LOCAL lock_timeout = '20ms'; SET LOCAL statement_timeout = '500ms'; \
+             SELECT store_visitor_sends('[]', 0, '', ''); \
              SELECT count(*) FROM read_events_numbered(9223372036854775807, 0);",
         )
-        .await?;
-        tx.rollback().await
-    };
-    if let Err(e) = warmed.await {
-        tracing::debug!(error = %e, "postgres: warming a new connection failed");
+        .await;
+    let rolled_back = tx.rollback().await;
+    match ran {
+        // Refused by the database (the lock busy, the timeout, a full disk,
+        // a read-only server): only the warmth is lost.
+        Err(sqlx::Error::Database(e)) => {
+            tracing::debug!(error = %e, "postgres: warming a new connection failed");
+        }
+        // The connection itself failed: it is not lent out.
+        Err(e) => return Err(e),
+        Ok(_) => {}
     }
+    rolled_back
 }
 
 /// A pooled PostgreSQL connection idle this long is pinged before it is used.

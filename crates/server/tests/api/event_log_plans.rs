@@ -196,3 +196,62 @@ async fn a_log_numbered_in_the_events_keeps_its_positions_in_their_table() {
         "sequential scans of the log and its positions by its readers"
     );
 }
+
+/// A new connection compiles the numbering's functions by calling them in a
+/// transaction it rolls back (`db::warm_up_postgres`). That call takes the
+/// cluster's numbering lock: with the lock held by a pass elsewhere, the
+/// warm-up gives up at once instead of keeping a request waiting for the
+/// connection, and it leaves the log as it found it.
+#[tokio::test]
+async fn warming_a_new_connection_waits_for_no_numbering_and_numbers_nothing() {
+    if std::env::var("SWITCHBOARD_TEST_DATABASE").as_deref() != Ok("postgres") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config = test_config(dir.path(), None).await;
+    let db = Db::connect(&config.database_url).await.unwrap();
+    let mut tx = db.pool.begin().await.unwrap();
+    for n in 0..3 {
+        events::append(&mut tx, "test.event", None, &json!({ "n": n }))
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+
+    // A numbering pass under way on another node holds the lock.
+    let mut pass = db.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(5, 0)")
+        .execute(&mut *pass)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let other = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        Db::connect(&config.database_url),
+    )
+    .await
+    .expect("connecting waits for the numbering lock")
+    .unwrap();
+    let mut fresh = other.pool.acquire().await.unwrap();
+    let positions: i64 = sqlx::query_scalar("SELECT count(*) FROM event_positions")
+        .fetch_one(&mut *fresh)
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "connecting waited for the numbering lock ({:?})",
+        started.elapsed()
+    );
+    assert_eq!(positions, 0, "the warm-up numbered the log");
+    pass.rollback().await.unwrap();
+
+    // Without the lock held, a new connection's warm-up numbers (and rolls
+    // back) all the same: nothing is left numbered.
+    drop(fresh);
+    let third = Db::connect(&config.database_url).await.unwrap();
+    let positions: i64 = sqlx::query_scalar("SELECT count(*) FROM event_positions")
+        .fetch_one(&third.pool)
+        .await
+        .unwrap();
+    assert_eq!(positions, 0, "the warm-up numbered the log");
+}
