@@ -327,7 +327,7 @@ impl Db {
 /// its first call: 4–5 ms each on a 2-core machine, paid in turn by the first
 /// send a connection writes and by the pass that shows it to the operators
 /// — the first messages after a start waited 25–35 ms where the rest waited
-/// 3–10 (BENCHMARKS, "Warm connections"). They run in a transaction that is
+/// 3–10 (BENCHMARKS, "Warm connections, and one notifier tried"). They run in a transaction that is
 /// rolled back, so nothing is written (the compiled functions and their
 /// plans stay with the connection). A statement the database refuses costs
 /// only the warmth; a connection that fails is not lent out.
