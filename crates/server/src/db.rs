@@ -325,12 +325,13 @@ impl Db {
 /// (visitors' sends, the numbering of the log) before it is lent out. Each
 /// server process compiles a PL/pgSQL function and plans its statements at
 /// its first call: 4–5 ms each on a 2-core machine, paid in turn by the first
-/// send a connection writes and by the pass that shows it to the operators
-/// — the first messages after a start waited 25–35 ms where the rest waited
-/// 3–10 (BENCHMARKS, "Warm connections, and one notifier tried"). They run in a transaction that is
-/// rolled back, so nothing is written (the compiled functions and their
-/// plans stay with the connection). A statement the database refuses costs
-/// only the warmth; a connection that fails is not lent out.
+/// send a connection writes and by the pass that shows it to the operators:
+/// without this the first messages of a load run waited 23–43 ms where the
+/// rest waited 3–10, with it 7–16 ms less (BENCHMARKS, "Warm connections,
+/// and one notifier tried"). The calls run in a transaction that is rolled
+/// back, so nothing is written (the compiled functions and their plans stay
+/// with the connection). A statement the database refuses costs only the
+/// warmth; a connection that fails is not lent out.
 async fn warm_up_postgres(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
     let mut tx = conn.begin().await?;
     // The numbering takes the cluster's numbering lock and numbers what

@@ -8,8 +8,8 @@
 //! side, so ids may commit out of order; there the position (`pos`, a row
 //! of `event_positions`) is given after commit by [`numbered_after`], to
 //! events of transactions older than every transaction still open, in
-//! transaction order. A position, once given, is
-//! final and nothing later gets a smaller one: a cursor never skips an event.
+//! transaction order. A position, once given, is final and nothing later
+//! gets a smaller one: a cursor never skips an event.
 
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
