@@ -60,6 +60,10 @@ pub(super) const PRESENCE_FOR: Duration = Duration::from_secs(7);
 /// listens; this is for one that hangs).
 const ASK_TIMEOUT: Duration = Duration::from_millis(50);
 
+/// The answers to "is this visitor's widget connected to you?".
+const VISITOR_HERE: &[u8] = b"here";
+const VISITOR_NOT_HERE: &[u8] = b"not here";
+
 /// Why a node asked to do something (number the log, write sends) did not
 /// answer.
 #[derive(Debug)]
@@ -121,6 +125,9 @@ pub(super) struct Peers {
     pub presence_out: String,
     /// Every node's: `switchboard.<cluster>.presence.*`.
     pub presence_in: String,
+    /// Where every node is asked whether a visitor's widget holds a stream
+    /// on it: `switchboard.<cluster>.visitor`.
+    pub visitor_in: String,
 }
 
 impl Peers {
@@ -149,6 +156,7 @@ impl Peers {
             incoming: format!("{prefix}.log.*"),
             presence_out: format!("{prefix}.presence.{node}"),
             presence_in: format!("{prefix}.presence.*"),
+            visitor_in: format!("{prefix}.visitor"),
             node,
             prefix,
         })
@@ -212,6 +220,43 @@ impl Peers {
                 _ => NotAnswered::Failed(e.to_string()),
             })?;
         Ok(answer.payload)
+    }
+
+    /// Asks every other node whether `visitor`'s widget holds a stream on
+    /// it: true as soon as one says so; false when all `others` said no, or
+    /// not all answered `within` (a node of the previous version does not).
+    pub async fn visitor_elsewhere(&self, visitor: i64, others: usize, within: Duration) -> bool {
+        use futures_util::StreamExt;
+        let inbox = self.client.new_inbox();
+        // Subscribed before asking, on the same connection: no answer is missed.
+        let Ok(mut answers) = self.client.subscribe(inbox.clone()).await else {
+            return false;
+        };
+        let asked = self
+            .client
+            .publish_with_reply(self.visitor_in.clone(), inbox, visitor.to_string().into())
+            .await;
+        if asked.is_err() {
+            return false;
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        for _ in 0..others {
+            match tokio::time::timeout_at(deadline, answers.next()).await {
+                Ok(Some(answer)) if answer.payload.as_ref() == VISITOR_HERE => return true,
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    /// Answers a node that asked whether a visitor is on the site through
+    /// this one.
+    pub async fn answer_visitor(&self, reply: async_nats::Subject, here: bool) {
+        let answer = if here { VISITOR_HERE } else { VISITOR_NOT_HERE };
+        if let Err(e) = self.client.publish(reply, Bytes::from_static(answer)).await {
+            tracing::debug!(error = %e, "nats: answering where a visitor is failed");
+        }
     }
 
     /// Asks `node` to number the log. Its events come as usual, on its log

@@ -359,7 +359,10 @@ impl NotificationWorker {
         if visitor.email_bouncing {
             return Ok(false); // until the visitor gives another address
         }
-        if state.hub.visitor_present(visitor.id) && message.channel != Channel::Email {
+        // On the site through any node: they see the answer in the chat.
+        if message.channel != Channel::Email
+            && state.hub.visitor_present_in_cluster(visitor.id).await
+        {
             return Ok(false);
         }
         let history = self.history(conn, c.id).await?;

@@ -1125,3 +1125,146 @@ async fn a_writer_that_does_not_answer_costs_one_refusal_then_the_node_writes_it
     a.stop();
     b.stop();
 }
+
+/// Whether a visitor's widget is open decides whether an operator's answer
+/// is also emailed to them, and any node's notifier may decide: a node asks
+/// the others about a visitor whose widget is not connected to it. Before,
+/// each node knew only its own widgets, so a visitor watching the chat
+/// through one node got every answer emailed too whenever the other node's
+/// notifier took the message.
+#[tokio::test]
+async fn a_widget_open_on_one_node_counts_as_present_on_every_node() {
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(None, |_| {}).await else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    // Node A has heard of node B (presence goes out at start).
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while a.state.hub.other_nodes() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the nodes met");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let session = widget_session(&http, &b.url()).await;
+    let visitor = session["visitor_id"].as_i64().unwrap();
+    let token = session["visitor_token"].as_str().unwrap();
+    assert!(!a.state.hub.visitor_present_in_cluster(visitor).await);
+
+    let base = b.url().replacen("http://", "ws://", 1);
+    let mut widget = connect(&format!(
+        "{base}/api/v1/widget/stream?visitor_token={token}"
+    ))
+    .await;
+    assert_eq!(next_frame(&mut widget).await["type"], "ready");
+    assert!(b.state.hub.visitor_present(visitor));
+    assert!(
+        !a.state.hub.visitor_present(visitor),
+        "node A holds no stream of theirs"
+    );
+    assert!(
+        a.state.hub.visitor_present_in_cluster(visitor).await,
+        "node B says the visitor is on the site"
+    );
+
+    drop(widget);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while a.state.hub.visitor_present_in_cluster(visitor).await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gone from every node once the widget closed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    a.stop();
+    b.stop();
+}
+
+/// The same end to end, over SMTP: an operator answers through node B a
+/// visitor who left their address and watches the chat through node A. No
+/// answer is emailed to them, whichever node's notifier takes it; once
+/// their widget closes, the next answer is. (Here node B's notifier took
+/// the answers in every run: with each node asking only itself, the
+/// visitor got each of them by email.)
+#[tokio::test]
+async fn an_answer_is_not_emailed_to_a_visitor_watching_the_chat_through_another_node() {
+    const VISITOR_EMAIL: &str = "anna@example.org";
+    let mut sink = SmtpSink::start();
+    let Some(TwoNodes { a, b, _dir }) = two_nodes(Some(sink.url()), |_| {}).await else {
+        return;
+    };
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while a.state.hub.other_nodes() == 0 || b.state.hub.other_nodes() == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the nodes met");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let http = reqwest::Client::new();
+    let token = admin_login(&http, &b).await;
+    let session = widget_session(&http, &a.url()).await;
+    let visitor_id = session["visitor_id"].as_i64().unwrap();
+    let visitor = session["visitor_token"].as_str().unwrap().to_string();
+    let contact = http
+        .put(format!("{}/api/v1/widget/contact", a.url()))
+        .header("x-visitor-token", &visitor)
+        .json(&json!({ "email": VISITOR_EMAIL, "name": "Anna" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(contact.status(), 204);
+    let base = a.url().replacen("http://", "ws://", 1);
+    let mut widget = connect(&format!(
+        "{base}/api/v1/widget/stream?visitor_token={visitor}"
+    ))
+    .await;
+    assert_eq!(next_frame(&mut widget).await["type"], "ready");
+    let first: Value = http
+        .post(format!("{}/api/v1/widget/messages", a.url()))
+        .header("x-visitor-token", &visitor)
+        .json(&json!({ "body": "Do you ship to Kazan?", "client_id": "v1" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let conversation = first["conversation_id"].as_i64().unwrap();
+    let answer = |body: String| {
+        http.post(format!(
+            "{}/api/v1/conversations/{conversation}/messages",
+            b.url()
+        ))
+        .bearer_auth(&token)
+        .json(&json!({ "body": body, "client_id": body }))
+        .send()
+    };
+
+    for i in 0..4 {
+        assert_eq!(answer(format!("answer {i}")).await.unwrap().status(), 201);
+    }
+    // Both notifiers have had the answers (they run within a second of a
+    // new message); the admin's own notifications may come, not the visitor's.
+    let quiet_until = tokio::time::Instant::now() + std::time::Duration::from_secs(3);
+    while let Ok(mail) = tokio::time::timeout_at(quiet_until, sink.next()).await {
+        assert!(
+            !mail.to.iter().any(|to| to == VISITOR_EMAIL),
+            "emailed to a visitor on the site: {}",
+            mail.subject()
+        );
+    }
+
+    drop(widget);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    while b.state.hub.visitor_present_in_cluster(visitor_id).await
+        || a.state.hub.visitor_present(visitor_id)
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the widget closed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(answer("after you left".into()).await.unwrap().status(), 201);
+    let emailed = sink.next_to(VISITOR_EMAIL).await;
+    assert!(
+        emailed.text().starts_with("after you left"),
+        "{}",
+        emailed.text()
+    );
+    a.stop();
+    b.stop();
+}
