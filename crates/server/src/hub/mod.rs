@@ -47,11 +47,11 @@ const POLL_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 /// and at most.
 const HELD_BACK_RETRY: std::time::Duration = std::time::Duration::from_millis(5);
 const HELD_BACK_RETRY_MAX: std::time::Duration = std::time::Duration::from_millis(200);
-/// How long a node waits for the others to say whether a visitor's widget
-/// is connected to them (they answer in a round trip; this is for a node
-/// that hangs, or one of the previous version, which does not answer: the
-/// visitor then counts as away, and gets the answer by email too).
-const ASK_FOR_VISITOR_WITHIN: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long a node waits for the others to say which visitors' widgets are
+/// connected to them (they answer in a round trip; this is for a node that
+/// hangs, or one of the previous version, which does not answer: its
+/// visitors then count as away, and get operators' answers by email too).
+const ASK_FOR_VISITORS_WITHIN: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The hub's locks guard collections that every critical section leaves
 /// whole, so they are taken even when poisoned (`PoisonError::into_inner`):
@@ -203,7 +203,7 @@ impl Hub {
         let mut legacy_wakeups = subscribe(peers::LEGACY_WAKE_SUBJECT.into()).await?;
         let mut presence = subscribe(peers.presence_in.clone()).await?;
         let mut asked_to_number = subscribe(peers.number_in.clone()).await?;
-        let mut asked_for_visitor = subscribe(peers.visitor_in.clone()).await?;
+        let mut asked_for_visitors = subscribe(peers.visitors_in.clone()).await?;
         let own = peers.outgoing.clone();
         let own_presence = peers.presence_out.clone();
         let _ = self.peers.set(peers);
@@ -236,15 +236,17 @@ impl Hub {
         let hub = self.clone();
         tokio::spawn(async move {
             use futures_util::StreamExt;
-            while let Some(message) = asked_for_visitor.next().await {
+            while let Some(message) = asked_for_visitors.next().await {
                 let (Some(reply), Some(peers)) = (message.reply, hub.peers.get()) else {
                     continue;
                 };
-                let visitor = std::str::from_utf8(&message.payload)
-                    .ok()
-                    .and_then(|id| id.parse().ok());
-                let here = visitor.is_some_and(|id| hub.visitor_present(id));
-                peers.answer_visitor(reply, here).await;
+                // A question this version does not read: it holds none of them.
+                let asked: Vec<i64> = serde_json::from_slice(&message.payload).unwrap_or_default();
+                let held = asked
+                    .into_iter()
+                    .filter(|id| hub.visitor_present(*id))
+                    .collect();
+                peers.answer_visitors(reply, held).await;
             }
         });
         let hub = self.clone();
@@ -629,37 +631,43 @@ impl Hub {
             })
     }
 
-    /// Whether a visitor is on the site through any node: their widget
-    /// holds a stream on this one, or (with NATS) another says it holds one
-    /// within [`ASK_FOR_VISITOR_WITHIN`].
-    pub async fn visitor_present_in_cluster(&self, visitor_id: i64) -> bool {
-        if self.visitor_present(visitor_id) {
-            return true;
-        }
+    /// Which of `visitors` are on the site through another node: their
+    /// widget holds a stream there, as the other nodes say within
+    /// [`ASK_FOR_VISITORS_WITHIN`] (with NATS; none without).
+    pub async fn visitors_present_elsewhere(&self, visitors: &[i64]) -> HashSet<i64> {
         let others = self.other_nodes();
         match self.peers.get() {
-            Some(peers) if others > 0 => {
+            Some(peers) if !others.is_empty() && !visitors.is_empty() => {
                 peers
-                    .visitor_elsewhere(visitor_id, others, ASK_FOR_VISITOR_WITHIN)
+                    .visitors_elsewhere(visitors, others, ASK_FOR_VISITORS_WITHIN)
                     .await
             }
-            _ => false,
+            _ => HashSet::new(),
         }
     }
 
-    /// How many other nodes of the cluster told their presence lately.
-    pub fn other_nodes(&self) -> usize {
+    /// Whether a visitor is on the site through any node.
+    pub async fn visitor_present_in_cluster(&self, visitor_id: i64) -> bool {
+        self.visitor_present(visitor_id)
+            || !self
+                .visitors_present_elsewhere(&[visitor_id])
+                .await
+                .is_empty()
+    }
+
+    /// The other nodes of the cluster that told their presence lately.
+    pub fn other_nodes(&self) -> HashSet<String> {
         let Some(peers) = self.peers.get() else {
-            return 0;
+            return HashSet::new();
         };
         self.remote_presence
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
-            .filter(|(subject, (at, _))| {
-                at.elapsed() < peers::PRESENCE_FOR && peers.node_of_presence(subject).is_some()
-            })
-            .count()
+            .filter(|(_, (at, _))| at.elapsed() < peers::PRESENCE_FOR)
+            .filter_map(|(subject, _)| peers.node_of_presence(subject))
+            .map(str::to_string)
+            .collect()
     }
 
     /// Whether a visitor is on the site through this node (their widget

@@ -28,6 +28,7 @@
 //! server without taking each other's events; the node is random per start,
 //! so that a node does not read back its own messages.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -60,9 +61,13 @@ pub(super) const PRESENCE_FOR: Duration = Duration::from_secs(7);
 /// listens; this is for one that hangs).
 const ASK_TIMEOUT: Duration = Duration::from_millis(50);
 
-/// The answers to "is this visitor's widget connected to you?".
-const VISITOR_HERE: &[u8] = b"here";
-const VISITOR_NOT_HERE: &[u8] = b"not here";
+/// A node's answer to "which of these visitors have a widget connected to
+/// you?".
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct VisitorsHeld {
+    node: String,
+    held: Vec<i64>,
+}
 
 /// Why a node asked to do something (number the log, write sends) did not
 /// answer.
@@ -125,9 +130,9 @@ pub(super) struct Peers {
     pub presence_out: String,
     /// Every node's: `switchboard.<cluster>.presence.*`.
     pub presence_in: String,
-    /// Where every node is asked whether a visitor's widget holds a stream
-    /// on it: `switchboard.<cluster>.visitor`.
-    pub visitor_in: String,
+    /// Where every node is asked which visitors' widgets hold a stream on
+    /// it: `switchboard.<cluster>.visitors`.
+    pub visitors_in: String,
 }
 
 impl Peers {
@@ -156,7 +161,7 @@ impl Peers {
             incoming: format!("{prefix}.log.*"),
             presence_out: format!("{prefix}.presence.{node}"),
             presence_in: format!("{prefix}.presence.*"),
-            visitor_in: format!("{prefix}.visitor"),
+            visitors_in: format!("{prefix}.visitors"),
             node,
             prefix,
         })
@@ -222,40 +227,65 @@ impl Peers {
         Ok(answer.payload)
     }
 
-    /// Asks every other node whether `visitor`'s widget holds a stream on
-    /// it: true as soon as one says so; false when all `others` said no, or
-    /// not all answered `within` (a node of the previous version does not).
-    pub async fn visitor_elsewhere(&self, visitor: i64, others: usize, within: Duration) -> bool {
-        use futures_util::StreamExt;
-        let inbox = self.client.new_inbox();
-        // Subscribed before asking, on the same connection: no answer is missed.
-        let Ok(mut answers) = self.client.subscribe(inbox.clone()).await else {
-            return false;
-        };
-        let asked = self
-            .client
-            .publish_with_reply(self.visitor_in.clone(), inbox, visitor.to_string().into())
-            .await;
-        if asked.is_err() {
-            return false;
-        }
-        let deadline = tokio::time::Instant::now() + within;
-        for _ in 0..others {
-            match tokio::time::timeout_at(deadline, answers.next()).await {
-                Ok(Some(answer)) if answer.payload.as_ref() == VISITOR_HERE => return true,
-                Ok(Some(_)) => {}
-                Ok(None) | Err(_) => return false,
+    /// Asks the other nodes which of `visitors` have a widget holding a
+    /// stream on them, and waits up to `within` in all for an answer from
+    /// each node in `others`: the visitors any node says it holds, those of
+    /// the answers that came in time (a node of the previous version does
+    /// not answer, and a node that does not answer holds nobody here).
+    pub async fn visitors_elsewhere(
+        &self,
+        visitors: &[i64],
+        mut others: HashSet<String>,
+        within: Duration,
+    ) -> HashSet<i64> {
+        let mut held = HashSet::new();
+        // The whole exchange is bounded: a client that reconnects stops
+        // taking commands, and the caller must not wait for NATS to return.
+        let _ = tokio::time::timeout(within, async {
+            use futures_util::StreamExt;
+            let inbox = self.client.new_inbox();
+            // Subscribed before asking, on the same connection: no answer is
+            // missed.
+            let Ok(mut answers) = self.client.subscribe(inbox.clone()).await else {
+                return;
+            };
+            let question = serde_json::to_vec(visitors).expect("ids serialise");
+            let asked = self
+                .client
+                .publish_with_reply(self.visitors_in.clone(), inbox, question.into())
+                .await;
+            if asked.is_err() {
+                return;
             }
-        }
-        false
+            while !others.is_empty() {
+                let Some(answer) = answers.next().await else {
+                    return;
+                };
+                let Ok(answer) = serde_json::from_slice::<VisitorsHeld>(&answer.payload) else {
+                    continue;
+                };
+                if answer.node == self.node {
+                    continue;
+                }
+                // Any node's "held here" counts, even one not heard of yet.
+                others.remove(&answer.node);
+                held.extend(answer.held.into_iter().filter(|id| visitors.contains(id)));
+            }
+        })
+        .await;
+        held
     }
 
-    /// Answers a node that asked whether a visitor is on the site through
+    /// Answers a node that asked which visitors are on the site through
     /// this one.
-    pub async fn answer_visitor(&self, reply: async_nats::Subject, here: bool) {
-        let answer = if here { VISITOR_HERE } else { VISITOR_NOT_HERE };
-        if let Err(e) = self.client.publish(reply, Bytes::from_static(answer)).await {
-            tracing::debug!(error = %e, "nats: answering where a visitor is failed");
+    pub async fn answer_visitors(&self, reply: async_nats::Subject, held: Vec<i64>) {
+        let answer = VisitorsHeld {
+            node: self.node.clone(),
+            held,
+        };
+        let payload = serde_json::to_vec(&answer).expect("answers serialise");
+        if let Err(e) = self.client.publish(reply, payload.into()).await {
+            tracing::debug!(error = %e, "nats: answering which visitors are here failed");
         }
     }
 

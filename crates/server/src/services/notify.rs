@@ -53,6 +53,10 @@ const PASS_BATCH: usize = 200;
 struct Known<'a> {
     team: &'a [UserRecord],
     conversations: &'a HashMap<i64, ConversationRecord>,
+    /// The visitors answered in the batch whose widget is open on another
+    /// node (asked over NATS before the lock, so that no node's notifier
+    /// waits on NATS behind it).
+    on_site_elsewhere: &'a HashSet<i64>,
 }
 
 pub struct NotificationWorker {
@@ -166,9 +170,13 @@ impl NotificationWorker {
                     .into_iter()
                     .map(|c| (c.id, c))
                     .collect();
+            let on_site_elsewhere = self
+                .visitors_on_site_elsewhere(&messages, &conversations)
+                .await;
             let known = Known {
                 team: &team,
                 conversations: &conversations,
+                on_site_elsewhere: &on_site_elsewhere,
             };
             let mut tx = self
                 .state
@@ -197,6 +205,28 @@ impl NotificationWorker {
                 return Ok(cursor);
             }
         }
+    }
+
+    /// The visitors that operators answered in chat in `messages` whose
+    /// widget is not open on this node but is on another: they see the
+    /// answer there and get no email of it. Whether it is open here is
+    /// checked again when deciding.
+    async fn visitors_on_site_elsewhere(
+        &self,
+        messages: &[Message],
+        conversations: &HashMap<i64, ConversationRecord>,
+    ) -> HashSet<i64> {
+        let hub = &self.state.hub;
+        let mut answered: Vec<i64> = messages
+            .iter()
+            .filter(|m| m.author.kind == AuthorKind::Operator && m.channel != Channel::Email)
+            .filter_map(|m| conversations.get(&m.conversation_id))
+            .map(|c| c.visitor_id)
+            .filter(|&visitor| !hub.visitor_present(visitor))
+            .collect();
+        answered.sort_unstable();
+        answered.dedup();
+        hub.visitors_present_elsewhere(&answered).await
     }
 
     /// Each message in a transaction of its own: one that fails is logged and
@@ -249,7 +279,7 @@ impl NotificationWorker {
                 }
                 AuthorKind::Operator => {
                     emails |= self.schedule(conn, known, &mut decided).await?;
-                    emails |= self.on_operator_message(conn, message).await?;
+                    emails |= self.on_operator_message(conn, known, message).await?;
                 }
                 AuthorKind::System => {}
             }
@@ -342,6 +372,7 @@ impl NotificationWorker {
     async fn on_operator_message(
         &self,
         conn: &mut AnyConnection,
+        known: &Known<'_>,
         message: &Message,
     ) -> anyhow::Result<bool> {
         let state = &self.state;
@@ -360,9 +391,9 @@ impl NotificationWorker {
             return Ok(false); // until the visitor gives another address
         }
         // On the site through any node: they see the answer in the chat.
-        if message.channel != Channel::Email
-            && state.hub.visitor_present_in_cluster(visitor.id).await
-        {
+        let on_site =
+            state.hub.visitor_present(visitor.id) || known.on_site_elsewhere.contains(&visitor.id);
+        if on_site && message.channel != Channel::Email {
             return Ok(false);
         }
         let history = self.history(conn, c.id).await?;
