@@ -81,6 +81,10 @@ pub struct Hub {
     /// Members with a live stream on other nodes, as each node last told
     /// (keyed by its subject), and when it told.
     remote_presence: Mutex<HashMap<String, (Instant, HashSet<i64>)>>,
+    /// Nodes that said they stop, and when: what they told before is gone,
+    /// and a word of theirs still on its way is not taken (a node's name is
+    /// new at each start, so none comes back).
+    departed: Mutex<HashMap<String, Instant>>,
     /// Nodes that asked this one to number the log, waiting for the next
     /// pass (see `numbering`).
     askers: Mutex<Vec<async_nats::Subject>>,
@@ -167,6 +171,7 @@ impl Hub {
             presence_changed: Notify::new(),
             presence_out: tokio::sync::Mutex::new(false),
             remote_presence: Mutex::new(HashMap::new()),
+            departed: Mutex::new(HashMap::new()),
             askers: Mutex::new(Vec::new()),
             suspect: peers::Suspect::default(),
             own_passes: std::sync::atomic::AtomicU64::new(0),
@@ -204,6 +209,7 @@ impl Hub {
         let mut presence = subscribe(peers.presence_in.clone()).await?;
         let mut asked_to_number = subscribe(peers.number_in.clone()).await?;
         let mut asked_for_visitors = subscribe(peers.visitors_in.clone()).await?;
+        let mut left = subscribe(peers.left_in.clone()).await?;
         let own = peers.outgoing.clone();
         let own_presence = peers.presence_out.clone();
         let _ = self.peers.set(peers);
@@ -252,6 +258,18 @@ impl Hub {
         let hub = self.clone();
         tokio::spawn(async move {
             use futures_util::StreamExt;
+            while let Some(message) = left.next().await {
+                let Some(peers) = hub.peers.get() else {
+                    continue;
+                };
+                if let Some(node) = peers.node_of_left(&message.subject) {
+                    hub.departed(node, &peers.subject("presence", node));
+                }
+            }
+        });
+        let hub = self.clone();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
             while legacy_wakeups.next().await.is_some() {
                 hub.wake.notify_one();
             }
@@ -261,6 +279,9 @@ impl Hub {
             use futures_util::StreamExt;
             while let Some(message) = presence.next().await {
                 if message.subject.as_str() == own_presence {
+                    continue;
+                }
+                if hub.has_departed(&message.subject) {
                     continue;
                 }
                 match serde_json::from_slice::<Vec<i64>>(&message.payload) {
@@ -321,18 +342,45 @@ impl Hub {
     }
 
     /// Tells the other nodes, as this one stops, that nobody holds a stream
-    /// here any more: they stop counting its operators as online at once
-    /// rather than `PRESENCE_FOR` later (which still covers a node that dies).
+    /// here any more and that it is gone: they stop counting its operators
+    /// as online, and the node itself (asking it to number the log, to
+    /// write sends, where a visitor is), at once rather than `PRESENCE_FOR`
+    /// later (which still covers a node that dies).
     pub async fn leave(&self) {
         let Some(peers) = self.peers.get() else {
             return;
         };
         let mut left = self.presence_out.lock().await;
         *left = true;
+        // The empty presence for nodes of the previous version, which do not
+        // listen for "left".
         peers.send_presence(&[]).await;
+        peers.send_left().await;
         if let Err(e) = peers.client.flush().await {
             tracing::warn!(error = %e, "nats: telling the other nodes this one stops failed");
         }
+    }
+
+    /// Forgets what a node that stops told (`presence`: its presence
+    /// subject), and takes no more of it.
+    fn departed(&self, node: &str, presence: &str) {
+        let mut departed = self.departed.lock().unwrap_or_else(PoisonError::into_inner);
+        departed.retain(|_, at| at.elapsed() < peers::PRESENCE_FOR);
+        departed.insert(presence.to_string(), Instant::now());
+        drop(departed);
+        self.remote_presence
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(presence);
+        tracing::debug!(node, "nats: a node stopped");
+    }
+
+    /// Whether the node of this presence subject said it stops.
+    fn has_departed(&self, presence: &str) -> bool {
+        self.departed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(presence)
     }
 
     /// The connection to the other nodes, when there are any.

@@ -133,6 +133,10 @@ pub(super) struct Peers {
     /// Where every node is asked which visitors' widgets hold a stream on
     /// it: `switchboard.<cluster>.visitors`.
     pub visitors_in: String,
+    /// This node's subject for saying it stops, and every node's:
+    /// `switchboard.<cluster>.left.*`.
+    pub left_out: String,
+    pub left_in: String,
 }
 
 impl Peers {
@@ -162,6 +166,8 @@ impl Peers {
             presence_out: format!("{prefix}.presence.{node}"),
             presence_in: format!("{prefix}.presence.*"),
             visitors_in: format!("{prefix}.visitors"),
+            left_out: format!("{prefix}.left.{node}"),
+            left_in: format!("{prefix}.left.*"),
             node,
             prefix,
         })
@@ -192,6 +198,24 @@ impl Peers {
                 return;
             }
         }
+    }
+
+    /// Tells the other nodes this one stops: they stop counting it at once.
+    pub async fn send_left(&self) {
+        if let Err(e) = self
+            .client
+            .publish(self.left_out.clone(), Bytes::new())
+            .await
+        {
+            tracing::warn!(error = %e, "nats: telling the other nodes this one stops failed");
+        }
+    }
+
+    /// The node a "left" subject is of, if it is this cluster's.
+    pub fn node_of_left<'s>(&self, subject: &'s str) -> Option<&'s str> {
+        subject
+            .strip_prefix(self.prefix.as_str())?
+            .strip_prefix(".left.")
     }
 
     /// The node a presence subject is of, if it is this cluster's.

@@ -818,8 +818,18 @@ async fn an_operator_connected_to_one_node_is_present_on_every_node() {
     // connected to it, so only that word can take them offline).
     let app = operator_stream(&a, &token).await;
     becomes((true, "online")).await;
+    assert!(!b.state.hub.other_nodes().is_empty());
+    let left_at = std::time::Instant::now();
     a.state.hub.leave().await;
     becomes((false, "offline")).await;
+    // …and the node itself stops counting there: nobody asks it anything.
+    while !b.state.hub.other_nodes().is_empty() {
+        assert!(
+            left_at.elapsed() < std::time::Duration::from_secs(2),
+            "node B forgets node A well before its last word runs out (7 s)"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     drop(app);
 }
 
