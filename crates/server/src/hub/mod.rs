@@ -262,8 +262,11 @@ impl Hub {
                 let Some(peers) = hub.peers.get() else {
                     continue;
                 };
-                if let Some(node) = peers.node_of_left(&message.subject) {
-                    hub.departed(node, &peers.subject("presence", node));
+                match peers.node_of_left(&message.subject) {
+                    Some(node) if node != peers.node => {
+                        hub.departed(node, &peers.subject("presence", node))
+                    }
+                    _ => {}
                 }
             }
         });
@@ -281,15 +284,18 @@ impl Hub {
                 if message.subject.as_str() == own_presence {
                     continue;
                 }
-                if hub.has_departed(&message.subject) {
-                    continue;
-                }
                 match serde_json::from_slice::<Vec<i64>>(&message.payload) {
                     Ok(members) => {
                         let mut told = hub
                             .remote_presence
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner);
+                        // Checked under the same lock as `departed` takes
+                        // first: a word that crossed the node's "left" is
+                        // not put back.
+                        if hub.has_departed(&message.subject) {
+                            continue;
+                        }
                         // Nodes that stopped telling (a restart is a new node).
                         told.retain(|_, (at, _)| at.elapsed() < peers::PRESENCE_FOR);
                         let new_node = told
@@ -364,14 +370,15 @@ impl Hub {
     /// Forgets what a node that stops told (`presence`: its presence
     /// subject), and takes no more of it.
     fn departed(&self, node: &str, presence: &str) {
+        // `remote_presence` first, as the presence task takes them.
+        let mut told = self
+            .remote_presence
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let mut departed = self.departed.lock().unwrap_or_else(PoisonError::into_inner);
         departed.retain(|_, at| at.elapsed() < peers::PRESENCE_FOR);
         departed.insert(presence.to_string(), Instant::now());
-        drop(departed);
-        self.remote_presence
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(presence);
+        told.remove(presence);
         tracing::debug!(node, "nats: a node stopped");
     }
 

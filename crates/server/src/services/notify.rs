@@ -208,25 +208,25 @@ impl NotificationWorker {
     }
 
     /// The visitors that operators answered in chat in `messages` whose
-    /// widget is not open on this node but is on another: they see the
-    /// answer there and get no email of it. Whether it is open here is
-    /// checked again when deciding.
+    /// widget is open on another node: they see the answer there and get no
+    /// email of it. Only those who could be emailed are asked about (an
+    /// address, not bouncing, as read for the batch); whether the widget is
+    /// open on this node is checked again when deciding.
     async fn visitors_on_site_elsewhere(
         &self,
         messages: &[Message],
         conversations: &HashMap<i64, ConversationRecord>,
     ) -> HashSet<i64> {
-        let hub = &self.state.hub;
         let mut answered: Vec<i64> = messages
             .iter()
             .filter(|m| m.author.kind == AuthorKind::Operator && m.channel != Channel::Email)
             .filter_map(|m| conversations.get(&m.conversation_id))
+            .filter(|c| c.visitor_email.is_some() && !c.visitor_email_bouncing)
             .map(|c| c.visitor_id)
-            .filter(|&visitor| !hub.visitor_present(visitor))
             .collect();
         answered.sort_unstable();
         answered.dedup();
-        hub.visitors_present_elsewhere(&answered).await
+        self.state.hub.visitors_present_elsewhere(&answered).await
     }
 
     /// Each message in a transaction of its own: one that fails is logged and
