@@ -262,7 +262,7 @@ impl Hub {
                 let Some(peers) = hub.peers.get() else {
                     continue;
                 };
-                match peers.node_of_left(&message.subject) {
+                match peers.node_of("left", &message.subject) {
                     Some(node) if node != peers.node => {
                         hub.departed(node, &peers.subject("presence", node))
                     }
@@ -720,7 +720,7 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
             .filter(|(_, (at, _))| at.elapsed() < peers::PRESENCE_FOR)
-            .filter_map(|(subject, _)| peers.node_of_presence(subject))
+            .filter_map(|(subject, _)| peers.node_of("presence", subject))
             .map(str::to_string)
             .collect()
     }

@@ -51,7 +51,7 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner);
         told.iter()
             .filter(|(_, (at, _))| at.elapsed() < peers::PRESENCE_FOR)
-            .filter_map(|(subject, _)| peers.node_of_presence(subject))
+            .filter_map(|(subject, _)| peers.node_of("presence", subject))
             .min()
             .filter(|lowest| *lowest < peers.node.as_str())
             .map(str::to_string)

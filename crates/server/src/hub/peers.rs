@@ -211,18 +211,14 @@ impl Peers {
         }
     }
 
-    /// The node a "left" subject is of, if it is this cluster's.
-    pub fn node_of_left<'s>(&self, subject: &'s str) -> Option<&'s str> {
+    /// The node a subject of `kind` (`presence`, `left`) is of, if it is
+    /// this cluster's: the inverse of [`Peers::subject`].
+    pub fn node_of<'s>(&self, kind: &str, subject: &'s str) -> Option<&'s str> {
         subject
             .strip_prefix(self.prefix.as_str())?
-            .strip_prefix(".left.")
-    }
-
-    /// The node a presence subject is of, if it is this cluster's.
-    pub fn node_of_presence<'s>(&self, subject: &'s str) -> Option<&'s str> {
-        subject
-            .strip_prefix(self.prefix.as_str())?
-            .strip_prefix(".presence.")
+            .strip_prefix('.')?
+            .strip_prefix(kind)?
+            .strip_prefix('.')
     }
 
     /// `switchboard.<cluster>.<kind>.<node>`: where `node` is asked to do

@@ -399,12 +399,7 @@ async fn widget_settings_saved_on_one_node_reach_a_widget_open_on_another() {
     let token = admin_login(&http, &a).await;
     let session = widget_session(&http, &b.url()).await;
     let visitor = session["visitor_token"].as_str().unwrap();
-    let base = b.url().replacen("http://", "ws://", 1);
-    let mut widget = connect(&format!(
-        "{base}/api/v1/widget/stream?visitor_token={visitor}"
-    ))
-    .await;
-    assert_eq!(next_frame(&mut widget).await["type"], "ready");
+    let mut widget = widget_stream(&b, visitor).await;
 
     let mut settings: Value = http
         .get(format!("{}/api/v1/widget-settings", a.url()))
@@ -918,6 +913,26 @@ async fn pose_as_lowest_node(
     }
 }
 
+/// A visitor's widget stream on `node`, once it is ready.
+async fn widget_stream(node: &switchboard_server::RunningServer, visitor_token: &str) -> Ws {
+    let base = node.url().replacen("http://", "ws://", 1);
+    let mut ws = connect(&format!(
+        "{base}/api/v1/widget/stream?visitor_token={visitor_token}"
+    ))
+    .await;
+    assert_eq!(next_frame(&mut ws).await["type"], "ready");
+    ws
+}
+
+/// Waits until each of two nodes has heard of the other.
+async fn nodes_met(a: &switchboard_server::RunningServer, b: &switchboard_server::RunningServer) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while a.state.hub.other_nodes().is_empty() || b.state.hub.other_nodes().is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the nodes met");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 /// The bodies of the next `n` messages a stream shows.
 async fn next_bodies(ws: &mut Ws, n: usize) -> Vec<String> {
     let mut bodies = Vec::new();
@@ -1148,23 +1163,14 @@ async fn a_widget_open_on_one_node_counts_as_present_on_every_node() {
         return;
     };
     let http = reqwest::Client::new();
-    // Node A has heard of node B (presence goes out at start).
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while a.state.hub.other_nodes().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "the nodes met");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    // Each node has heard of the other (presence goes out at start).
+    nodes_met(&a, &b).await;
     let session = widget_session(&http, &b.url()).await;
     let visitor = session["visitor_id"].as_i64().unwrap();
     let token = session["visitor_token"].as_str().unwrap();
     assert!(!a.state.hub.visitor_present_in_cluster(visitor).await);
 
-    let base = b.url().replacen("http://", "ws://", 1);
-    let mut widget = connect(&format!(
-        "{base}/api/v1/widget/stream?visitor_token={token}"
-    ))
-    .await;
-    assert_eq!(next_frame(&mut widget).await["type"], "ready");
+    let widget = widget_stream(&b, token).await;
     assert!(b.state.hub.visitor_present(visitor));
     assert!(
         !a.state.hub.visitor_present(visitor),
@@ -1201,11 +1207,7 @@ async fn an_answer_is_not_emailed_to_a_visitor_watching_the_chat_through_another
     let Some(TwoNodes { a, b, _dir }) = two_nodes(Some(sink.url()), |_| {}).await else {
         return;
     };
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while a.state.hub.other_nodes().is_empty() || b.state.hub.other_nodes().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "the nodes met");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    nodes_met(&a, &b).await;
     let http = reqwest::Client::new();
     let token = admin_login(&http, &b).await;
     let session = widget_session(&http, &a.url()).await;
@@ -1219,12 +1221,7 @@ async fn an_answer_is_not_emailed_to_a_visitor_watching_the_chat_through_another
         .await
         .unwrap();
     assert_eq!(contact.status(), 204);
-    let base = a.url().replacen("http://", "ws://", 1);
-    let mut widget = connect(&format!(
-        "{base}/api/v1/widget/stream?visitor_token={visitor}"
-    ))
-    .await;
-    assert_eq!(next_frame(&mut widget).await["type"], "ready");
+    let widget = widget_stream(&a, &visitor).await;
     let first: Value = http
         .post(format!("{}/api/v1/widget/messages", a.url()))
         .header("x-visitor-token", &visitor)
